@@ -1,0 +1,128 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// GrantType is an OAuth 2.0 grant type a Client may use.
+// +kubebuilder:validation:Enum=password;"http://auth0.com/oauth/grant-type/password-realm"
+type GrantType string
+
+// The grant types Gatehouse supports.
+const (
+	// GrantTypePassword is the Resource Owner Password grant (RFC 6749 section 4.3),
+	// checked by the Tenant's defaultDirectory.
+	GrantTypePassword GrantType = "password"
+	// GrantTypePasswordRealm is Auth0's password grant that names the Connection in `realm`.
+	GrantTypePasswordRealm GrantType = "http://auth0.com/oauth/grant-type/password-realm"
+)
+
+// ClientType says whether a Client can keep a secret (RFC 6749 section 2.1).
+// +kubebuilder:validation:Enum=confidential;public
+type ClientType string
+
+// The client types.
+const (
+	// ClientConfidential clients authenticate with a generated client secret.
+	ClientConfidential ClientType = "confidential"
+	// ClientPublic clients have no secret; they identify with client_id alone.
+	ClientPublic ClientType = "public"
+)
+
+// ClientSpec declares an application that requests tokens.
+type ClientSpec struct {
+	// tenantRef names the Tenant, in this namespace, that the Client belongs to. Immutable.
+	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="tenantRef is immutable; delete and recreate the object to move it to another Tenant"
+	// +required
+	TenantRef TenantReference `json:"tenantRef"`
+
+	// displayName is a human-readable name of the application.
+	// +kubebuilder:validation:MaxLength=128
+	// +optional
+	DisplayName string `json:"displayName,omitempty"`
+
+	// type is confidential (authenticates with a generated secret) or public (no secret).
+	// +kubebuilder:default=confidential
+	// +optional
+	Type ClientType `json:"type,omitempty"`
+
+	// grantTypes the Client may use: password and
+	// http://auth0.com/oauth/grant-type/password-realm.
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=8
+	// +listType=set
+	// +kubebuilder:default={"password"}
+	// +optional
+	GrantTypes []GrantType `json:"grantTypes,omitempty"`
+
+	// credentialsSecretName is the Secret, in this namespace, that the controller writes
+	// with client_id, client_secret (confidential clients), token_url and issuer for
+	// workloads to mount. Defaults to <name>-credentials. Deleting the Secret issues a new
+	// client secret.
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="credentialsSecretName must be a lowercase DNS name such as reporting-job-credentials"
+	// +optional
+	CredentialsSecretName string `json:"credentialsSecretName,omitempty"`
+}
+
+// ClientStatus is what the controller reports about a Client.
+type ClientStatus struct {
+	CommonStatus `json:",inline"`
+
+	// clientID is the Client's client_id. It is generated once and never changes.
+	// +optional
+	ClientID string `json:"clientID,omitempty"`
+	// credentialsSecretName is the Secret that holds the Client's credentials.
+	// +optional
+	CredentialsSecretName string `json:"credentialsSecretName,omitempty"`
+}
+
+// Client is an application that requests tokens with the password grants.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=gcl,categories=gatehouse
+// +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.spec.tenantRef.name`
+// +kubebuilder:printcolumn:name="Type",type=string,JSONPath=`.spec.type`
+// +kubebuilder:printcolumn:name="Client ID",type=string,JSONPath=`.status.clientID`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type Client struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec declares the Client.
+	// +required
+	Spec ClientSpec `json:"spec"`
+	// status is what the controller observed.
+	// +optional
+	Status ClientStatus `json:"status,omitempty"`
+}
+
+// ClientList is a list of Clients.
+//
+// +kubebuilder:object:root=true
+type ClientList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []Client `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&Client{}, &ClientList{})
+}

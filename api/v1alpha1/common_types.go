@@ -1,0 +1,79 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// Condition types and reasons shared by every kind.
+const (
+	// ConditionReady is True when the object is reconciled and served by the token server.
+	ConditionReady = "Ready"
+
+	// ReasonReconciled says that everything the object declares is in place.
+	ReasonReconciled = "Reconciled"
+	// ReasonTenantNotFound says that the Tenant named in tenantRef does not exist.
+	ReasonTenantNotFound = "TenantNotFound"
+	// ReasonSecretNotFound says that a referenced Secret or key in it is missing.
+	ReasonSecretNotFound = "SecretNotFound"
+	// ReasonInvalidSecret says that a referenced Secret exists but its content is unusable.
+	ReasonInvalidSecret = "InvalidSecret"
+	// ReasonInvalidReference says that a name the object refers to does not resolve.
+	ReasonInvalidReference = "InvalidReference"
+)
+
+// TenantReference names the Tenant, in the same namespace, that an object belongs to.
+type TenantReference struct {
+	// name of the Tenant in this namespace. Immutable: to move an object to another
+	// Tenant, delete and recreate it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="tenantRef.name must be a lowercase DNS name such as acme"
+	// +required
+	Name string `json:"name"`
+}
+
+// SecretKeySelector selects one key of a Secret in the object's own namespace.
+type SecretKeySelector struct {
+	// name of the Secret, in the same namespace as the object that refers to it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +required
+	Name string `json:"name"`
+
+	// key in the Secret's data.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	// +required
+	Key string `json:"key"`
+}
+
+// CommonStatus is the part of status every kind shares.
+type CommonStatus struct {
+	// observedGeneration is the metadata.generation that the controller last reconciled
+	// successfully. When it is lower than metadata.generation, the status describes an
+	// older version of the spec.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions describe the state of the object. Ready is True when the token server
+	// serves what the object declares.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}

@@ -1,0 +1,221 @@
+// Package snapshot is the contract between the controller and the token server: the
+// compiled state of one Tenant, everything the token server needs to serve it, and how
+// that state is stored in Secrets of the operator's namespace.
+//
+// The controller compiles a Snapshot from the Tenant's Connections, APIs, Clients and
+// the Secrets they reference, and writes it with Encode into one or more Secrets (parts)
+// named by SecretName. The token server reads the parts back with Decode. Private signing
+// keys are not in the snapshot: it names the Secrets that hold them (see KeySecret*).
+package snapshot
+
+import (
+	"time"
+)
+
+// FormatVersion is the version of the snapshot format this package reads and writes.
+// A token server refuses a snapshot of another version and keeps serving its last good one.
+const FormatVersion = 1
+
+// Labels and annotations on the Secrets that the controller writes in the operator's
+// namespace. The token server watches only Secrets that carry LabelComponent.
+const (
+	// LabelComponent says what a Secret holds: ComponentSnapshot or ComponentSigningKey.
+	LabelComponent = "identity.gatehouse.dev/component"
+	// LabelTenantUID is the UID of the Tenant a Secret belongs to.
+	LabelTenantUID = "identity.gatehouse.dev/tenant-uid"
+
+	// ComponentSnapshot marks a Secret holding a part of a Tenant's snapshot.
+	ComponentSnapshot = "snapshot"
+	// ComponentSigningKey marks a Secret holding one private signing key of a Tenant.
+	ComponentSigningKey = "signing-key"
+
+	// AnnotationTenant is "<namespace>/<name>" of the Tenant, for people reading Secrets.
+	AnnotationTenant = "identity.gatehouse.dev/tenant"
+	// AnnotationContentHash is the hash of the whole encoded snapshot; every part of one
+	// snapshot carries the same value, so a reader can tell when all parts agree.
+	AnnotationContentHash = "identity.gatehouse.dev/content-hash"
+	// AnnotationParts is the number of parts of the snapshot, on every part.
+	AnnotationParts = "identity.gatehouse.dev/parts"
+
+	// DataKey is the key of a snapshot part's bytes in Secret data.
+	DataKey = "snapshot.json.gz"
+
+	// KeySecretDataKey is the key in a signing-key Secret that holds the private key as a
+	// PKCS#8 PEM block.
+	KeySecretDataKey = "key.pem"
+	// AnnotationKID is the key ID of the key in a signing-key Secret.
+	AnnotationKID = "identity.gatehouse.dev/kid"
+	// AnnotationAlgorithm is the JWS algorithm of the key in a signing-key Secret.
+	AnnotationAlgorithm = "identity.gatehouse.dev/algorithm"
+)
+
+// Strategies of a Connection.
+const (
+	StrategyDatabase        = "database"
+	StrategyLDAP            = "ldap"
+	StrategyActiveDirectory = "activeDirectory"
+)
+
+// Key states, as in the Tenant API.
+const (
+	KeyStateNext     = "next"
+	KeyStateCurrent  = "current"
+	KeyStatePrevious = "previous"
+)
+
+// Snapshot is the compiled state of one Tenant.
+type Snapshot struct {
+	// Version is FormatVersion of the writer.
+	Version int `json:"version"`
+	// Tenant identifies the Tenant the snapshot was compiled from.
+	Tenant TenantRef `json:"tenant"`
+	// DisplayName of the Tenant.
+	DisplayName string `json:"displayName,omitempty"`
+	// Issuer is the exact `iss` of issued tokens, ending in "/"; endpoints hang under it.
+	Issuer string `json:"issuer"`
+	// Domain, when set, routes requests whose Host is this name to the Tenant at the root
+	// path. When empty the Tenant is routed by the path /<namespace>/<name>/.
+	Domain string `json:"domain,omitempty"`
+	// DefaultDirectory is the Connection name that grant_type=password uses ("" for none).
+	DefaultDirectory string `json:"defaultDirectory,omitempty"`
+	// DefaultAudience is the API identifier used when a request names none.
+	DefaultAudience string `json:"defaultAudience,omitempty"`
+	// AccessTokenLifetime is the Tenant's access token lifetime; an API may override it.
+	AccessTokenLifetime time.Duration `json:"accessTokenLifetime"`
+	// IDTokenLifetime is the lifetime of id_tokens.
+	IDTokenLifetime time.Duration `json:"idTokenLifetime"`
+	// Keys are the Tenant's asymmetric signing keys: exactly one current, any number of
+	// next and previous ones. All are published in the JWKS.
+	Keys []Key `json:"keys"`
+	// Connections of the Tenant that are ready to check passwords.
+	Connections []Connection `json:"connections,omitempty"`
+	// APIs of the Tenant that are ready.
+	APIs []API `json:"apis,omitempty"`
+	// Clients of the Tenant that are ready.
+	Clients []Client `json:"clients,omitempty"`
+}
+
+// TenantRef identifies a Tenant.
+type TenantRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	UID       string `json:"uid"`
+}
+
+// Key names one signing key and the Secret, in the operator's namespace, that holds it.
+type Key struct {
+	KID        string `json:"kid"`
+	Algorithm  string `json:"algorithm"`
+	State      string `json:"state"`
+	SecretName string `json:"secretName"`
+}
+
+// Connection is a directory of the Tenant, with its credentials resolved.
+type Connection struct {
+	Name     string `json:"name"`
+	Strategy string `json:"strategy"`
+	// Users of a database connection.
+	Users []User `json:"users,omitempty"`
+	// LDAP configuration of an ldap connection.
+	LDAP *LDAP `json:"ldap,omitempty"`
+	// ActiveDirectory configuration of an activeDirectory connection.
+	ActiveDirectory *ActiveDirectory `json:"activeDirectory,omitempty"`
+}
+
+// User is one user of a database connection, in the form users write in their users
+// Secret (see ParseUsers).
+type User struct {
+	// ID is the stable user id; `sub` is "<connection>|<id>".
+	ID string `json:"id"`
+	// Username logs in; so does Email.
+	Username string `json:"username,omitempty"`
+	Email    string `json:"email,omitempty"`
+	// EmailVerified becomes the email_verified claim.
+	EmailVerified bool   `json:"emailVerified,omitempty"`
+	Name          string `json:"name,omitempty"`
+	// PasswordHash is a bcrypt or argon2id (PHC) hash.
+	PasswordHash string `json:"passwordHash"`
+	// Blocked users cannot log in.
+	Blocked bool `json:"blocked,omitempty"`
+	// Claims are added to the id_token and userinfo of the user.
+	Claims map[string]any `json:"claims,omitempty"`
+}
+
+// Transport is how the token server reaches a directory.
+type Transport struct {
+	URLs           []string      `json:"urls"`
+	StartTLS       bool          `json:"startTLS,omitempty"`
+	CAPEM          string        `json:"caPEM,omitempty"`
+	InsecureNoTLS  bool          `json:"insecureNoTLS,omitempty"`
+	Timeout        time.Duration `json:"timeout"`
+	MaxConnections int           `json:"maxConnections"`
+	BindPassword   string        `json:"bindPassword"`
+}
+
+// LDAP is the resolved configuration of an ldap connection.
+type LDAP struct {
+	Transport   `json:",inline"`
+	BindDN      string           `json:"bindDN"`
+	UserSearch  LDAPUserSearch   `json:"userSearch"`
+	GroupSearch *LDAPGroupSearch `json:"groupSearch,omitempty"`
+	Attributes  LDAPAttributes   `json:"attributes"`
+}
+
+// LDAPUserSearch finds a user's entry.
+type LDAPUserSearch struct {
+	BaseDN             string   `json:"baseDN"`
+	Scope              string   `json:"scope"`
+	Filter             string   `json:"filter"`
+	UsernameAttributes []string `json:"usernameAttributes"`
+}
+
+// LDAPGroupSearch finds the groups of a user.
+type LDAPGroupSearch struct {
+	BaseDN          string `json:"baseDN"`
+	Filter          string `json:"filter"`
+	MemberAttribute string `json:"memberAttribute"`
+	NameAttribute   string `json:"nameAttribute"`
+}
+
+// LDAPAttributes maps directory attributes to claims.
+type LDAPAttributes struct {
+	Subject string `json:"subject"`
+	Email   string `json:"email,omitempty"`
+	Name    string `json:"name,omitempty"`
+	Groups  string `json:"groups,omitempty"`
+}
+
+// ActiveDirectory is the resolved configuration of an activeDirectory connection.
+type ActiveDirectory struct {
+	Transport    `json:",inline"`
+	Domain       string `json:"domain"`
+	BindUsername string `json:"bindUsername"`
+	BaseDN       string `json:"baseDN"`
+}
+
+// API is an audience of the Tenant.
+type API struct {
+	// Identifier is the audience.
+	Identifier string `json:"identifier"`
+	// Name is the API object's name, for logs and metrics.
+	Name   string   `json:"name"`
+	Scopes []string `json:"scopes,omitempty"`
+	// Algorithm is "RS256" for the Tenant's keys or "HS256" for HS256Secret.
+	Algorithm string `json:"algorithm"`
+	// HS256Secret is the shared secret of an HS256 API.
+	HS256Secret []byte `json:"hs256Secret,omitempty"`
+	// AccessTokenLifetime overrides the Tenant's when non-zero.
+	AccessTokenLifetime time.Duration `json:"accessTokenLifetime,omitempty"`
+}
+
+// Client is an application of the Tenant.
+type Client struct {
+	ClientID string `json:"clientID"`
+	// Name is the Client object's name, for logs and metrics.
+	Name string `json:"name"`
+	// Type is "confidential" or "public".
+	Type       string   `json:"type"`
+	GrantTypes []string `json:"grantTypes"`
+	// SecretHash is HashClientSecret of a confidential client's secret.
+	SecretHash string `json:"secretHash,omitempty"`
+}
