@@ -1,0 +1,56 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command gatehouse is the one binary of Gatehouse: the controller, the token server,
+// and the tools around them, chosen by the first argument.
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+)
+
+// command is a subcommand: it parses its own flags from args and returns the process
+// exit code.
+type command struct {
+	summary string
+	run     func(args []string) int
+}
+
+// commands is filled by the init functions of the main_*.go files, one per subcommand.
+var commands = map[string]command{}
+
+func main() {
+	if len(os.Args) < 2 || commands[os.Args[1]].run == nil {
+		usage()
+		os.Exit(2)
+	}
+	os.Exit(commands[os.Args[1]].run(os.Args[2:]))
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: gatehouse <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(os.Stderr, "  %-12s %s\n", name, commands[name].summary)
+	}
+	fmt.Fprintln(os.Stderr, "\nRun 'gatehouse <command> -h' for a command's flags.")
+}
