@@ -34,14 +34,7 @@ var ErrUnsupported = errors.New("unsupported password hash: want bcrypt ($2a$, $
 func Validate(hash string) error {
 	switch {
 	case isBcrypt(hash):
-		cost, err := bcrypt.Cost([]byte(hash))
-		if err != nil {
-			return fmt.Errorf("malformed bcrypt hash: %w", err)
-		}
-		if cost > maxBcryptCost {
-			return fmt.Errorf("bcrypt cost %d is above the supported maximum %d", cost, maxBcryptCost)
-		}
-		return nil
+		return validateBcrypt(hash)
 	case strings.HasPrefix(hash, "$argon2id$"):
 		_, err := parseArgon2id(hash)
 		return err
@@ -55,6 +48,9 @@ func Validate(hash string) error {
 func Verify(hash, password string) (bool, error) {
 	switch {
 	case isBcrypt(hash):
+		if err := validateBcrypt(hash); err != nil {
+			return false, err
+		}
 		err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password))
 		if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
 			return false, nil
@@ -70,6 +66,19 @@ func Verify(hash, password string) (bool, error) {
 	default:
 		return false, ErrUnsupported
 	}
+}
+
+// validateBcrypt refuses malformed hashes and costs that would make one login take
+// minutes: bcrypt's work doubles with each step of cost.
+func validateBcrypt(hash string) error {
+	cost, err := bcrypt.Cost([]byte(hash))
+	if err != nil {
+		return fmt.Errorf("malformed bcrypt hash: %w", err)
+	}
+	if cost > maxBcryptCost {
+		return fmt.Errorf("bcrypt cost %d is above the supported maximum %d", cost, maxBcryptCost)
+	}
+	return nil
 }
 
 func isBcrypt(hash string) bool {
