@@ -128,7 +128,3 @@ type APIList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []API `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&API{}, &APIList{})
-}

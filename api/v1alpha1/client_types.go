@@ -122,7 +122,3 @@ type ClientList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []Client `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&Client{}, &ClientList{})
-}

@@ -61,7 +61,7 @@ func Verify(hash, password string) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		got := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
+		got := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key))) //nolint:gosec // parseArgon2id bounds len(p.key) by maxArgonKeyLen
 		return subtle.ConstantTimeCompare(got, p.key) == 1, nil
 	default:
 		return false, ErrUnsupported
