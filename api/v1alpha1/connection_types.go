@@ -105,7 +105,7 @@ type DirectoryTransport struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) >= duration('100ms') && duration(self) <= duration('60s')",message="timeout must be a duration between 100ms and 60s, such as 5s"
 	// +kubebuilder:default="5s"
 	// +optional
-	Timeout metav1.Duration `json:"timeout,omitempty"`
+	Timeout metav1.Duration `json:"timeout,omitzero"`
 
 	// maxConnections bounds the pooled connections the token server keeps to the directory.
 	// +kubebuilder:validation:Minimum=1
@@ -141,7 +141,7 @@ type LDAPConnection struct {
 	// attributes map directory attributes to claims.
 	// +kubebuilder:default={}
 	// +optional
-	Attributes LDAPAttributes `json:"attributes,omitempty"`
+	Attributes LDAPAttributes `json:"attributes,omitzero"`
 }
 
 // LDAPUserSearch finds a user's entry.

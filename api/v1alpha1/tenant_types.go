@@ -70,12 +70,12 @@ type TenantSpec struct {
 	// signingKeys chooses the algorithm and rotation of the Tenant's asymmetric signing keys.
 	// +kubebuilder:default={}
 	// +optional
-	SigningKeys SigningKeysSpec `json:"signingKeys,omitempty"`
+	SigningKeys SigningKeysSpec `json:"signingKeys,omitzero"`
 
 	// tokens sets how long issued tokens are valid.
 	// +kubebuilder:default={}
 	// +optional
-	Tokens TokensSpec `json:"tokens,omitempty"`
+	Tokens TokensSpec `json:"tokens,omitzero"`
 }
 
 // SigningKeysSpec configures the Tenant's signing keys.
@@ -101,7 +101,7 @@ type SigningKeysSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) >= duration('1h') && duration(self) <= duration('8760h')",message="rotationPeriod must be a duration such as 2160h, at least 1h and at most 8760h"
 	// +kubebuilder:default="2160h"
 	// +optional
-	RotationPeriod metav1.Duration `json:"rotationPeriod,omitempty"`
+	RotationPeriod metav1.Duration `json:"rotationPeriod,omitzero"`
 }
 
 // TokensSpec sets token lifetimes.
@@ -113,7 +113,7 @@ type TokensSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) > duration('0s') && duration(self) <= duration('720h')",message="accessTokenLifetime must be a duration such as 24h, more than 0s and at most 720h (30 days)"
 	// +kubebuilder:default="24h"
 	// +optional
-	AccessTokenLifetime metav1.Duration `json:"accessTokenLifetime,omitempty"`
+	AccessTokenLifetime metav1.Duration `json:"accessTokenLifetime,omitzero"`
 
 	// idTokenLifetime is how long an id_token is valid. More than 0, at most 720h (30 days).
 	// +kubebuilder:validation:Type=string
@@ -121,7 +121,7 @@ type TokensSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) > duration('0s') && duration(self) <= duration('720h')",message="idTokenLifetime must be a duration such as 10h, more than 0s and at most 720h (30 days)"
 	// +kubebuilder:default="10h"
 	// +optional
-	IDTokenLifetime metav1.Duration `json:"idTokenLifetime,omitempty"`
+	IDTokenLifetime metav1.Duration `json:"idTokenLifetime,omitzero"`
 }
 
 // KeyState is where a signing key is in its lifecycle.

@@ -101,3 +101,13 @@ func Start() (*Env, error) {
 func (e *Env) Stop() error {
 	return e.env.Stop()
 }
+
+// KubeConfig returns a kubeconfig of an administrator of the API server, for command-line
+// tools such as kubectl.
+func (e *Env) KubeConfig() ([]byte, error) {
+	user, err := e.env.ControlPlane.AddUser(envtest.User{Name: "gatehouse-admin", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return user.KubeConfig()
+}

@@ -1,0 +1,333 @@
+package v1alpha1_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	var err error
+	env, err = testenv.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	if err := env.Stop(); err != nil {
+		fmt.Fprintln(os.Stderr, "stopping the API server:", err)
+	}
+	os.Exit(code)
+}
+
+// newNamespace creates a namespace of its own for one test.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "validation-"}}
+	if err := env.Client.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+// object parses one YAML manifest into an unstructured object in namespace ns.
+func object(t *testing.T, ns, manifest string) *unstructured.Unstructured {
+	t.Helper()
+	u := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal([]byte(manifest), &u.Object); err != nil {
+		t.Fatalf("bad test manifest: %v\n%s", err, manifest)
+	}
+	u.SetNamespace(ns)
+	return u
+}
+
+func TestSamplesAreAccepted(t *testing.T) {
+	ns := newNamespace(t)
+	dir := filepath.Join(testenv.RepoRoot(), "config", "samples")
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]bool{}
+	for _, file := range files {
+		if filepath.Base(file) == "kustomization.yaml" {
+			continue
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := utilyaml.Unmarshal(data, &u.Object); err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		u.SetNamespace(ns)
+		if err := env.Client.Create(context.Background(), u); err != nil {
+			t.Errorf("%s was refused: %v", filepath.Base(file), err)
+		}
+		kinds[u.GetKind()] = true
+	}
+	for _, kind := range []string{"Tenant", "Connection", "API", "Client", "Secret"} {
+		if !kinds[kind] {
+			t.Errorf("config/samples has no %s", kind)
+		}
+	}
+}
+
+// invalidCase is a manifest the API server must refuse, and a part of the message it
+// must give.
+type invalidCase struct {
+	name     string
+	manifest string
+	message  string
+}
+
+const tenantHead = "apiVersion: identity.gatehouse.dev/v1alpha1\nkind: Tenant\nmetadata: {name: t}\n"
+const connectionHead = "apiVersion: identity.gatehouse.dev/v1alpha1\nkind: Connection\nmetadata: {name: c}\n"
+const apiHead = "apiVersion: identity.gatehouse.dev/v1alpha1\nkind: API\nmetadata: {name: a}\n"
+const clientHead = "apiVersion: identity.gatehouse.dev/v1alpha1\nkind: Client\nmetadata: {name: c}\n"
+
+// ldapSpec is a valid LDAP connection spec with one field replaced.
+func ldapSpec(field string) string {
+	fields := map[string]string{
+		"urls":                  "[ldaps://ldap.corp:636]",
+		"bindDN":                "cn=gatehouse,ou=svc,dc=corp",
+		"bindPasswordSecretRef": "{name: ldap-bind, key: password}",
+		"userSearch":            "{baseDN: 'ou=people,dc=corp'}",
+	}
+	name, value, _ := strings.Cut(field, "=")
+	if name != "" {
+		fields[name] = value
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("spec:\n  tenantRef: {name: acme}\n  ldap:\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "    %s: %s\n", k, fields[k])
+	}
+	return connectionHead + b.String()
+}
+
+var invalidCases = []invalidCase{
+	// Tenant
+	{"tenant domain with scheme", tenantHead + "spec: {domain: 'https://login.example.com'}",
+		"domain must be a lowercase host name such as login.example.com, without scheme, port or path"},
+	{"tenant domain with port", tenantHead + "spec: {domain: 'login.example.com:443'}",
+		"domain must be a lowercase host name"},
+	{"tenant default directory not a name", tenantHead + "spec: {defaultDirectory: 'Users!'}",
+		"defaultDirectory must be the name of a Connection, such as users"},
+	{"tenant default audience with whitespace", tenantHead + "spec: {defaultAudience: 'https://x/ api'}",
+		"defaultAudience must be an API identifier without whitespace"},
+	{"tenant HS256", tenantHead + "spec: {signingKeys: {algorithm: HS256}}",
+		`Unsupported value: "HS256": supported values: "RS256", "PS256", "ES256"`},
+	{"tenant RSA key too small", tenantHead + "spec: {signingKeys: {rsaKeySize: 1024}}",
+		"Unsupported value: 1024"},
+	{"tenant RSA size with ES256", tenantHead + "spec: {signingKeys: {algorithm: ES256, rsaKeySize: 2048}}",
+		"rsaKeySize applies to RS256 and PS256 only; ES256 keys are always P-256"},
+	{"tenant rotation too often", tenantHead + "spec: {signingKeys: {rotationPeriod: 30m}}",
+		"rotationPeriod must be a duration such as 2160h, at least 1h and at most 8760h"},
+	{"tenant rotation in days", tenantHead + "spec: {signingKeys: {rotationPeriod: 90d}}",
+		"rotationPeriod must be a duration such as 2160h"},
+	{"tenant zero access token lifetime", tenantHead + "spec: {tokens: {accessTokenLifetime: 0s}}",
+		"accessTokenLifetime must be a duration such as 24h, more than 0s and at most 720h (30 days)"},
+	{"tenant access token over 30 days", tenantHead + "spec: {tokens: {accessTokenLifetime: 721h}}",
+		"accessTokenLifetime must be a duration such as 24h, more than 0s and at most 720h (30 days)"},
+	{"tenant negative id token lifetime", tenantHead + "spec: {tokens: {idTokenLifetime: -1h}}",
+		"idTokenLifetime must be a duration such as 10h, more than 0s and at most 720h (30 days)"},
+	{"tenant display name too long", tenantHead + "spec: {displayName: " + strings.Repeat("x", 129) + "}",
+		"Too long: may not be more than 128"},
+	{"tenant without spec", tenantHead, `spec: Required value`},
+
+	// Connection
+	{"connection without a directory", connectionHead + "spec: {tenantRef: {name: acme}}",
+		"set exactly one of database, ldap or activeDirectory"},
+	{"connection with two directories", ldapSpec("") + "  database: {usersSecretRef: {name: u, key: users.yaml}}",
+		"set exactly one of database, ldap or activeDirectory"},
+	{"connection without tenantRef", connectionHead + "spec: {database: {usersSecretRef: {name: u, key: users.yaml}}}",
+		"spec.tenantRef: Required value"},
+	{"connection tenantRef not a name", connectionHead + "spec: {tenantRef: {name: Acme}, database: {usersSecretRef: {name: u, key: users.yaml}}}",
+		"tenantRef.name must be a lowercase DNS name such as acme"},
+	{"connection users key with slash", connectionHead + "spec: {tenantRef: {name: acme}, database: {usersSecretRef: {name: u, key: a/b}}}",
+		"spec.database.usersSecretRef.key in body should match"},
+	{"ldap URL with http scheme", ldapSpec("urls=[http://ldap.corp]"),
+		"each URL must be ldap://host[:port] or ldaps://host[:port], without path or query"},
+	{"ldap URL with a path", ldapSpec("urls=[ldaps://ldap.corp/dc=corp]"),
+		"each URL must be ldap://host[:port] or ldaps://host[:port], without path or query"},
+	{"ldap without URLs", ldapSpec("urls=[]"),
+		"should have at least 1 items"},
+	{"ldap startTLS on ldaps", ldapSpec("") + "    startTLS: true\n",
+		"startTLS upgrades ldap:// connections; it cannot be used with ldaps:// URLs"},
+	{"ldap plain without TLS", ldapSpec("urls=[ldap://ldap.corp]"),
+		"ldap:// URLs send passwords in clear text: set startTLS: true, use ldaps://, or set insecureNoTLS: true to accept that"},
+	{"ldap filter without parentheses", ldapSpec("userSearch={baseDN: dc=corp, filter: objectClass=person}"),
+		"filter must be an LDAP filter in parentheses, such as (objectClass=person)"},
+	{"ldap group filter without parentheses", ldapSpec("") + "    groupSearch: {baseDN: dc=corp, filter: objectClass=group}\n",
+		"filter must be an LDAP filter in parentheses, such as (objectClass=groupOfNames)"},
+	{"ldap base scope", ldapSpec("userSearch={baseDN: dc=corp, scope: base}"),
+		`Unsupported value: "base": supported values: "sub", "one"`},
+	{"ldap duplicate username attributes", ldapSpec("userSearch={baseDN: dc=corp, usernameAttributes: [uid, uid]}"),
+		"Duplicate value"},
+	{"ldap without bind DN", ldapSpec("bindDN=''"),
+		"spec.ldap.bindDN in body should be at least 1 chars long"},
+	{"ldap zero pool", ldapSpec("") + "    maxConnections: 0\n",
+		"should be greater than or equal to 1"},
+	{"ldap timeout too short", ldapSpec("") + "    timeout: 10ms\n",
+		"timeout must be a duration between 100ms and 60s, such as 5s"},
+	{"active directory single-label domain", connectionHead + `spec:
+  tenantRef: {name: acme}
+  activeDirectory:
+    domain: corp
+    urls: [ldaps://dc1.corp.example]
+    bindUsername: svc@corp.example
+    bindPasswordSecretRef: {name: ad-bind, key: password}`,
+		"domain must be a DNS domain such as corp.example.com"},
+
+	// API
+	{"api empty identifier", apiHead + "spec: {tenantRef: {name: acme}, identifier: ''}",
+		"spec.identifier in body should be at least 1 chars long"},
+	{"api identifier with whitespace", apiHead + "spec: {tenantRef: {name: acme}, identifier: 'https://some api'}",
+		"identifier must not contain whitespace"},
+	{"api scope with a space", apiHead + "spec: {tenantRef: {name: acme}, identifier: x, scopes: [{name: 'read sample'}]}",
+		"scope names must not contain spaces, quotes or backslashes (RFC 6749 section 3.3)"},
+	{"api duplicate scopes", apiHead + "spec: {tenantRef: {name: acme}, identifier: x, scopes: [{name: read}, {name: read}]}",
+		"Duplicate value"},
+	{"api tenant algorithm", apiHead + "spec: {tenantRef: {name: acme}, identifier: x, signingAlgorithm: ES256}",
+		`Unsupported value: "ES256": supported values: "RS256", "HS256"`},
+	{"api HS256 secret with RS256", apiHead + "spec: {tenantRef: {name: acme}, identifier: x, hs256SecretRef: {name: s, key: k}}",
+		"hs256SecretRef is only used with signingAlgorithm: HS256"},
+	{"api token lifetime over 30 days", apiHead + "spec: {tenantRef: {name: acme}, identifier: x, tokenLifetime: 800h}",
+		"tokenLifetime must be a duration such as 1h, more than 0s and at most 720h (30 days)"},
+
+	// Client
+	{"client unsupported grant", clientHead + "spec: {tenantRef: {name: acme}, grantTypes: [client_credentials]}",
+		`Unsupported value: "client_credentials"`},
+	{"client without grants", clientHead + "spec: {tenantRef: {name: acme}, grantTypes: []}",
+		"should have at least 1 items"},
+	{"client duplicate grants", clientHead + "spec: {tenantRef: {name: acme}, grantTypes: [password, password]}",
+		"Duplicate value"},
+	{"client unknown type", clientHead + "spec: {tenantRef: {name: acme}, type: secret}",
+		`Unsupported value: "secret": supported values: "confidential", "public"`},
+	{"client credentials secret not a name", clientHead + "spec: {tenantRef: {name: acme}, credentialsSecretName: Bad_Name}",
+		"credentialsSecretName must be a lowercase DNS name such as reporting-job-credentials"},
+}
+
+func TestInvalidManifestsAreRefused(t *testing.T) {
+	if len(invalidCases) < 25 {
+		t.Fatalf("only %d invalid manifests; the table must keep at least 25", len(invalidCases))
+	}
+	ns := newNamespace(t)
+	for _, tc := range invalidCases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := env.Client.Create(context.Background(), object(t, ns, tc.manifest), client.DryRunAll)
+			if err == nil {
+				t.Fatalf("the API server accepted:\n%s", tc.manifest)
+			}
+			if !strings.Contains(err.Error(), tc.message) {
+				t.Errorf("refused with\n  %v\nwant a message containing\n  %s", err, tc.message)
+			}
+		})
+	}
+}
+
+func TestTenantRefIsImmutable(t *testing.T) {
+	ns := newNamespace(t)
+	manifests := []string{
+		connectionHead + "spec: {tenantRef: {name: acme}, database: {usersSecretRef: {name: u, key: users.yaml}}}",
+		apiHead + "spec: {tenantRef: {name: acme}, identifier: https://someapi.com/api}",
+		clientHead + "spec: {tenantRef: {name: acme}}",
+	}
+	for _, manifest := range manifests {
+		obj := object(t, ns, manifest)
+		t.Run(obj.GetKind(), func(t *testing.T) {
+			ctx := context.Background()
+			if err := env.Client.Create(ctx, obj); err != nil {
+				t.Fatal(err)
+			}
+			if err := unstructured.SetNestedField(obj.Object, "other", "spec", "tenantRef", "name"); err != nil {
+				t.Fatal(err)
+			}
+			err := env.Client.Update(ctx, obj)
+			const want = "tenantRef is immutable; delete and recreate the object to move it to another Tenant"
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("changing tenantRef: got %v, want an error containing %q", err, want)
+			}
+		})
+	}
+}
+
+// TestEveryRuleMessageIsTested keeps the table honest: every CEL rule of every CRD must
+// be exercised by a case that expects its message, so that removing a rule fails a test.
+func TestEveryRuleMessageIsTested(t *testing.T) {
+	var expected []string
+	for _, tc := range invalidCases {
+		expected = append(expected, tc.message)
+	}
+	expected = append(expected, "tenantRef is immutable; delete and recreate the object to move it to another Tenant")
+
+	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "crd", "bases", "*.yaml"))
+	if err != nil || len(files) != 4 {
+		t.Fatalf("want the 4 CRDs of config/crd/bases, found %d (%v)", len(files), err)
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var crd apiextensionsv1.CustomResourceDefinition
+		if err := yaml.Unmarshal(data, &crd); err != nil {
+			t.Fatal(err)
+		}
+		for _, message := range ruleMessages(crd.Spec.Versions[0].Schema.OpenAPIV3Schema) {
+			if !containsPrefixOf(expected, message) {
+				t.Errorf("%s: no invalid manifest expects the rule message %q", crd.Name, message)
+			}
+		}
+	}
+}
+
+func ruleMessages(s *apiextensionsv1.JSONSchemaProps) []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, rule := range s.XValidations {
+		out = append(out, rule.Message)
+	}
+	for _, p := range s.Properties {
+		out = append(out, ruleMessages(&p)...)
+	}
+	if s.Items != nil {
+		out = append(out, ruleMessages(s.Items.Schema)...)
+	}
+	return out
+}
+
+// containsPrefixOf reports whether an expected message is message or a leading part of it.
+func containsPrefixOf(expected []string, message string) bool {
+	for _, e := range expected {
+		if strings.HasPrefix(message, e) {
+			return true
+		}
+	}
+	return false
+}
