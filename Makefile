@@ -44,6 +44,11 @@ fmt: ## Format the Go code.
 build: ## Build bin/gatehouse.
 	go build -o $(BIN)/gatehouse .
 
+.PHONY: run
+run: ## Run the whole system locally (coming with the ship-it milestone).
+	@echo "make run is not built yet: it will start a local control plane, the controller and the token server,"
+	@echo "apply config/samples and print a curl for the sample user. Today: 'make test' runs everything against a real API server."
+
 ##@ Verification and tests
 
 .PHONY: verify
