@@ -4,6 +4,7 @@
 package testenv
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -59,7 +60,7 @@ func AssetsDir() (string, error) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir, nil
 	}
-	out, err := exec.Command(filepath.Join(RepoRoot(), "hack", "controlplane.sh"), "path").Output() //nolint:gosec // a fixed script of this repository
+	out, err := exec.CommandContext(context.Background(), filepath.Join(RepoRoot(), "hack", "controlplane.sh"), "path").Output() //nolint:gosec // a fixed script of this repository
 	if err != nil {
 		return "", fmt.Errorf("locating the control plane binaries: %w", err)
 	}
