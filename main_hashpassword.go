@@ -27,7 +27,7 @@ func runHashPassword(args []string) int {
 	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 	password := strings.TrimRight(line, "\r\n")
 	if password == "" {
-		fmt.Fprintln(os.Stderr, `hash-password: no password on standard input (try: read -rs PW; printf '%s' "$PW" | gatehouse hash-password)`) //nolint:govet // %s is shell, not a format
+		fmt.Fprintln(os.Stderr, `hash-password: no password on standard input (try: read -rs PW; echo "$PW" | gatehouse hash-password)`)
 		return 1
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), *cost)
