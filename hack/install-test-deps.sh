@@ -29,15 +29,18 @@ if [ ! -e "$policy" ]; then
 	chmod +x "$policy"
 	created_policy=true
 fi
-trap '$created_policy && rm -f "$policy"' EXIT
+trap 'if $created_policy; then rm -f "$policy"; fi' EXIT
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y "${missing[@]}"
 
-# Stop system daemons in case an init system started them anyway.
+# Stop the system daemons in case they started anyway: a system slapd or samba would hold
+# the LDAP ports that the Samba tests need.
 for svc in slapd samba-ad-dc smbd nmbd winbind; do
-	if command -v systemctl >/dev/null 2>&1; then
+	if [ -d /run/systemd/system ]; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
+	elif command -v service >/dev/null 2>&1; then
+		service "$svc" stop >/dev/null 2>&1 || true
 	fi
 done

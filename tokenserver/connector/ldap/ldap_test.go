@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -241,6 +242,33 @@ func TestLoginRefusesWrongCredentialsAndInjection(t *testing.T) {
 				t.Fatal("the error reveals the password")
 			}
 		})
+	}
+}
+
+func TestConcurrentLoginsShareASmallPool(t *testing.T) {
+	cfg := config(directory.LDAPSURL)
+	cfg.MaxConnections = 2
+	c := newConnector(t, cfg)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16*10)
+	for range 16 {
+		wg.Go(func() {
+			for i := range 10 {
+				user, password := "alice", passwords["alice"]
+				if i%2 == 1 {
+					password += "x"
+				}
+				_, err := c.Login(context.Background(), user, password)
+				if (i%2 == 0) != (err == nil) || (err != nil && !errors.Is(err, connector.ErrInvalidCredentials)) {
+					errs <- fmt.Errorf("login %d: %w", i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
 
