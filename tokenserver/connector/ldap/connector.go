@@ -183,23 +183,13 @@ func (c *Connector) Login(ctx context.Context, username, password string) (conne
 func (c *Connector) findUser(ctx context.Context, username string) (*ldap.Entry, error) {
 	req := ldap.NewSearchRequest(c.userBaseDN, c.userScope, ldap.NeverDerefAliases,
 		2, 0, false, c.profile.userFilter(username), c.profile.attributes(), nil)
-	var res *ldap.SearchResult
-	err := c.dir.do(ctx, c.dir.service, "searching the user", func(conn *ldap.Conn) error {
-		var err error
-		res, err = conn.Search(req)
-		return err
-	})
-	ambiguous := ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) || (err == nil && len(res.Entries) > 1)
+	res, err := c.dir.search(ctx, "searching the user", req)
 	switch {
-	case ambiguous:
-		c.log.Warn("username matches more than one directory entry; login refused", "username", username)
-		return nil, refused("username %q matches more than one entry", username)
-	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
-		return nil, unavailable("searching the user", err)
-	case err != nil && !errors.Is(err, connector.ErrUnavailable):
-		return nil, unavailable("searching the user", err)
 	case err != nil:
 		return nil, err
+	case len(res.Entries) > 1:
+		c.log.Warn("username matches more than one directory entry; login refused", "username", username)
+		return nil, refused("username %q matches more than one entry", username)
 	case len(res.Entries) == 0:
 		return nil, refused("no entry for username %q", username)
 	}
@@ -230,17 +220,9 @@ func (c *Connector) searchGroups(ctx context.Context, dn string) ([]string, erro
 	name := groupNameAttribute(*gs)
 	req := ldap.NewSearchRequest(gs.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
 		0, 0, false, filter, []string{name}, nil)
-	var res *ldap.SearchResult
-	err := c.dir.do(ctx, c.dir.service, "searching groups", func(conn *ldap.Conn) error {
-		var err error
-		res, err = conn.Search(req)
-		return err
-	})
+	res, err := c.dir.search(ctx, "searching groups", req)
 	if err != nil {
-		if errors.Is(err, connector.ErrUnavailable) {
-			return nil, err
-		}
-		return nil, unavailable("searching groups", err)
+		return nil, err
 	}
 	var groups []string
 	for _, e := range res.Entries {

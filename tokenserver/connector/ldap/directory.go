@@ -97,14 +97,15 @@ func checkURLSecurity(u *url.URL, t snapshot.Transport) error {
 
 // openPools builds the two pools. Without keepIdle every step dials a new connection.
 func (d *directory) openPools(maxConnections int, keepIdle bool, idleTimeout time.Duration, now func() time.Time) {
+	settings := poolSettings{keepIdle: keepIdle, idleTimeout: idleTimeout, maxWait: d.timeout, now: now}
 	if maxConnections <= 0 {
 		maxConnections = defaultMaxConnections
 	}
 	// A login holds one connection of one pool at a time, so the bound is split evenly.
 	serviceSize := (maxConnections + 1) / 2
 	userSize := max(1, maxConnections/2)
-	d.service = newPool(serviceSize, keepIdle, idleTimeout, now, d.dialService)
-	d.users = newPool(userSize, keepIdle, idleTimeout, now, d.dial)
+	d.service = newPool(serviceSize, settings, d.dialService)
+	d.users = newPool(userSize, settings, d.dial)
 }
 
 func (d *directory) close() {
@@ -112,7 +113,8 @@ func (d *directory) close() {
 	d.users.close()
 }
 
-// dial connects to the first URL that answers, in order, and secures the connection.
+// dial connects to the first URL that answers, in order, and secures the connection. Each
+// URL has the whole timeout, so that a server that hangs does not use up the next one's.
 func (d *directory) dial(ctx context.Context) (*ldap.Conn, error) {
 	var errs []error
 	for _, u := range d.urls {
@@ -174,11 +176,9 @@ func (d *directory) requestTimeout(ctx context.Context) time.Duration {
 // recover by themselves once a directory is back. Errors of op other than connection
 // failures are returned as they are.
 func (d *directory) do(ctx context.Context, p *pool, what string, op func(*ldap.Conn) error) error {
-	waitCtx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
 	allowIdle := true
 	for {
-		c, reused, err := p.get(waitCtx, allowIdle)
+		c, reused, err := p.get(ctx, allowIdle)
 		if err != nil {
 			if errors.Is(err, connector.ErrUnavailable) {
 				return err
@@ -197,6 +197,26 @@ func (d *directory) do(ctx context.Context, p *pool, what string, op func(*ldap.
 		}
 		allowIdle = false
 	}
+}
+
+// search runs req on a service connection. A size limit the request set is not an error:
+// the entries up to the limit are returned.
+func (d *directory) search(ctx context.Context, what string, req *ldap.SearchRequest) (*ldap.SearchResult, error) {
+	var res *ldap.SearchResult
+	err := d.do(ctx, d.service, what, func(conn *ldap.Conn) error {
+		var err error
+		res, err = conn.Search(req)
+		if ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+			return nil
+		}
+		return err
+	})
+	if err != nil && !errors.Is(err, connector.ErrUnavailable) {
+		// The server answered with an error, such as noSuchObject for a base DN that is
+		// gone: it cannot serve logins as configured, whoever logs in.
+		return nil, unavailable(what, err)
+	}
+	return res, err
 }
 
 // isConnectionError tells whether err means the connection or server failed, rather than

@@ -272,11 +272,23 @@ func TestConcurrentLoginsShareASmallPool(t *testing.T) {
 	}
 }
 
-func TestLoginFailsOverFromADeadURL(t *testing.T) {
-	dead := "ldaps://" + closedPort(t)
-	c := newConnector(t, config(dead, directory.LDAPSURL))
-	if _, err := c.Login(context.Background(), "bob", passwords["bob"]); err != nil {
-		t.Fatal(err)
+func TestLoginFailsOverToTheNextURL(t *testing.T) {
+	hung := config("ldaps://"+silentServer(t), directory.LDAPSURL)
+	hung.Timeout = 200 * time.Millisecond
+	tests := []struct {
+		name string
+		cfg  snapshot.LDAP
+	}{
+		{"first server refuses connections", config("ldaps://"+closedPort(t), directory.LDAPSURL)},
+		{"first server never answers", hung},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newConnector(t, tt.cfg)
+			if _, err := c.Login(context.Background(), "bob", passwords["bob"]); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

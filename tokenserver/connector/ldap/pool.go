@@ -2,6 +2,7 @@ package ldap
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ type pool struct {
 	slots       chan struct{}
 	keepIdle    bool
 	idleTimeout time.Duration
+	maxWait     time.Duration
 	now         func() time.Time
 
 	mu     sync.Mutex
@@ -27,25 +29,37 @@ type pooledConn struct {
 	idleSince time.Time
 }
 
-func newPool(size int, keepIdle bool, idleTimeout time.Duration, now func() time.Time, dial func(context.Context) (*ldap.Conn, error)) *pool {
+// poolSettings are the settings shared by the pools of a directory.
+type poolSettings struct {
+	keepIdle    bool
+	idleTimeout time.Duration
+	// maxWait bounds the wait for a connection when all are in use.
+	maxWait time.Duration
+	now     func() time.Time
+}
+
+func newPool(size int, s poolSettings, dial func(context.Context) (*ldap.Conn, error)) *pool {
 	return &pool{
 		dial:        dial,
 		idle:        make(chan *pooledConn, size),
 		slots:       make(chan struct{}, size),
-		keepIdle:    keepIdle,
-		idleTimeout: idleTimeout,
-		now:         now,
+		keepIdle:    s.keepIdle,
+		idleTimeout: s.idleTimeout,
+		maxWait:     s.maxWait,
+		now:         s.now,
 	}
 }
 
 // get returns an idle connection when allowIdle and one is healthy, or dials a new one
-// when the pool has room; otherwise it waits for either until ctx ends. reused says the
+// when the pool has room; otherwise it waits for either, at most maxWait. reused says the
 // connection was idle, so a network error on it may only mean the server dropped it.
 func (p *pool) get(ctx context.Context, allowIdle bool) (c *pooledConn, reused bool, err error) {
 	idle := p.idle
 	if !allowIdle {
 		idle = nil
 	}
+	wait := time.NewTimer(p.maxWait)
+	defer wait.Stop()
 	for {
 		select {
 		case c := <-idle:
@@ -71,6 +85,8 @@ func (p *pool) get(ctx context.Context, allowIdle bool) (c *pooledConn, reused b
 			return &pooledConn{Conn: conn}, false, nil
 		case <-ctx.Done():
 			return nil, false, ctx.Err()
+		case <-wait.C:
+			return nil, false, errors.New("all connections stayed busy")
 		}
 	}
 }
