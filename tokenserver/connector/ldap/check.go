@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -22,7 +23,7 @@ func CheckActiveDirectory(ctx context.Context, cfg snapshot.ActiveDirectory) err
 }
 
 func check(ctx context.Context, t snapshot.Transport, bindName, baseDN string) error {
-	dir, err := newDirectory(t, bindName, slog.New(slog.DiscardHandler))
+	dir, err := newDirectory(t, bindName, slog.New(slog.DiscardHandler), time.Now)
 	if err != nil {
 		return err
 	}

@@ -120,14 +120,14 @@ func New(name string, cfg snapshot.LDAP, opts ...Option) (*Connector, error) {
 func newConnector(name string, t snapshot.Transport, bindName string, p profile, baseDN string, scope int, groups *snapshot.LDAPGroupSearch, opts []Option) (*Connector, error) {
 	o := resolveOptions(opts)
 	log := o.log.With("connection", name)
-	dir, err := newDirectory(t, bindName, log)
+	dir, err := newDirectory(t, bindName, log, o.now)
 	if err != nil {
 		return nil, fmt.Errorf("connection %q: %w", name, err)
 	}
 	if _, err := ldap.CompileFilter(p.userFilter("probe")); err != nil {
 		return nil, fmt.Errorf("connection %q: user filter: %w", name, err)
 	}
-	dir.openPools(t.MaxConnections, o.pooling, o.idleTimeout, o.now)
+	dir.openPools(t.MaxConnections, o.pooling, o.idleTimeout)
 	return &Connector{
 		name:        name,
 		dir:         dir,

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -21,6 +22,9 @@ const (
 	defaultTimeout        = 5 * time.Second
 	defaultMaxConnections = 16
 	defaultIdleTimeout    = 2 * time.Minute
+	// failedServerBackoff is how long a server that failed to connect is tried only after
+	// the others.
+	failedServerBackoff = 30 * time.Second
 )
 
 // directory reaches the servers of one connection: it dials its URLs in order, secures
@@ -28,13 +32,14 @@ const (
 // for searches, and one for user binds, whose identity changes with every bind and which
 // therefore never search.
 type directory struct {
-	urls      []*url.URL
+	servers   []*server
 	tlsConfig *tls.Config
 	startTLS  bool
 	timeout   time.Duration
 	bindName  string
 	bindPass  string
 	log       *slog.Logger
+	now       func() time.Time
 
 	service *pool
 	users   *pool
@@ -42,7 +47,7 @@ type directory struct {
 
 // newDirectory checks the transport settings. Its pools are built by openPools, so that
 // Check can use a directory without keeping connections.
-func newDirectory(t snapshot.Transport, bindName string, log *slog.Logger) (*directory, error) {
+func newDirectory(t snapshot.Transport, bindName string, log *slog.Logger, now func() time.Time) (*directory, error) {
 	if len(t.URLs) == 0 {
 		return nil, errors.New("no URLs")
 	}
@@ -52,6 +57,7 @@ func newDirectory(t snapshot.Transport, bindName string, log *slog.Logger) (*dir
 		bindName: bindName,
 		bindPass: t.BindPassword,
 		log:      log,
+		now:      now,
 	}
 	if d.timeout <= 0 {
 		d.timeout = defaultTimeout
@@ -64,7 +70,7 @@ func newDirectory(t snapshot.Transport, bindName string, log *slog.Logger) (*dir
 		if err := checkURLSecurity(u, t); err != nil {
 			return nil, err
 		}
-		d.urls = append(d.urls, u)
+		d.servers = append(d.servers, &server{url: u})
 	}
 	d.tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	if t.CAPEM != "" {
@@ -96,8 +102,8 @@ func checkURLSecurity(u *url.URL, t snapshot.Transport) error {
 }
 
 // openPools builds the two pools. Without keepIdle every step dials a new connection.
-func (d *directory) openPools(maxConnections int, keepIdle bool, idleTimeout time.Duration, now func() time.Time) {
-	settings := poolSettings{keepIdle: keepIdle, idleTimeout: idleTimeout, maxWait: d.timeout, now: now}
+func (d *directory) openPools(maxConnections int, keepIdle bool, idleTimeout time.Duration) {
+	settings := poolSettings{keepIdle: keepIdle, idleTimeout: idleTimeout, maxWait: d.timeout, now: d.now}
 	if maxConnections <= 0 {
 		maxConnections = defaultMaxConnections
 	}
@@ -113,19 +119,57 @@ func (d *directory) close() {
 	d.users.close()
 }
 
-// dial connects to the first URL that answers, in order, and secures the connection. Each
-// URL has the whole timeout, so that a server that hangs does not use up the next one's.
+// dial connects to the first server that answers, in order, and secures the connection.
+// Each server has the whole timeout, so that one that hangs does not use up the next
+// one's; and servers that failed recently are tried last, so that it does not delay every
+// new connection either.
 func (d *directory) dial(ctx context.Context) (*ldap.Conn, error) {
+	now := d.now()
 	var errs []error
-	for _, u := range d.urls {
-		conn, err := d.dialURL(ctx, u)
+	for _, s := range d.serversByPreference(now) {
+		conn, err := d.dialURL(ctx, s.url)
 		if err == nil {
+			s.setFailedUntil(time.Time{})
 			return conn, nil
 		}
-		d.log.Warn("LDAP server unreachable, trying the next URL", "url", u.Redacted(), "error", err)
+		s.setFailedUntil(now.Add(failedServerBackoff))
+		d.log.Warn("LDAP server unreachable, trying the next URL", "url", s.url.Redacted(), "error", err)
 		errs = append(errs, err)
 	}
 	return nil, unavailable("connecting", errors.Join(errs...))
+}
+
+// server is one URL of a directory.
+type server struct {
+	url *url.URL
+
+	mu          sync.Mutex
+	failedUntil time.Time
+}
+
+func (s *server) setFailedUntil(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failedUntil = t
+}
+
+func (s *server) failedRecently(now time.Time) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return now.Before(s.failedUntil)
+}
+
+// serversByPreference is the servers in configured order, those that failed recently last.
+func (d *directory) serversByPreference(now time.Time) []*server {
+	var healthy, failed []*server
+	for _, s := range d.servers {
+		if s.failedRecently(now) {
+			failed = append(failed, s)
+		} else {
+			healthy = append(healthy, s)
+		}
+	}
+	return append(healthy, failed...)
 }
 
 func (d *directory) dialURL(ctx context.Context, u *url.URL) (*ldap.Conn, error) {

@@ -383,18 +383,6 @@ func TestLoginReusesPooledConnectionsAfterTheServerDroppedThem(t *testing.T) {
 	}
 }
 
-func TestNewRefusesClearTextUnlessAllowed(t *testing.T) {
-	cfg := config(directory.LDAPURL)
-	if _, err := ldap.New("corp", cfg); err == nil {
-		t.Fatal("New accepted ldap:// without startTLS or insecureNoTLS")
-	}
-	cfg.StartTLS = true
-	cfg.URLs = []string{directory.LDAPSURL}
-	if _, err := ldap.New("corp", cfg); err == nil {
-		t.Fatal("New accepted startTLS with an ldaps:// URL")
-	}
-}
-
 func TestCheck(t *testing.T) {
 	wrongPassword := config(directory.LDAPSURL)
 	wrongPassword.BindPassword = "not-the-password"
