@@ -132,8 +132,11 @@ func (d *directory) dial(ctx context.Context) (*ldap.Conn, error) {
 			s.setFailedUntil(time.Time{})
 			return conn, nil
 		}
+		// Logged when a server starts failing and then once per backoff, not for every login.
+		if !s.failedRecently(now) {
+			d.log.Warn("LDAP server unreachable", "url", s.url.Redacted(), "error", err)
+		}
 		s.setFailedUntil(now.Add(failedServerBackoff))
-		d.log.Warn("LDAP server unreachable, trying the next URL", "url", s.url.Redacted(), "error", err)
 		errs = append(errs, err)
 	}
 	return nil, unavailable("connecting", errors.Join(errs...))
