@@ -45,9 +45,9 @@ func run(m *testing.M) int {
 }
 
 // loadAccounts creates a service account, a working user in a group, and users who may
-// not log in: disabled, expired and locked out.
+// not log in: disabled, expired, locked out, and with a password to change.
 func loadAccounts() error {
-	for _, name := range []string{"svc-gatehouse", "alice", "bob", "carol", "dave"} {
+	for _, name := range []string{"svc-gatehouse", "alice", "bob", "carol", "dave", "erin"} {
 		p, err := testsamba.Password()
 		if err != nil {
 			return err
@@ -63,6 +63,7 @@ func loadAccounts() error {
 		{"group", "addmembers", "Engineers", "alice"},
 		{"user", "disable", "bob"},
 		{"user", "setexpiry", "carol", "--days=0"},
+		{"user", "setpassword", "erin", "--newpassword=" + passwords["erin"], "--must-change-at-next-login"},
 		{"domain", "passwordsettings", "set", "--account-lockout-threshold=2"},
 	}
 	for _, args := range steps {
@@ -150,6 +151,7 @@ func TestLoginRefusesAccountsThatMayNotLogIn(t *testing.T) {
 		{"disabled account", "bob", passwords["bob"], "disabled"},
 		{"expired account", "carol", passwords["carol"], "expired"},
 		{"locked account", "dave", passwords["dave"], "locked"},
+		{"password to change at next login", "erin", passwords["erin"], "password expired"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
