@@ -92,7 +92,7 @@ func Start() (*Server, error) {
 	}
 	if err != nil {
 		s.Close()
-		os.RemoveAll(dir)
+		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	return s, nil
@@ -232,7 +232,7 @@ func freeLoopbackAddr() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().String(), nil
 }
 
@@ -241,6 +241,6 @@ func reachable(addr string) bool {
 	if err != nil {
 		return false
 	}
-	c.Close()
+	_ = c.Close()
 	return true
 }

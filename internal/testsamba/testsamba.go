@@ -151,7 +151,7 @@ func (s *Server) waitReady() error {
 			continue
 		}
 		lastErr = conn.Bind(s.AdminUPN, s.AdminPassword)
-		conn.Close()
+		_ = conn.Close()
 		if lastErr == nil {
 			return nil
 		}

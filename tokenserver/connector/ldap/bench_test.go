@@ -45,7 +45,7 @@ func BenchmarkLogin(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					defer c.Close()
+					defer func() { _ = c.Close() }()
 					rate, p99 := loginLoad(b, c, n)
 					b.ReportMetric(rate, "logins/s")
 					b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")

@@ -31,7 +31,7 @@ func check(ctx context.Context, t snapshot.Transport, bindName, baseDN string) e
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	// "1.1" asks for no attributes: the search only proves the entry exists and is visible.
 	req := ldap.NewSearchRequest(baseDN, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
 		1, 0, false, "(objectClass=*)", []string{"1.1"}, nil)

@@ -189,7 +189,7 @@ func (d *directory) dialURL(ctx context.Context, u *url.URL) (*ldap.Conn, error)
 	conn.SetTimeout(d.requestTimeout(ctx))
 	if d.startTLS {
 		if err := conn.StartTLS(tlsConfig); err != nil {
-			conn.Close()
+			_ = conn.Close()
 			return nil, fmt.Errorf("StartTLS: %w", err)
 		}
 	}
@@ -203,7 +203,7 @@ func (d *directory) dialService(ctx context.Context) (*ldap.Conn, error) {
 		return nil, err
 	}
 	if err := conn.Bind(d.bindName, d.bindPass); err != nil {
-		conn.Close()
+		_ = conn.Close()
 		return nil, unavailable("binding as the service account", err)
 	}
 	return conn, nil

@@ -149,7 +149,7 @@ func newConnector(t *testing.T, cfg snapshot.LDAP, opts ...ldap.Option) *ldap.Co
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
@@ -416,7 +416,7 @@ func closedPort(t *testing.T) string {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	l.Close()
+	_ = l.Close()
 	return addr
 }
 
@@ -440,10 +440,10 @@ func silentServer(t *testing.T) string {
 		}
 	}()
 	t.Cleanup(func() {
-		l.Close()
+		_ = l.Close()
 		<-done
 		for _, c := range conns {
-			c.Close()
+			_ = c.Close()
 		}
 	})
 	return l.Addr().String()

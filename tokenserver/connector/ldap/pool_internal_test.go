@@ -19,7 +19,7 @@ func (d *countingDialer) dial(context.Context) (*ldap.Conn, error) {
 	client, server := net.Pipe()
 	go func() { // The far end only notices when the client closes.
 		_, _ = server.Read(make([]byte, 1))
-		server.Close()
+		_ = server.Close()
 	}()
 	conn := ldap.NewConn(client, false)
 	conn.Start()

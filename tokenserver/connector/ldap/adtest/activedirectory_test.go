@@ -80,7 +80,7 @@ func lockOut(user string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	for range 3 {
 		if err := conn.Bind(user+"@"+testsamba.Domain, "wrong-"+passwords[user]); err == nil {
 			return errors.New("a wrong password was accepted")
@@ -109,7 +109,7 @@ func newConnector(t *testing.T, cfg snapshot.ActiveDirectory) *ldap.Connector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
