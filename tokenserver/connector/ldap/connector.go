@@ -34,7 +34,6 @@ const maxUsernameLength = 256
 
 // Connector checks passwords against one directory. It implements connector.Connector.
 type Connector struct {
-	name        string
 	dir         *directory
 	profile     profile
 	userBaseDN  string
@@ -129,7 +128,6 @@ func newConnector(name string, t snapshot.Transport, bindName string, p profile,
 	}
 	dir.openPools(t.MaxConnections, o.pooling, o.idleTimeout)
 	return &Connector{
-		name:        name,
 		dir:         dir,
 		profile:     p,
 		userBaseDN:  baseDN,
