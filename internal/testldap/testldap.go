@@ -151,7 +151,8 @@ func (s *Server) Start() error {
 	cmd := exec.Command("slapd", "-f", filepath.Join(s.dir, "slapd.conf"),
 		"-h", s.LDAPURL+"/ "+s.LDAPSURL+"/", "-d", "0")
 	cmd.Stderr = s.stderrOutput
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a test binary that is killed must not leave a server holding its ports.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting slapd: %w", err)
 	}

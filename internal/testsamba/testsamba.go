@@ -120,7 +120,8 @@ func (s *Server) start() error {
 	cmd := exec.Command("samba", "-s", s.conf, "-i", "-M", "single")
 	cmd.Stdout = s.output
 	cmd.Stderr = s.output
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Pdeathsig: a test binary that is killed must not leave a server holding its ports.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting samba: %w", err)
 	}
