@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -383,6 +384,25 @@ func TestLoginReusesPooledConnectionsAfterTheServerDroppedThem(t *testing.T) {
 	}
 }
 
+func TestLoginIgnoresReferralsToOtherHosts(t *testing.T) {
+	elsewhere, accepted := countingListener(t)
+	err := directory.Add(fmt.Sprintf("dn: ou=partners,ou=people,%[1]s\nobjectClass: referral\nobjectClass: extensibleObject\nou: partners\nref: ldap://%[2]s/ou=people,%[1]s\n",
+		testldap.BaseDN, elsewhere))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConnector(t, config(directory.LDAPSURL))
+	if _, err := c.Login(context.Background(), "alice", passwords["alice"]); err != nil {
+		t.Fatalf("login next to a referral: %v", err)
+	}
+	if _, err := c.Login(context.Background(), "partner", passwords["alice"]); !errors.Is(err, connector.ErrInvalidCredentials) {
+		t.Fatalf("login of a user the referral might hold = %v, want ErrInvalidCredentials", err)
+	}
+	if n := accepted(); n != 0 {
+		t.Fatalf("the referral's host got %d connections", n)
+	}
+}
+
 func TestCheck(t *testing.T) {
 	wrongPassword := config(directory.LDAPSURL)
 	wrongPassword.BindPassword = "not-the-password"
@@ -418,6 +438,28 @@ func closedPort(t *testing.T) string {
 	addr := l.Addr().String()
 	_ = l.Close()
 	return addr
+}
+
+// countingListener listens on loopback and counts the connections it accepts.
+func countingListener(t *testing.T) (addr string, accepted func() int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			_ = c.Close()
+		}
+	}()
+	t.Cleanup(func() { _ = l.Close() })
+	return l.Addr().String(), func() int { return int(n.Load()) }
 }
 
 // silentServer accepts connections and never answers, like a hung directory.
