@@ -87,3 +87,13 @@ $(GOLANGCI_LINT):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN)/.golangci-lint go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/.golangci-lint/golangci-lint $@ && rmdir $(BIN)/.golangci-lint
+
+##@ LDAP
+
+.PHONY: test-deps
+test-deps: ## Install slapd and Samba, which the LDAP and Active Directory tests start.
+	hack/install-test-deps.sh
+
+.PHONY: bench-ldap
+bench-ldap: test-deps ## Benchmark LDAP logins against a local slapd: pooled vs a fresh connection per step.
+	go test -run '^$$' -bench '^BenchmarkLogin$$' -benchtime 2s ./tokenserver/connector/ldap/

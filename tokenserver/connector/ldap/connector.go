@@ -1,0 +1,295 @@
+// Package ldap checks passwords against LDAP directories and Active Directory: it finds
+// the user's entry with a service account, checks the account, then binds as that entry
+// with the password given.
+//
+// Safety rules that hold for every directory:
+//   - every username is escaped with ldap.EscapeFilter before it enters a filter;
+//   - an empty password never reaches a bind, since LDAP servers accept an empty password
+//     as an unauthenticated bind that "succeeds";
+//   - referrals in search results are ignored, never followed to other hosts;
+//   - connections are TLS (ldaps:// or StartTLS) unless the configuration explicitly
+//     accepts clear text with insecureNoTLS.
+//
+// Connections are pooled (see directory): service connections stay bound as the service
+// account; user binds use a separate pool, since a bind changes a connection's identity.
+package ldap
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+)
+
+// maxUsernameLength bounds what a client may put into a search filter.
+const maxUsernameLength = 256
+
+// Connector checks passwords against one directory. It implements connector.Connector.
+type Connector struct {
+	dir         *directory
+	profile     profile
+	userBaseDN  string
+	userScope   int
+	groupSearch *snapshot.LDAPGroupSearch
+	now         func() time.Time
+	log         *slog.Logger
+}
+
+var _ connector.Connector = (*Connector)(nil)
+
+// profile is what differs between kinds of directories: how a username is looked up and
+// how an entry becomes an identity.
+type profile interface {
+	// userFilter matches the entries that username may name.
+	userFilter(username string) string
+	// attributes are the attributes identity reads.
+	attributes() []string
+	// identity builds the identity of entry, or refuses the account with an error that
+	// wraps connector.ErrInvalidCredentials.
+	identity(entry *ldap.Entry, now time.Time) (connector.Identity, error)
+}
+
+// Option changes how a Connector works.
+type Option func(*options)
+
+type options struct {
+	log         *slog.Logger
+	now         func() time.Time
+	pooling     bool
+	idleTimeout time.Duration
+}
+
+// WithLogger sets where the connector logs failovers and suspicious directory answers.
+// Passwords are never logged.
+func WithLogger(log *slog.Logger) Option {
+	return func(o *options) { o.log = log }
+}
+
+// WithClock sets the clock that account expiry and idle timeouts are measured with.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
+// WithoutPooling makes every step of a login dial a new connection. It exists to measure
+// what pooling saves.
+func WithoutPooling() Option {
+	return func(o *options) { o.pooling = false }
+}
+
+// WithIdleTimeout sets how long a pooled connection may stay idle before it is closed
+// rather than reused (default 2 minutes).
+func WithIdleTimeout(d time.Duration) Option {
+	return func(o *options) { o.idleTimeout = d }
+}
+
+func resolveOptions(opts []Option) options {
+	o := options{log: slog.Default(), now: time.Now, pooling: true, idleTimeout: defaultIdleTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// New returns a Connector for the ldap connection called name.
+func New(name string, cfg snapshot.LDAP, opts ...Option) (*Connector, error) {
+	p, err := newLDAPProfile(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("ldap connection %q: %w", name, err)
+	}
+	scope, err := searchScope(cfg.UserSearch.Scope)
+	if err != nil {
+		return nil, fmt.Errorf("ldap connection %q: %w", name, err)
+	}
+	if cfg.GroupSearch != nil {
+		if err := checkGroupSearch(*cfg.GroupSearch); err != nil {
+			return nil, fmt.Errorf("ldap connection %q: %w", name, err)
+		}
+	}
+	return newConnector(name, cfg.Transport, cfg.BindDN, p, cfg.UserSearch.BaseDN, scope, cfg.GroupSearch, opts)
+}
+
+func newConnector(name string, t snapshot.Transport, bindName string, p profile, baseDN string, scope int, groups *snapshot.LDAPGroupSearch, opts []Option) (*Connector, error) {
+	o := resolveOptions(opts)
+	log := o.log.With("connection", name)
+	dir, err := newDirectory(t, bindName, log, o.now)
+	if err != nil {
+		return nil, fmt.Errorf("connection %q: %w", name, err)
+	}
+	if _, err := ldap.CompileFilter(p.userFilter("probe")); err != nil {
+		return nil, fmt.Errorf("connection %q: user filter: %w", name, err)
+	}
+	dir.openPools(t.MaxConnections, o.pooling, o.idleTimeout)
+	return &Connector{
+		dir:         dir,
+		profile:     p,
+		userBaseDN:  baseDN,
+		userScope:   scope,
+		groupSearch: groups,
+		now:         o.now,
+		log:         log,
+	}, nil
+}
+
+// Close closes the pooled connections.
+func (c *Connector) Close() error {
+	c.dir.close()
+	return nil
+}
+
+// Login finds username's entry, refuses accounts that may not log in, binds as the entry
+// with password, and returns the identity read from the entry.
+func (c *Connector) Login(ctx context.Context, username, password string) (connector.Identity, error) {
+	switch {
+	case password == "":
+		return connector.Identity{}, refused("empty password")
+	case username == "":
+		return connector.Identity{}, refused("empty username")
+	case len(username) > maxUsernameLength:
+		return connector.Identity{}, refused("username longer than %d bytes", maxUsernameLength)
+	}
+	entry, err := c.findUser(ctx, username)
+	if err != nil {
+		return connector.Identity{}, err
+	}
+	id, err := c.profile.identity(entry, c.now())
+	if err != nil {
+		return connector.Identity{}, fmt.Errorf("%s: %w", entry.DN, err)
+	}
+	if err := c.bindUser(ctx, entry.DN, password); err != nil {
+		return connector.Identity{}, err
+	}
+	if c.groupSearch != nil {
+		groups, err := c.searchGroups(ctx, entry.DN)
+		if err != nil {
+			return connector.Identity{}, err
+		}
+		id.Groups = appendMissing(id.Groups, groups...)
+	}
+	return id, nil
+}
+
+// findUser returns the one entry that username names. No entry, or more than one, refuses
+// the login: a username must never pick one of several accounts by chance.
+func (c *Connector) findUser(ctx context.Context, username string) (*ldap.Entry, error) {
+	req := ldap.NewSearchRequest(c.userBaseDN, c.userScope, ldap.NeverDerefAliases,
+		2, 0, false, c.profile.userFilter(username), c.profile.attributes(), nil)
+	res, err := c.dir.search(ctx, "searching the user", req)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(res.Entries) > 1:
+		c.log.Warn("username matches more than one directory entry; login refused", "username", username)
+		return nil, refused("username %q matches more than one entry", username)
+	case len(res.Entries) == 0:
+		return nil, refused("no entry for username %q", username)
+	}
+	return res.Entries[0], nil
+}
+
+// bindUser checks password by binding as dn on a user-bind connection.
+func (c *Connector) bindUser(ctx context.Context, dn, password string) error {
+	err := c.dir.do(ctx, c.dir.users, "binding as the user", func(conn *ldap.Conn) error {
+		return conn.Bind(dn, password)
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, connector.ErrUnavailable):
+		return err
+	default:
+		// The server answered: wrong password, or an account it refuses. Its diagnostic
+		// message (such as AD's "data 533") says which, for the logs.
+		return refused("bind as %s refused: %v", dn, err)
+	}
+}
+
+// searchGroups returns the names of the groups whose member attribute holds dn.
+func (c *Connector) searchGroups(ctx context.Context, dn string) ([]string, error) {
+	gs := c.groupSearch
+	filter := fmt.Sprintf("(&%s(%s=%s))", groupFilter(*gs), groupMemberAttribute(*gs), ldap.EscapeFilter(dn))
+	name := groupNameAttribute(*gs)
+	req := ldap.NewSearchRequest(gs.BaseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+		0, 0, false, filter, []string{name}, nil)
+	res, err := c.dir.search(ctx, "searching groups", req)
+	if err != nil {
+		return nil, err
+	}
+	var groups []string
+	for _, e := range res.Entries {
+		groups = appendMissing(groups, e.GetAttributeValue(name))
+	}
+	return groups, nil
+}
+
+func groupFilter(gs snapshot.LDAPGroupSearch) string {
+	return cmp.Or(gs.Filter, "(objectClass=groupOfNames)")
+}
+
+func groupMemberAttribute(gs snapshot.LDAPGroupSearch) string {
+	return cmp.Or(gs.MemberAttribute, "member")
+}
+
+func groupNameAttribute(gs snapshot.LDAPGroupSearch) string {
+	return cmp.Or(gs.NameAttribute, "cn")
+}
+
+func checkGroupSearch(gs snapshot.LDAPGroupSearch) error {
+	if gs.BaseDN == "" {
+		return errors.New("groupSearch: baseDN is empty")
+	}
+	if _, err := ldap.CompileFilter(fmt.Sprintf("(&%s(%s=x))", groupFilter(gs), groupMemberAttribute(gs))); err != nil {
+		return fmt.Errorf("groupSearch filter: %w", err)
+	}
+	return nil
+}
+
+func searchScope(scope string) (int, error) {
+	switch scope {
+	case "", "sub":
+		return ldap.ScopeWholeSubtree, nil
+	case "one":
+		return ldap.ScopeSingleLevel, nil
+	}
+	return 0, fmt.Errorf("unknown search scope %q", scope)
+}
+
+// groupNames returns the first RDN value of each group DN (cn=admins,ou=groups,… →
+// admins), skipping values that are not DNs.
+func groupNames(dns []string) []string {
+	var names []string
+	for _, s := range dns {
+		dn, err := ldap.ParseDN(s)
+		if err != nil || len(dn.RDNs) == 0 || len(dn.RDNs[0].Attributes) == 0 {
+			continue
+		}
+		names = appendMissing(names, dn.RDNs[0].Attributes[0].Value)
+	}
+	return names
+}
+
+// appendMissing appends the non-empty values not yet in list.
+func appendMissing(list []string, values ...string) []string {
+	for _, v := range values {
+		if v != "" && !containsFold(list, v) {
+			list = append(list, v)
+		}
+	}
+	return list
+}
+
+func containsFold(list []string, v string) bool {
+	for _, s := range list {
+		if strings.EqualFold(s, v) {
+			return true
+		}
+	}
+	return false
+}

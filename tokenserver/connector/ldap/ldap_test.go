@@ -1,0 +1,492 @@
+package ldap_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testldap"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+)
+
+// directory is the slapd shared by the tests of this package, with the accounts of
+// loadAccounts.
+var (
+	directory *testldap.Server
+	passwords map[string]string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runWithDirectory(m))
+}
+
+func runWithDirectory(m *testing.M) int {
+	var err error
+	directory, err = testldap.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting slapd:", err)
+		return 1
+	}
+	defer directory.Close()
+	if passwords, err = loadAccounts(directory); err != nil {
+		fmt.Fprintln(os.Stderr, "loading accounts:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// loadAccounts adds a service account, users and groups with new random passwords, and
+// returns the passwords by uid ("gatehouse" for the service account).
+func loadAccounts(s *testldap.Server) (map[string]string, error) {
+	pw := map[string]string{}
+	for _, uid := range []string{"gatehouse", "alice", "bob", "twin1", "twin2"} {
+		p, err := testldap.RandomPassword()
+		if err != nil {
+			return nil, err
+		}
+		pw[uid] = p
+	}
+	b := testldap.BaseDN
+	ldif := fmt.Sprintf(`dn: ou=svc,%[1]s
+objectClass: organizationalUnit
+ou: svc
+
+dn: cn=gatehouse,ou=svc,%[1]s
+objectClass: person
+cn: gatehouse
+sn: service
+userPassword: %[2]s
+
+dn: ou=people,%[1]s
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=groups,%[1]s
+objectClass: organizationalUnit
+ou: groups
+
+dn: uid=alice,ou=people,%[1]s
+objectClass: inetOrgPerson
+uid: alice
+cn: Alice Liddell
+sn: Liddell
+mail: alice@example.org
+userPassword: %[3]s
+
+dn: uid=bob,ou=people,%[1]s
+objectClass: inetOrgPerson
+uid: bob
+cn: Bob Builder
+sn: Builder
+mail: bob@example.org
+userPassword: %[4]s
+
+dn: uid=twin1,ou=people,%[1]s
+objectClass: inetOrgPerson
+uid: twin1
+cn: Twin One
+sn: One
+mail: twins@example.org
+userPassword: %[5]s
+
+dn: uid=twin2,ou=people,%[1]s
+objectClass: inetOrgPerson
+uid: twin2
+cn: Twin Two
+sn: Two
+mail: twins@example.org
+userPassword: %[6]s
+
+dn: cn=admins,ou=groups,%[1]s
+objectClass: groupOfNames
+cn: admins
+member: uid=alice,ou=people,%[1]s
+
+dn: cn=developers,ou=groups,%[1]s
+objectClass: groupOfNames
+cn: developers
+member: uid=alice,ou=people,%[1]s
+member: uid=bob,ou=people,%[1]s
+`, b, pw["gatehouse"], pw["alice"], pw["bob"], pw["twin1"], pw["twin2"])
+	return pw, s.Add(ldif)
+}
+
+// config is an ldap connection to url over TLS, finding users by uid or mail and groups
+// by memberOf.
+func config(urls ...string) snapshot.LDAP {
+	return snapshot.LDAP{
+		Transport: snapshot.Transport{
+			URLs:           urls,
+			CAPEM:          directory.CAPEM,
+			Timeout:        5 * time.Second,
+			MaxConnections: 4,
+			BindPassword:   passwords["gatehouse"],
+		},
+		BindDN: "cn=gatehouse,ou=svc," + testldap.BaseDN,
+		UserSearch: snapshot.LDAPUserSearch{
+			BaseDN:             "ou=people," + testldap.BaseDN,
+			Scope:              "sub",
+			Filter:             "(objectClass=inetOrgPerson)",
+			UsernameAttributes: []string{"uid", "mail"},
+		},
+		Attributes: snapshot.LDAPAttributes{Subject: "entryUUID", Email: "mail", Name: "cn", Groups: "memberOf"},
+	}
+}
+
+func newConnector(t *testing.T, cfg snapshot.LDAP, opts ...ldap.Option) *ldap.Connector {
+	t.Helper()
+	c, err := ldap.New("corp", cfg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+func TestLoginReturnsClaimsOverEachTransport(t *testing.T) {
+	ldaps := config(directory.LDAPSURL)
+	startTLS := config(directory.LDAPURL)
+	startTLS.StartTLS = true
+	plain := config(directory.LDAPURL)
+	plain.InsecureNoTLS = true
+	plain.CAPEM = ""
+	unpooled := config(directory.LDAPSURL)
+	withGroupSearch := config(directory.LDAPSURL)
+	withGroupSearch.Attributes.Groups = ""
+	withGroupSearch.GroupSearch = &snapshot.LDAPGroupSearch{BaseDN: "ou=groups," + testldap.BaseDN}
+
+	tests := []struct {
+		name string
+		cfg  snapshot.LDAP
+		opts []ldap.Option
+	}{
+		{"ldaps", ldaps, nil},
+		{"StartTLS", startTLS, nil},
+		{"insecure plain LDAP", plain, nil},
+		{"fresh connection per step", unpooled, []ldap.Option{ldap.WithoutPooling()}},
+		{"groups from a group search", withGroupSearch, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newConnector(t, tt.cfg, tt.opts...)
+			for _, username := range []string{"alice", "alice@example.org", "ALICE"} {
+				id, err := c.Login(context.Background(), username, passwords["alice"])
+				if err != nil {
+					t.Fatalf("login as %q: %v", username, err)
+				}
+				if !uuidPattern.MatchString(id.UserID) {
+					t.Errorf("UserID %q is not an entryUUID", id.UserID)
+				}
+				if id.Username != "alice" || id.Email != "alice@example.org" || id.Name != "Alice Liddell" {
+					t.Errorf("identity = %+v", id)
+				}
+				groups := slices.Sorted(slices.Values(id.Groups))
+				if !slices.Equal(groups, []string{"admins", "developers"}) {
+					t.Errorf("groups = %v, want admins and developers", id.Groups)
+				}
+			}
+			bob, err := c.Login(context.Background(), "bob", passwords["bob"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(bob.Groups, []string{"developers"}) {
+				t.Errorf("bob's groups = %v", bob.Groups)
+			}
+		})
+	}
+}
+
+func TestLoginRefusesWrongCredentialsAndInjection(t *testing.T) {
+	c := newConnector(t, config(directory.LDAPSURL))
+	alice := passwords["alice"]
+	tests := []struct {
+		name, username, password string
+	}{
+		{"wrong password", "alice", alice + "x"},
+		{"other user's password", "bob", alice},
+		{"unknown user", "nobody", alice},
+		{"empty password", "alice", ""},
+		{"empty username", "", alice},
+		{"wildcard", "*", alice},
+		{"partial wildcard", "ali*", alice},
+		{"filter break-out", ")(uid=*", alice},
+		{"filter break-out after a name", "alice)(uid=*", alice},
+		{"filter break-out with OR", "*)(|(uid=*", alice},
+		{"escaped NUL text", `\00`, alice},
+		{"NUL byte", "alice\x00", alice},
+		{"username matching two entries", "twins@example.org", passwords["twin1"]},
+		{"overlong username", strings.Repeat("a", 300), alice},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, err := c.Login(context.Background(), tt.username, tt.password)
+			if !errors.Is(err, connector.ErrInvalidCredentials) {
+				t.Fatalf("Login = %+v, %v; want ErrInvalidCredentials", id, err)
+			}
+			if errors.Is(err, connector.ErrUnavailable) {
+				t.Fatalf("Login error %v also says unavailable", err)
+			}
+			if tt.password != "" && strings.Contains(err.Error(), tt.password) {
+				t.Fatal("the error reveals the password")
+			}
+		})
+	}
+}
+
+func TestConcurrentLoginsShareASmallPool(t *testing.T) {
+	cfg := config(directory.LDAPSURL)
+	cfg.MaxConnections = 2
+	c := newConnector(t, cfg)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16*10)
+	for range 16 {
+		wg.Go(func() {
+			for i := range 10 {
+				user, password := "alice", passwords["alice"]
+				if i%2 == 1 {
+					password += "x"
+				}
+				_, err := c.Login(context.Background(), user, password)
+				if (i%2 == 0) != (err == nil) || (err != nil && !errors.Is(err, connector.ErrInvalidCredentials)) {
+					errs <- fmt.Errorf("login %d: %w", i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestLoginFailsOverToTheNextURL(t *testing.T) {
+	hung := config("ldaps://"+silentServer(t), directory.LDAPSURL)
+	hung.Timeout = 200 * time.Millisecond
+	tests := []struct {
+		name string
+		cfg  snapshot.LDAP
+	}{
+		{"first server refuses connections", config("ldaps://"+closedPort(t), directory.LDAPSURL)},
+		{"first server never answers", hung},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newConnector(t, tt.cfg)
+			if _, err := c.Login(context.Background(), "bob", passwords["bob"]); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestDirectoryDownIsUnavailable(t *testing.T) {
+	silent := config("ldap://" + silentServer(t))
+	silent.InsecureNoTLS = true
+	silent.Timeout = 200 * time.Millisecond
+	untrusted := config(directory.LDAPSURL)
+	untrusted.CAPEM = ""
+	tests := []struct {
+		name string
+		cfg  snapshot.LDAP
+	}{
+		{"nothing listens", config("ldaps://" + closedPort(t))},
+		{"server never answers", silent},
+		{"certificate from an untrusted CA", untrusted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newConnector(t, tt.cfg)
+			_, err := c.Login(context.Background(), "bob", passwords["bob"])
+			if !errors.Is(err, connector.ErrUnavailable) {
+				t.Fatalf("Login error = %v, want ErrUnavailable", err)
+			}
+		})
+	}
+}
+
+func TestLoginRecoversWhenTheDirectoryRestarts(t *testing.T) {
+	own, err := testldap.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	pw, err := loadAccounts(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config(own.LDAPSURL)
+	cfg.CAPEM = own.CAPEM
+	cfg.BindPassword = pw["gatehouse"]
+	c := newConnector(t, cfg)
+	login := func() error {
+		_, err := c.Login(context.Background(), "bob", pw["bob"])
+		return err
+	}
+
+	if err := login(); err != nil {
+		t.Fatal(err)
+	}
+	if err := own.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(); !errors.Is(err, connector.ErrUnavailable) {
+		t.Fatalf("login with the directory stopped: %v, want ErrUnavailable", err)
+	}
+	if err := own.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(); err != nil {
+		t.Fatalf("login after the directory came back: %v", err)
+	}
+}
+
+func TestLoginReusesPooledConnectionsAfterTheServerDroppedThem(t *testing.T) {
+	own, err := testldap.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer own.Close()
+	pw, err := loadAccounts(own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config(own.LDAPSURL)
+	cfg.CAPEM = own.CAPEM
+	cfg.BindPassword = pw["gatehouse"]
+	c := newConnector(t, cfg)
+	if _, err := c.Login(context.Background(), "bob", pw["bob"]); err != nil {
+		t.Fatal(err)
+	}
+	// A quick restart leaves the pool full of connections the server closed; the next
+	// login must not fail because of them.
+	if err := own.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := own.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Login(context.Background(), "bob", pw["bob"]); err != nil {
+		t.Fatalf("first login after restart: %v", err)
+	}
+}
+
+func TestLoginIgnoresReferralsToOtherHosts(t *testing.T) {
+	elsewhere, accepted := countingListener(t)
+	err := directory.Add(fmt.Sprintf("dn: ou=partners,ou=people,%[1]s\nobjectClass: referral\nobjectClass: extensibleObject\nou: partners\nref: ldap://%[2]s/ou=people,%[1]s\n",
+		testldap.BaseDN, elsewhere))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newConnector(t, config(directory.LDAPSURL))
+	if _, err := c.Login(context.Background(), "alice", passwords["alice"]); err != nil {
+		t.Fatalf("login next to a referral: %v", err)
+	}
+	if _, err := c.Login(context.Background(), "partner", passwords["alice"]); !errors.Is(err, connector.ErrInvalidCredentials) {
+		t.Fatalf("login of a user the referral might hold = %v, want ErrInvalidCredentials", err)
+	}
+	if n := accepted(); n != 0 {
+		t.Fatalf("the referral's host got %d connections", n)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	wrongPassword := config(directory.LDAPSURL)
+	wrongPassword.BindPassword = "not-the-password"
+	missingBase := config(directory.LDAPSURL)
+	missingBase.UserSearch.BaseDN = "ou=nowhere," + testldap.BaseDN
+	tests := []struct {
+		name    string
+		cfg     snapshot.LDAP
+		wantErr bool
+	}{
+		{"working directory", config(directory.LDAPSURL), false},
+		{"wrong service password", wrongPassword, true},
+		{"missing base DN", missingBase, true},
+		{"server down", config("ldaps://" + closedPort(t)), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ldap.Check(context.Background(), tt.cfg)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Check = %v, want error: %v", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// closedPort returns a loopback address where nothing listens.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+// countingListener listens on loopback and counts the connections it accepts.
+func countingListener(t *testing.T) (addr string, accepted func() int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			_ = c.Close()
+		}
+	}()
+	t.Cleanup(func() { _ = l.Close() })
+	return l.Addr().String(), func() int { return int(n.Load()) }
+}
+
+// silentServer accepts connections and never answers, like a hung directory.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+		}
+	}()
+	t.Cleanup(func() {
+		_ = l.Close()
+		<-done
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	return l.Addr().String()
+}
