@@ -73,7 +73,7 @@ envtest: ## Build kube-apiserver and etcd when missing; print the KUBEBUILDER_AS
 test: verify lint test-unit ## Everything CI runs: verify, lint and all tests.
 
 .PHONY: test-unit
-test-unit: envtest ## Run all Go tests against a real API server.
+test-unit: envtest test-deps ## Run all Go tests against a real API server, slapd and Samba AD.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
 
 ##@ Tools
