@@ -56,7 +56,8 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 	rotation := tenant.Annotations[identityv1alpha1.RotateKeysAnnotation]
 	rotate := rotation != "" && rotation != tenant.Status.LastRotationRequest
 
-	stored, err := r.loadKeys(ctx, r.Client, tenant)
+	seen := map[string]bool{}
+	stored, err := r.loadKeys(ctx, r.Client, tenant, seen)
 	if err != nil {
 		return nil, err
 	}
@@ -64,12 +65,12 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 	if len(plan.Generate) > 0 {
 		// The cache may not show a key written moments ago; generating on a stale view
 		// would replace keys, so confirm with the API server first.
-		if stored, err = r.loadKeys(ctx, r.APIReader, tenant); err != nil {
+		if stored, err = r.loadKeys(ctx, r.APIReader, tenant, seen); err != nil {
 			return nil, err
 		}
 		plan = keys.Decide(keyList(stored), now, policy, rotate)
 	}
-	r.reportLostKeys(tenant, stored)
+	r.reportLostKeys(tenant, seen)
 
 	for _, k := range plan.Remove {
 		if err := r.deleteKey(ctx, tenant, k.KID); err != nil {
@@ -129,8 +130,9 @@ func keyPolicy(tenant *identityv1alpha1.Tenant, apis []identityv1alpha1.API) key
 
 // loadKeys reads the Tenant's key Secrets and verifies them. A Secret that is unusable
 // (unparseable, another algorithm, a kid or name that does not match its key) is
-// deleted and reported, so that the lifecycle replaces the key it held.
-func (r *TenantReconciler) loadKeys(ctx context.Context, reader client.Reader, tenant *identityv1alpha1.Tenant) ([]storedKey, error) {
+// deleted and reported, so that the lifecycle replaces the key it held. The names of
+// all key Secrets found are added to seen.
+func (r *TenantReconciler) loadKeys(ctx context.Context, reader client.Reader, tenant *identityv1alpha1.Tenant, seen map[string]bool) ([]storedKey, error) {
 	var list corev1.SecretList
 	if err := reader.List(ctx, &list, client.InNamespace(r.opts.Namespace), client.MatchingLabels{
 		snapshot.LabelComponent: snapshot.ComponentSigningKey, snapshot.LabelTenantUID: string(tenant.UID),
@@ -140,6 +142,7 @@ func (r *TenantReconciler) loadKeys(ctx context.Context, reader client.Reader, t
 	var stored []storedKey
 	for i := range list.Items {
 		s := &list.Items[i]
+		seen[s.Name] = true
 		k, err := parseKeySecret(s, string(tenant.UID))
 		if err == nil {
 			stored = append(stored, k)
@@ -153,11 +156,11 @@ func (r *TenantReconciler) loadKeys(ctx context.Context, reader client.Reader, t
 	return stored, nil
 }
 
-// reportLostKeys reports the next and current keys that status lists but no Secret holds
-// any more: their Secrets were deleted, and the lifecycle replaces them.
-func (r *TenantReconciler) reportLostKeys(tenant *identityv1alpha1.Tenant, stored []storedKey) {
+// reportLostKeys reports the next and current keys that status lists but whose Secrets
+// were not seen: they were deleted, and the lifecycle replaces them.
+func (r *TenantReconciler) reportLostKeys(tenant *identityv1alpha1.Tenant, seen map[string]bool) {
 	for _, ks := range tenant.Status.Keys {
-		if ks.State == identityv1alpha1.KeyStatePrevious || slices.ContainsFunc(stored, func(s storedKey) bool { return s.KID == ks.KID }) {
+		if ks.State == identityv1alpha1.KeyStatePrevious || seen[keys.SecretName(string(tenant.UID), ks.KID)] {
 			continue
 		}
 		r.keyRepaired(tenant, "SecretDeleted", fmt.Sprintf("the Secret of the %s signing key %s was deleted; the key is replaced", ks.State, ks.KID))
