@@ -82,3 +82,13 @@ $(GOLANGCI_LINT):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN)/.golangci-lint go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/.golangci-lint/golangci-lint $@ && rmdir $(BIN)/.golangci-lint
+
+##@ Benchmarks
+
+BENCH_TENANTS   ?= 1000
+BENCH_ALGORITHM ?= RS256
+
+.PHONY: bench-reconcile
+bench-reconcile: build envtest ## Apply BENCH_TENANTS Tenants (2 connections, 2 APIs, 3 clients each) at once; print time to Ready, writes/s, controller peak memory, second-pass writes.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./controllers/benchreconcile \
+		-tenants $(BENCH_TENANTS) -algorithm $(BENCH_ALGORITHM) -gatehouse $(BIN)/gatehouse
