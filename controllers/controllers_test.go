@@ -569,6 +569,8 @@ func TestClientSecretRotatesWhenItsSecretIsDeleted(t *testing.T) {
 		t.Error("a public client got a secret")
 	}
 
+	tenant := s.tenant
+	get(t, tenant)
 	get(t, s.client)
 	clientID := s.client.Status.ClientID
 	old := credentials(t, s.client)
@@ -586,7 +588,7 @@ func TestClientSecretRotatesWhenItsSecretIsDeleted(t *testing.T) {
 		if string(s.Data["client_id"]) != clientID {
 			return fmt.Errorf("client_id changed from %s to %s", clientID, s.Data["client_id"])
 		}
-		snap, err := readSnapshot(s2tenant(old, t))
+		snap, err := readSnapshot(tenant)
 		if err != nil {
 			return err
 		}
@@ -597,12 +599,6 @@ func TestClientSecretRotatesWhenItsSecretIsDeleted(t *testing.T) {
 		}
 		return fmt.Errorf("the snapshot does not hold the new secret's hash")
 	})
-}
-
-func s2tenant(s *corev1.Secret, t *testing.T) *identityv1alpha1.Tenant {
-	tenant := &identityv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: s.Namespace, Name: "acme"}}
-	get(t, tenant)
-	return tenant
 }
 
 func TestTenantDeletionCleansUp(t *testing.T) {

@@ -69,8 +69,11 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 			return nil, err
 		}
 		plan = keys.Decide(keyList(stored), now, policy, rotate)
+		if len(plan.Generate) > 0 {
+			// Only now, with the API server's view, is a key missing from status lost.
+			r.reportLostKeys(tenant, seen)
+		}
 	}
-	r.reportLostKeys(tenant, seen)
 
 	for _, k := range plan.Remove {
 		if err := r.deleteKey(ctx, tenant, k.KID); err != nil {
