@@ -138,18 +138,22 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		Clock:     opts.Clock,
 		opts:      opts,
 	}
-	ctrlOpts := controller.Options{
-		MaxConcurrentReconciles: max(opts.MaxConcurrentReconciles, 1),
-		RateLimiter:             rateLimiter(),
+	// Each controller gets its own rate limiter: a shared one would mix up the failures
+	// of a Tenant and a Client of the same name, and share one bucket.
+	ctrlOpts := func() controller.Options {
+		return controller.Options{
+			MaxConcurrentReconciles: max(opts.MaxConcurrentReconciles, 1),
+			RateLimiter:             rateLimiter(),
+		}
 	}
 	refSecrets := func(h handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request]) source.Source {
 		return source.Kind(secretMeta, secretMetadata(), h)
 	}
 	for _, setup := range []func() error{
-		func() error { return (&TenantReconciler{base: b}).setup(mgr, ctrlOpts, refSecrets) },
-		func() error { return (&ConnectionReconciler{base: b}).setup(mgr, ctrlOpts, refSecrets) },
-		func() error { return (&APIReconciler{base: b}).setup(mgr, ctrlOpts, refSecrets) },
-		func() error { return (&ClientReconciler{base: b}).setup(mgr, ctrlOpts) },
+		func() error { return (&TenantReconciler{base: b}).setup(mgr, ctrlOpts(), refSecrets) },
+		func() error { return (&ConnectionReconciler{base: b}).setup(mgr, ctrlOpts(), refSecrets) },
+		func() error { return (&APIReconciler{base: b}).setup(mgr, ctrlOpts(), refSecrets) },
+		func() error { return (&ClientReconciler{base: b}).setup(mgr, ctrlOpts()) },
 	} {
 		if err := setup(); err != nil {
 			return err
@@ -158,8 +162,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	return nil
 }
 
-// rateLimiter retries a failing object after 5ms, doubling up to 5m, and bounds all
-// retries together to 20/s with bursts of 200.
+// rateLimiter retries a failing object after 5ms, doubling up to 5m, and bounds the
+// retries of one controller together to 20/s with bursts of 200.
 func rateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
 	return workqueue.NewTypedMaxOfRateLimiter(
 		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, 5*time.Minute),
