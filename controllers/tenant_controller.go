@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -203,9 +204,9 @@ func (r *TenantReconciler) setup(mgr ctrl.Manager, opts controller.Options, refS
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&identityv1alpha1.Tenant{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
-		Watches(&identityv1alpha1.Connection{}, toTenant).
-		Watches(&identityv1alpha1.API{}, toTenant).
-		Watches(&identityv1alpha1.Client{}, toTenant).
+		Watches(&identityv1alpha1.Connection{}, toTenant, builder.WithPredicates(compiledChange)).
+		Watches(&identityv1alpha1.API{}, toTenant, builder.WithPredicates(compiledChange)).
+		Watches(&identityv1alpha1.Client{}, toTenant, builder.WithPredicates(compiledChange)).
 		Watches(&corev1.Secret{}, secretToTenant).
 		WatchesRawSource(refSecrets(referencing(mgr.GetClient(), &identityv1alpha1.ConnectionList{}, tenantsOf))).
 		WatchesRawSource(refSecrets(referencing(mgr.GetClient(), &identityv1alpha1.APIList{}, tenantsOf))).
@@ -213,3 +214,15 @@ func (r *TenantReconciler) setup(mgr ctrl.Manager, opts controller.Options, refS
 		Named("tenant").
 		Complete(r)
 }
+
+// compiledChange passes the updates of a child that change what its Tenant compiles:
+// its spec, and a Client's client_id. Conditions do not matter, since the Tenant resolves
+// its children itself; the Secrets they reference have watches of their own.
+var compiledChange = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() {
+		return true
+	}
+	oldClient, ok := e.ObjectOld.(*identityv1alpha1.Client)
+	newClient, _ := e.ObjectNew.(*identityv1alpha1.Client)
+	return ok && newClient != nil && oldClient.Status.ClientID != newClient.Status.ClientID
+}}

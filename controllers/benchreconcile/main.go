@@ -126,6 +126,10 @@ func run(tenants int, algorithm, gatehouse string, timeout time.Duration) error 
 	fmt.Printf("all Ready after:            %v from the first create, %v after the last\n", elapsed.Round(time.Millisecond), (elapsed - applied).Round(time.Millisecond))
 	fmt.Printf("controller writes:          %.0f (%.0f writes/s)\n", controllerWrites, controllerWrites/elapsed.Seconds())
 	fmt.Printf("controller peak memory:     %.1f MiB (VmHWM)\n", float64(peak)/(1<<20))
+	if m, err := ctl.metrics(); err == nil {
+		fmt.Printf("reconciles:                 %.0f tenant, %.0f connection, %.0f api, %.0f client\n",
+			m["reconcile_tenant"], m["reconcile_connection"], m["reconcile_api"], m["reconcile_client"])
+	}
 
 	// Second pass: a new controller process, empty caches, nothing changed.
 	ctl.stop()
@@ -403,8 +407,9 @@ func (p *controllerProcess) metrics() (map[string]float64, error) {
 			continue
 		}
 		switch {
-		case strings.HasPrefix(line, `controller_runtime_reconcile_total{controller="tenant"`):
-			out["reconcile_tenant"] += v
+		case strings.HasPrefix(line, `controller_runtime_reconcile_total{controller="`):
+			name := strings.TrimPrefix(line, `controller_runtime_reconcile_total{controller="`)
+			out["reconcile_"+name[:strings.IndexByte(name, '"')]] += v
 		case strings.HasPrefix(line, "workqueue_depth{"):
 			out["depth"] += v
 		case strings.HasPrefix(line, "controller_runtime_active_workers{"):
