@@ -84,7 +84,9 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	}
 	// status is the source of truth for the client_id; the credentials Secret recovers
 	// it when status was lost (a backup restored without status, for instance).
-	c.Status.ClientID = cmp.Or(c.Status.ClientID, string(existingValue(existing, credentialsClientID)), randomString(clientIDBytes))
+	if c.Status.ClientID == "" {
+		c.Status.ClientID = cmp.Or(string(existingValue(existing, credentialsClientID)), randomString(clientIDBytes))
+	}
 	c.Status.CredentialsSecretName = name
 
 	issuer := issuerOf(tenant, r.opts.TokenServerURL, r.opts.Namespace)
@@ -97,7 +99,7 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 		secret := existingValue(existing, credentialsClientSecret)
 		if len(secret) == 0 {
 			secret = []byte(randomString(clientSecretBytes))
-			r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, ReasonSecretRotated, "IssueSecret",
+			r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, ReasonClientSecretIssued, "IssueSecret",
 				"issued a new client secret in Secret %s", name)
 		}
 		data[credentialsClientSecret] = secret

@@ -47,11 +47,9 @@ const (
 	ReasonKeyRepaired = "KeyRepaired"
 	// ReasonKeyRotated is the Event of a manual key rotation.
 	ReasonKeyRotated = "KeyRotated"
-	// ReasonSecretRotated is the Event of a client secret issued anew.
-	ReasonSecretRotated = "ClientSecretIssued"
-	// ConditionKeysHealthy is False after a signing key had to be repaired, until the
-	// next rotation request or key change shows all is well.
-	ConditionKeysHealthy = "KeysHealthy"
+	// ReasonClientSecretIssued is the Event of a client secret issued, first or anew
+	// after its credentials Secret was deleted.
+	ReasonClientSecretIssued = "ClientSecretIssued"
 )
 
 // problem is a mistake in what a user declared or referenced. It becomes Ready=False
