@@ -407,9 +407,15 @@ func TestTamperedAndDeletedKeysAreRepaired(t *testing.T) {
 	update(t, &garbage, func(s *corev1.Secret) { s.Data[snapshot.KeySecretDataKey] = []byte("garbage") })
 	waitRepaired(garbage.Annotations[snapshot.AnnotationKID])
 
+	// An ES256 key that claims to be RS256.
+	secrets = keySecrets(t, tenant)
+	wrongAlg := secrets[tenant.Status.Keys[1].KID]
+	update(t, &wrongAlg, func(s *corev1.Secret) { s.Annotations[snapshot.AnnotationAlgorithm] = keys.RS256 })
+	waitRepaired(wrongAlg.Annotations[snapshot.AnnotationKID])
+
 	eventually(t, "KeyRepaired events", func() error {
-		if n := len(events(t, tenant, controllers.ReasonKeyRepaired)); n < 3 {
-			return fmt.Errorf("%d KeyRepaired events, want 3", n)
+		if n := len(events(t, tenant, controllers.ReasonKeyRepaired)); n < 4 {
+			return fmt.Errorf("%d KeyRepaired events, want 4", n)
 		}
 		return nil
 	})
