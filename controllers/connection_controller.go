@@ -61,7 +61,7 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 
 	resolved, err := r.validate(ctx, &conn)
 	conn.Status.Strategy = strategyOf(&conn)
-	conn.Status.Users = int32(len(resolved.Users))
+	conn.Status.Users = count(resolved.Users)
 	return reconcile.Result{}, r.setReady(&conn, &conn.Status.CommonStatus, "the connection is served", err)
 }
 

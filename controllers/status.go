@@ -22,6 +22,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -157,4 +158,10 @@ func randomString(n int) string {
 // seconds), so that what it computes compares equal to what it reads back.
 func (b *base) now() time.Time {
 	return b.Clock.Now().UTC().Truncate(time.Second)
+}
+
+// count is a length as a status counter. Lengths here are bounded far below MaxInt32
+// (a connection holds at most snapshot.MaxUsers users), so clamping never shows.
+func count[T any](s []T) int32 {
+	return int32(min(len(s), math.MaxInt32)) //nolint:gosec // clamped to MaxInt32 just above
 }

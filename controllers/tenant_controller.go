@@ -172,9 +172,9 @@ func (r *TenantReconciler) setTenantStatus(tenant *identityv1alpha1.Tenant, snap
 		}
 		s.Keys = append(s.Keys, ks)
 	}
-	s.Connections = int32(len(snap.Connections))
-	s.APIs = int32(len(snap.APIs))
-	s.Clients = int32(len(snap.Clients))
+	s.Connections = count(snap.Connections)
+	s.APIs = count(snap.APIs)
+	s.Clients = count(snap.Clients)
 }
 
 // checkDefaults reports a defaultDirectory or defaultAudience that names nothing the
