@@ -18,6 +18,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -28,7 +29,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"golang.org/x/sync/errgroup"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
@@ -92,10 +92,15 @@ func serveTokens(namespace string, opts tokenserver.ListenOptions, log *slog.Log
 	registry.MustRegister(loader.Collectors()...)
 	registry.MustRegister(metrics.Collectors()...)
 
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return loader.Run(ctx) })
-	g.Go(func() error {
-		return tokenserver.Serve(ctx, opts, tokenserver.NewServer(st, log, metrics), st, registry, log)
-	})
-	return g.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	loaderDone := make(chan error, 1)
+	go func() {
+		err := loader.Run(ctx)
+		cancel() // without snapshots there is nothing to serve
+		loaderDone <- err
+	}()
+	serveErr := tokenserver.Serve(ctx, opts, tokenserver.NewServer(st, log, metrics), st, registry, log)
+	cancel()
+	return errors.Join(serveErr, <-loaderDone)
 }

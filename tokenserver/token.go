@@ -42,7 +42,6 @@ type tokenResponse struct {
 	IDToken     string `json:"id_token,omitempty"`
 }
 
-
 func (s *Server) token(w http.ResponseWriter, r *http.Request, t *store.Tenant) result {
 	if !allowMethods(w, r, http.MethodPost) {
 		return result{outcome: "method_not_allowed"}

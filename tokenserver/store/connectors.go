@@ -70,7 +70,7 @@ func (c *connectorCache) connectors(snap *snapshot.Snapshot, inUse map[string]bo
 			out[conn.Name] = e.connector
 			continue
 		}
-		built := c.build(snap, conn)
+		built := buildConnector(c.factories, c.log, snap, conn)
 		if old, ok := c.entries[key]; ok {
 			c.closeLater(old.connector)
 		}
@@ -80,9 +80,20 @@ func (c *connectorCache) connectors(snap *snapshot.Snapshot, inUse map[string]bo
 	return out
 }
 
-func (c *connectorCache) build(snap *snapshot.Snapshot, conn snapshot.Connection) connector.Connector {
-	log := c.log.With("tenant", snap.Tenant.Namespace+"/"+snap.Tenant.Name, "connection", conn.Name, "strategy", conn.Strategy)
-	factory, ok := c.factories[conn.Strategy]
+// BuildConnectors builds the connectors of snap's Connections, without reuse.
+func BuildConnectors(snap *snapshot.Snapshot, factories map[string]Factory, log *slog.Logger) map[string]connector.Connector {
+	out := make(map[string]connector.Connector, len(snap.Connections))
+	for _, conn := range snap.Connections {
+		out[conn.Name] = buildConnector(factories, log, snap, conn)
+	}
+	return out
+}
+
+// buildConnector builds one connector; a Connection that cannot be served gets one that
+// answers temporarily_unavailable.
+func buildConnector(factories map[string]Factory, log *slog.Logger, snap *snapshot.Snapshot, conn snapshot.Connection) connector.Connector {
+	log = log.With("tenant", snap.Tenant.Namespace+"/"+snap.Tenant.Name, "connection", conn.Name, "strategy", conn.Strategy)
+	factory, ok := factories[conn.Strategy]
 	if !ok {
 		log.Error("connection strategy not implemented by this token server; its logins answer temporarily_unavailable")
 		return unavailable{reason: fmt.Errorf("strategy %q not implemented", conn.Strategy)}
