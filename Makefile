@@ -82,3 +82,13 @@ $(GOLANGCI_LINT):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN)/.golangci-lint go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/.golangci-lint/golangci-lint $@ && rmdir $(BIN)/.golangci-lint
+
+##@ Benchmarks
+
+BENCH_LOGINS ?= 128
+
+.PHONY: bench-token
+bench-token: ## Benchmark the token server: logins (bcrypt cost 10, RS256) at concurrency 1, 8, 32 against this machine's bcrypt-and-sign limit; userinfo and JWKS rates; time until a new Client is accepted.
+	go test -run '^$$' -bench 'BenchmarkPasswordGrant' -benchtime $(BENCH_LOGINS)x ./tokenserver/
+	go test -run '^$$' -bench 'BenchmarkUserinfo|BenchmarkJWKS' -benchtime 2s ./tokenserver/
+	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$(ENVTEST_ASSETS)}" go test -run '^$$' -bench 'BenchmarkClientAccepted' -benchtime 20x ./tokenserver/store/

@@ -107,16 +107,14 @@ func PublicKey(key crypto.Signer, kid string, alg jose.SignatureAlgorithm) jose.
 
 // Claims are the registered claims a verifier checks.
 type Claims struct {
-	Issuer    string   `json:"iss"`
-	Subject   string   `json:"sub"`
-	Audience  Audience `json:"aud"`
-	IssuedAt  int64    `json:"iat"`
-	Expiry    int64    `json:"exp"`
-	Scope     string   `json:"scope,omitempty"`
-	ClientID  string   `json:"client_id,omitempty"`
-	JWTID     string   `json:"jti,omitempty"`
-	AuthTime  int64    `json:"auth_time,omitempty"`
-	Authorize string   `json:"azp,omitempty"`
+	Issuer   string   `json:"iss"`
+	Subject  string   `json:"sub"`
+	Audience Audience `json:"aud"`
+	IssuedAt int64    `json:"iat"`
+	Expiry   int64    `json:"exp"`
+	Scope    string   `json:"scope,omitempty"`
+	ClientID string   `json:"client_id,omitempty"`
+	JWTID    string   `json:"jti,omitempty"`
 }
 
 // Audience is the aud claim: one string, or an array when a token has several audiences.
