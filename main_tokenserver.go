@@ -47,7 +47,7 @@ func runTokenServer(args []string) int {
 	if defaultNamespace == "" {
 		defaultNamespace = "gatehouse-system"
 	}
-	namespace := fs.String("namespace", defaultNamespace, "namespace of the snapshot and signing-key Secrets (default: $POD_NAMESPACE)")
+	namespace := fs.String("namespace", defaultNamespace, "namespace of the snapshot and signing-key Secrets; $POD_NAMESPACE when set")
 	opts := tokenserver.ListenOptions{}
 	fs.StringVar(&opts.BindAddress, "bind-address", ":8080", "address serving the tenants")
 	fs.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8081", "address serving /metrics, /healthz and /readyz")
@@ -61,6 +61,9 @@ func runTokenServer(args []string) int {
 	fs.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight requests may finish after SIGTERM")
 	ctrlconfig.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 

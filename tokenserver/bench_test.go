@@ -17,20 +17,20 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/gatehouse-dev/gatehouse/tokenserver/internal/fixture"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
 // benchTenant serves the sample tenant with bcrypt cost 10 and an RS256 key.
-func benchTenant(b *testing.B) (*fixture.Tenant, *store.Tenant, *httptest.Server) {
+func benchTenant(b *testing.B) (*tokentest.Tenant, *store.Tenant, *httptest.Server) {
 	b.Helper()
 	st := store.New()
 	srv := httptest.NewServer(NewServer(st, slog.New(slog.DiscardHandler), NewMetrics()))
 	b.Cleanup(srv.Close)
-	ft := fixture.NewTenant(b, "uid-bench", "bench", "acme", srv.URL+"/bench/acme/", "", bcrypt.DefaultCost,
-		fixture.NewKey(b, "bench", "RS256", "current"))
+	ft := tokentest.NewTenant(b, "uid-bench", "bench", "acme", srv.URL+"/bench/acme/", "", bcrypt.DefaultCost,
+		tokentest.NewKey(b, "bench", "RS256", "current"))
 	view := ft.View(b)
 	st.Publish([]*store.Tenant{view})
 	return ft, view, srv
@@ -43,7 +43,7 @@ func benchClient(concurrency int) *http.Client {
 // hashAndSignTime is the time of the work a login cannot avoid, one bcrypt verify and
 // one RS256 signature, measured on every core at once so that it shares the machine's
 // current load with the measurement it is compared to.
-func hashAndSignTime(b *testing.B, ft *fixture.Tenant, view *store.Tenant) time.Duration {
+func hashAndSignTime(b *testing.B, ft *tokentest.Tenant, view *store.Tenant) time.Duration {
 	b.Helper()
 	hash := ft.Snapshot.Connections[0].Users[0].PasswordHash
 	const rounds = 4
@@ -71,8 +71,8 @@ func hashAndSignTime(b *testing.B, ft *fixture.Tenant, view *store.Tenant) time.
 // reported against that.
 func BenchmarkPasswordGrant(b *testing.B) {
 	ft, view, srv := benchTenant(b)
-	body := form("grant_type", "password", "client_id", fixture.Public, "username", fixture.Alice,
-		"password", ft.AlicePassword, "audience", fixture.APIIdentifier, "scope", "read:sample")
+	body := form("grant_type", "password", "client_id", tokentest.Public, "username", tokentest.Alice,
+		"password", ft.AlicePassword, "audience", tokentest.APIIdentifier, "scope", "read:sample")
 	for _, concurrency := range []int{1, 8, 32} {
 		b.Run(fmt.Sprintf("concurrency=%d", concurrency), func(b *testing.B) {
 			before := hashAndSignTime(b, ft, view)
@@ -129,7 +129,7 @@ func BenchmarkUserinfo(b *testing.B) {
 	ft, _, srv := benchTenant(b)
 	tok := func() string {
 		resp, err := http.Post(srv.URL+"/bench/acme/oauth/token", formType, strings.NewReader(form("grant_type", "password",
-			"client_id", fixture.Public, "username", fixture.Alice, "password", ft.AlicePassword, "scope", "openid profile email")))
+			"client_id", tokentest.Public, "username", tokentest.Alice, "password", ft.AlicePassword, "scope", "openid profile email")))
 		if err != nil {
 			b.Fatal(err)
 		}

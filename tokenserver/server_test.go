@@ -19,9 +19,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
 
-	"github.com/gatehouse-dev/gatehouse/tokenserver/internal/fixture"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
 const testDomain = "login.acme.test"
@@ -30,19 +30,19 @@ const testDomain = "login.acme.test"
 // by path, and dom routed by Host, which has neither default directory nor audience.
 type testServer struct {
 	url       string
-	acme      *fixture.Tenant
-	beta      *fixture.Tenant
-	dom       *fixture.Tenant
+	acme      *tokentest.Tenant
+	beta      *tokentest.Tenant
+	dom       *tokentest.Tenant
 	clockSkew atomic.Int64
 }
 
-func (ts *testServer) issuer(ft *fixture.Tenant) string { return ft.Snapshot.Issuer }
+func (ts *testServer) issuer(ft *tokentest.Tenant) string { return ft.Snapshot.Issuer }
 func (ts *testServer) now() time.Time {
 	return time.Now().Add(time.Duration(ts.clockSkew.Load()))
 }
 
 var (
-	fixtures     struct{ acme, beta, dom *fixture.Tenant }
+	fixtures     struct{ acme, beta, dom *tokentest.Tenant }
 	fixturesOnce sync.Once
 )
 
@@ -56,14 +56,14 @@ func newTestServer(t *testing.T) *testServer {
 	t.Cleanup(srv.Close)
 	ts.url = srv.URL
 	fixturesOnce.Do(func() {
-		fixtures.acme = fixture.NewTenant(t, "uid-acme", "team-a", "acme", "", "", bcrypt.MinCost,
-			fixture.NewKey(t, "acme-next", "RS256", "next"),
-			fixture.NewKey(t, "acme-current", "RS256", "current"),
-			fixture.NewKey(t, "acme-previous", "RS256", "previous"))
-		fixtures.beta = fixture.NewTenant(t, "uid-beta", "team-b", "beta", "", "", bcrypt.MinCost,
-			fixture.NewKey(t, "beta-current", "ES256", "current"))
-		fixtures.dom = fixture.NewTenant(t, "uid-dom", "team-c", "dom", "https://"+testDomain+"/", testDomain, bcrypt.MinCost,
-			fixture.NewKey(t, "dom-current", "PS256", "current"))
+		fixtures.acme = tokentest.NewTenant(t, "uid-acme", "team-a", "acme", "", "", bcrypt.MinCost,
+			tokentest.NewKey(t, "acme-next", "RS256", "next"),
+			tokentest.NewKey(t, "acme-current", "RS256", "current"),
+			tokentest.NewKey(t, "acme-previous", "RS256", "previous"))
+		fixtures.beta = tokentest.NewTenant(t, "uid-beta", "team-b", "beta", "", "", bcrypt.MinCost,
+			tokentest.NewKey(t, "beta-current", "ES256", "current"))
+		fixtures.dom = tokentest.NewTenant(t, "uid-dom", "team-c", "dom", "https://"+testDomain+"/", testDomain, bcrypt.MinCost,
+			tokentest.NewKey(t, "dom-current", "PS256", "current"))
 		fixtures.dom.Snapshot.DefaultDirectory = ""
 		fixtures.dom.Snapshot.DefaultAudience = ""
 	})
@@ -75,7 +75,7 @@ func newTestServer(t *testing.T) *testServer {
 	return ts
 }
 
-func withIssuer(ft *fixture.Tenant, issuer string) *fixture.Tenant {
+func withIssuer(ft *tokentest.Tenant, issuer string) *tokentest.Tenant {
 	c := *ft
 	snap := *ft.Snapshot
 	snap.Issuer = issuer
@@ -88,15 +88,15 @@ func TestPasswordGrantWithRealClients(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name         string
-		tenant       *fixture.Tenant
+		tenant       *tokentest.Tenant
 		clientID     string
 		clientSecret string
 		authStyle    oauth2.AuthStyle
 	}{
-		{"RS256 client_secret_basic", ts.acme, fixture.Confidential, ts.acme.ConfidentialSecret, oauth2.AuthStyleInHeader},
-		{"RS256 client_secret_post", ts.acme, fixture.Confidential, ts.acme.ConfidentialSecret, oauth2.AuthStyleInParams},
-		{"RS256 public client", ts.acme, fixture.Public, "", oauth2.AuthStyleInParams},
-		{"ES256 client_secret_basic", ts.beta, fixture.Confidential, ts.beta.ConfidentialSecret, oauth2.AuthStyleInHeader},
+		{"RS256 client_secret_basic", ts.acme, tokentest.Confidential, ts.acme.ConfidentialSecret, oauth2.AuthStyleInHeader},
+		{"RS256 client_secret_post", ts.acme, tokentest.Confidential, ts.acme.ConfidentialSecret, oauth2.AuthStyleInParams},
+		{"RS256 public client", ts.acme, tokentest.Public, "", oauth2.AuthStyleInParams},
+		{"ES256 client_secret_basic", ts.beta, tokentest.Confidential, ts.beta.ConfidentialSecret, oauth2.AuthStyleInHeader},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			issuer := tc.tenant.Snapshot.Issuer
@@ -109,7 +109,7 @@ func TestPasswordGrantWithRealClients(t *testing.T) {
 				Endpoint: oauth2.Endpoint{TokenURL: provider.Endpoint().TokenURL, AuthStyle: tc.authStyle},
 				Scopes:   []string{"openid", "profile", "email", "read:sample", "undefined:scope"},
 			}
-			tok, err := cfg.PasswordCredentialsToken(ctx, fixture.AliceEmail, tc.tenant.AlicePassword)
+			tok, err := cfg.PasswordCredentialsToken(ctx, tokentest.AliceEmail, tc.tenant.AlicePassword)
 			if err != nil {
 				t.Fatalf("password grant: %v", err)
 			}
@@ -129,8 +129,8 @@ func TestPasswordGrantWithRealClients(t *testing.T) {
 			if err := idToken.Claims(&idClaims); err != nil {
 				t.Fatal(err)
 			}
-			wantSub := fixture.Connection + "|" + fixture.AliceID
-			for name, want := range map[string]any{"sub": wantSub, "email": fixture.AliceEmail, "email_verified": true,
+			wantSub := tokentest.Connection + "|" + tokentest.AliceID
+			for name, want := range map[string]any{"sub": wantSub, "email": tokentest.AliceEmail, "email_verified": true,
 				"name": "Alice Example", "department": "sales", "iss": issuer} {
 				if idClaims[name] != want {
 					t.Errorf("id_token %s = %v, want %v", name, idClaims[name], want)
@@ -139,7 +139,7 @@ func TestPasswordGrantWithRealClients(t *testing.T) {
 
 			// The access token verifies through the JWKS, for the API and for userinfo.
 			keySet := oidc.NewRemoteKeySet(ctx, issuer+".well-known/jwks.json")
-			for _, aud := range []string{fixture.APIIdentifier, issuer + "userinfo"} {
+			for _, aud := range []string{tokentest.APIIdentifier, issuer + "userinfo"} {
 				at, err := oidc.NewVerifier(issuer, keySet, &oidc.Config{ClientID: aud, SupportedSigningAlgs: []string{tc.tenant.Keys[0].Entry.Algorithm}}).Verify(ctx, tok.AccessToken)
 				if err != nil {
 					t.Fatalf("verifying the access token for %s: %v", aud, err)
@@ -158,14 +158,14 @@ func TestPasswordGrantWithRealClients(t *testing.T) {
 			if err := info.Claims(&infoClaims); err != nil {
 				t.Fatal(err)
 			}
-			if info.Subject != wantSub || info.Email != fixture.AliceEmail || infoClaims["department"] != "sales" || infoClaims["name"] != "Alice Example" {
+			if info.Subject != wantSub || info.Email != tokentest.AliceEmail || infoClaims["department"] != "sales" || infoClaims["name"] != "Alice Example" {
 				t.Errorf("userinfo = %v", infoClaims)
 			}
 		})
 	}
 }
 
-func currentKID(ft *fixture.Tenant) string {
+func currentKID(ft *tokentest.Tenant) string {
 	for _, k := range ft.Keys {
 		if k.Entry.State == "current" {
 			return k.Entry.KID
@@ -236,8 +236,8 @@ func TestTokenErrors(t *testing.T) {
 	ts := newTestServer(t)
 	acme := ts.acme
 	tokenURL := acme.Snapshot.Issuer + "oauth/token"
-	alice := []string{"username", fixture.Alice, "password", acme.AlicePassword}
-	public := []string{"grant_type", "password", "client_id", fixture.Public}
+	alice := []string{"username", tokentest.Alice, "password", acme.AlicePassword}
+	public := []string{"grant_type", "password", "client_id", tokentest.Public}
 	withAlice := func(kv ...string) string { return form(append(append(kv, public...), alice...)...) }
 	realmGrant := "http://auth0.com/oauth/grant-type/password-realm"
 
@@ -257,31 +257,31 @@ func TestTokenErrors(t *testing.T) {
 		{name: "repeated JSON key", contentType: "application/json", body: `{"grant_type":"password","grant_type":"password","client_id":"public-client","username":"alice","password":"x"}`, status: 400, error: "invalid_request"},
 		{name: "JSON value not a string", contentType: "application/json", body: `{"grant_type":"password","client_id":"public-client","username":"alice","password":["x"]}`, status: 400, error: "invalid_request"},
 		{name: "malformed JSON", contentType: "application/json", body: `{"grant_type":`, status: 400, error: "invalid_request"},
-		{name: "missing grant_type", contentType: formType, body: form("client_id", fixture.Public, "username", fixture.Alice, "password", acme.AlicePassword), status: 400, error: "invalid_request"},
-		{name: "missing password", contentType: formType, body: form(append(public, "username", fixture.Alice)...), status: 400, error: "invalid_request"},
+		{name: "missing grant_type", contentType: formType, body: form("client_id", tokentest.Public, "username", tokentest.Alice, "password", acme.AlicePassword), status: 400, error: "invalid_request"},
+		{name: "missing password", contentType: formType, body: form(append(public, "username", tokentest.Alice)...), status: 400, error: "invalid_request"},
 		{name: "client secret in Basic and body", contentType: formType, body: form(append(alice, "grant_type", "password", "client_secret", acme.ConfidentialSecret)...),
-			header: basic(fixture.Confidential, acme.ConfidentialSecret), status: 400, error: "invalid_request"},
+			header: basic(tokentest.Confidential, acme.ConfidentialSecret), status: 400, error: "invalid_request"},
 		{name: "unknown client", contentType: formType, body: form(append(alice, "grant_type", "password", "client_id", "nobody")...), status: 401, error: "invalid_client"},
 		{name: "no client at all", contentType: formType, body: form(append(alice, "grant_type", "password")...), status: 401, error: "invalid_client"},
 		{name: "unknown client with Basic", contentType: formType, body: form(append(alice, "grant_type", "password")...),
 			header: basic("nobody", "secret"), status: 401, error: "invalid_client", basicRealm: true},
 		{name: "wrong secret with Basic", contentType: formType, body: form(append(alice, "grant_type", "password")...),
-			header: basic(fixture.Confidential, "wrong"), status: 401, error: "invalid_client", basicRealm: true},
-		{name: "wrong secret in body", contentType: formType, body: form(append(alice, "grant_type", "password", "client_id", fixture.Confidential, "client_secret", "wrong")...), status: 401, error: "invalid_client"},
-		{name: "missing secret of confidential client", contentType: formType, body: form(append(alice, "grant_type", "password", "client_id", fixture.Confidential)...), status: 401, error: "invalid_client"},
+			header: basic(tokentest.Confidential, "wrong"), status: 401, error: "invalid_client", basicRealm: true},
+		{name: "wrong secret in body", contentType: formType, body: form(append(alice, "grant_type", "password", "client_id", tokentest.Confidential, "client_secret", "wrong")...), status: 401, error: "invalid_client"},
+		{name: "missing secret of confidential client", contentType: formType, body: form(append(alice, "grant_type", "password", "client_id", tokentest.Confidential)...), status: 401, error: "invalid_client"},
 		{name: "secret for a public client", contentType: formType, body: withAlice("client_secret", "anything"), status: 401, error: "invalid_client"},
 		{name: "grant type not enabled on the client", contentType: formType, body: form(append(alice, "grant_type", "password")...),
-			header: basic(fixture.RealmOnly, acme.RealmOnlySecret), status: 400, error: "unauthorized_client"},
-		{name: "unknown grant type", contentType: formType, body: form("grant_type", "client_credentials", "client_id", fixture.Public), status: 400, error: "unsupported_grant_type"},
-		{name: "wrong password", contentType: formType, body: form(append(public, "username", fixture.Alice, "password", "wrong")...), status: 400, error: "invalid_grant"},
+			header: basic(tokentest.RealmOnly, acme.RealmOnlySecret), status: 400, error: "unauthorized_client"},
+		{name: "unknown grant type", contentType: formType, body: form("grant_type", "client_credentials", "client_id", tokentest.Public), status: 400, error: "unsupported_grant_type"},
+		{name: "wrong password", contentType: formType, body: form(append(public, "username", tokentest.Alice, "password", "wrong")...), status: 400, error: "invalid_grant"},
 		{name: "unknown user", contentType: formType, body: form(append(public, "username", "nobody", "password", "wrong")...), status: 400, error: "invalid_grant"},
-		{name: "blocked user with the right password", contentType: formType, body: form(append(public, "username", fixture.Bob, "password", acme.BobPassword)...), status: 400, error: "invalid_grant"},
+		{name: "blocked user with the right password", contentType: formType, body: form(append(public, "username", tokentest.Bob, "password", acme.BobPassword)...), status: 400, error: "invalid_grant"},
 		{name: "audience not an API of the tenant", contentType: formType, body: withAlice("audience", "https://other.example/api"), status: 400, error: "invalid_target"},
 		{name: "plain password grant without default directory", host: testDomain, contentType: formType,
-			body: form("grant_type", "password", "client_id", fixture.Public, "username", fixture.Alice, "password", ts.dom.AlicePassword), status: 400, error: "invalid_request"},
-		{name: "realm missing", contentType: formType, body: form(append(alice, "grant_type", realmGrant, "client_id", fixture.Public)...), status: 400, error: "invalid_request"},
-		{name: "realm not a connection of the tenant", contentType: formType, body: form(append(alice, "grant_type", realmGrant, "client_id", fixture.Public, "realm", "elsewhere")...), status: 400, error: "invalid_request"},
-		{name: "directory unavailable", contentType: formType, body: form(append(alice, "grant_type", realmGrant, "client_id", fixture.Public, "realm", fixture.LDAPConnection)...), status: 503, error: "temporarily_unavailable"},
+			body: form("grant_type", "password", "client_id", tokentest.Public, "username", tokentest.Alice, "password", ts.dom.AlicePassword), status: 400, error: "invalid_request"},
+		{name: "realm missing", contentType: formType, body: form(append(alice, "grant_type", realmGrant, "client_id", tokentest.Public)...), status: 400, error: "invalid_request"},
+		{name: "realm not a connection of the tenant", contentType: formType, body: form(append(alice, "grant_type", realmGrant, "client_id", tokentest.Public, "realm", "elsewhere")...), status: 400, error: "invalid_request"},
+		{name: "directory unavailable", contentType: formType, body: form(append(alice, "grant_type", realmGrant, "client_id", tokentest.Public, "realm", tokentest.LDAPConnection)...), status: 503, error: "temporarily_unavailable"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			target := tokenURL
@@ -315,9 +315,9 @@ func assertOAuthError(t *testing.T, resp *http.Response, body map[string]any, st
 func TestInvalidGrantRevealsNothing(t *testing.T) {
 	ts := newTestServer(t)
 	var answers []map[string]any
-	for _, cred := range [][2]string{{"nobody", "x"}, {fixture.Alice, "wrong"}, {fixture.Bob, ts.acme.BobPassword}} {
+	for _, cred := range [][2]string{{"nobody", "x"}, {tokentest.Alice, "wrong"}, {tokentest.Bob, ts.acme.BobPassword}} {
 		_, body := post(t, ts.acme.Snapshot.Issuer+"oauth/token", "", formType,
-			form("grant_type", "password", "client_id", fixture.Public, "username", cred[0], "password", cred[1]), nil)
+			form("grant_type", "password", "client_id", tokentest.Public, "username", cred[0], "password", cred[1]), nil)
 		answers = append(answers, body)
 	}
 	for _, a := range answers[1:] {
@@ -331,7 +331,7 @@ func TestTooManyAttempts(t *testing.T) {
 	ts := newTestServer(t)
 	tokenURL := ts.acme.Snapshot.Issuer + "oauth/token"
 	attempt := func(password string) (*http.Response, map[string]any) {
-		return post(t, tokenURL, "", formType, form("grant_type", "password", "client_id", fixture.Public, "username", fixture.Alice, "password", password), nil)
+		return post(t, tokenURL, "", formType, form("grant_type", "password", "client_id", tokentest.Public, "username", tokentest.Alice, "password", password), nil)
 	}
 	for range defaultMaxFailedAttempts {
 		if resp, body := attempt("wrong"); body["error"] != "invalid_grant" {
@@ -356,8 +356,8 @@ func TestJSONBodyAndAudiences(t *testing.T) {
 	}
 	t.Run("seed request with HS256 audience", func(t *testing.T) {
 		resp, body := post(t, acme.Snapshot.Issuer+"oauth/token", "", "application/json", jsonBody(map[string]string{
-			"grant_type": "password", "username": fixture.AliceEmail, "password": acme.AlicePassword,
-			"audience": fixture.HS256Identifier, "scope": "openid read:hs read:sample", "client_id": fixture.Public,
+			"grant_type": "password", "username": tokentest.AliceEmail, "password": acme.AlicePassword,
+			"audience": tokentest.HS256Identifier, "scope": "openid read:hs read:sample", "client_id": tokentest.Public,
 		}), nil)
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" {
 			t.Fatalf("%d %v %v", resp.StatusCode, resp.Header, body)
@@ -376,14 +376,14 @@ func TestJSONBodyAndAudiences(t *testing.T) {
 		var claims map[string]any
 		_ = json.Unmarshal(payload, &claims)
 		// An HS256 token cannot be checked through the JWKS, so it is not for userinfo.
-		if claims["aud"] != fixture.HS256Identifier || claims["client_id"] != fixture.Public || claims["jti"] == nil {
+		if claims["aud"] != tokentest.HS256Identifier || claims["client_id"] != tokentest.Public || claims["jti"] == nil {
 			t.Errorf("claims %v", claims)
 		}
 	})
 	t.Run("no audience and no default: a token for userinfo only", func(t *testing.T) {
 		resp, body := post(t, ts.url+"/oauth/token", testDomain, formType, form(
-			"grant_type", "http://auth0.com/oauth/grant-type/password-realm", "realm", fixture.Connection,
-			"username", fixture.Alice, "password", ts.dom.AlicePassword, "client_id", fixture.Public, "scope", "openid email read:sample"), nil)
+			"grant_type", "http://auth0.com/oauth/grant-type/password-realm", "realm", tokentest.Connection,
+			"username", tokentest.Alice, "password", ts.dom.AlicePassword, "client_id", tokentest.Public, "scope", "openid email read:sample"), nil)
 		if resp.StatusCode != http.StatusOK || body["scope"] != "openid email" {
 			t.Fatalf("%d %v", resp.StatusCode, body)
 		}
@@ -411,14 +411,14 @@ func TestUserinfoRefusals(t *testing.T) {
 	ts := newTestServer(t)
 	acme := ts.acme
 	issue := func(scope string) string {
-		_, body := post(t, acme.Snapshot.Issuer+"oauth/token", "", formType, form("grant_type", "password", "client_id", fixture.Public,
-			"username", fixture.Alice, "password", acme.AlicePassword, "scope", scope), nil)
+		_, body := post(t, acme.Snapshot.Issuer+"oauth/token", "", formType, form("grant_type", "password", "client_id", tokentest.Public,
+			"username", tokentest.Alice, "password", acme.AlicePassword, "scope", scope), nil)
 		return body["access_token"].(string)
 	}
 	withOpenID, apiOnly := issue("openid profile"), issue("read:sample")
 	betaToken := func() string {
-		_, body := post(t, ts.beta.Snapshot.Issuer+"oauth/token", "", formType, form("grant_type", "password", "client_id", fixture.Public,
-			"username", fixture.Alice, "password", ts.beta.AlicePassword, "scope", "openid"), nil)
+		_, body := post(t, ts.beta.Snapshot.Issuer+"oauth/token", "", formType, form("grant_type", "password", "client_id", tokentest.Public,
+			"username", tokentest.Alice, "password", ts.beta.AlicePassword, "scope", "openid"), nil)
 		return body["access_token"].(string)
 	}()
 

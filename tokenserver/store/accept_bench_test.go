@@ -13,8 +13,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver"
-	"github.com/gatehouse-dev/gatehouse/tokenserver/internal/fixture"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
 // BenchmarkClientAccepted measures the time from writing a snapshot that holds a new
@@ -26,29 +26,29 @@ func BenchmarkClientAccepted(b *testing.B) {
 	srv := httptest.NewServer(tokenserver.NewServer(st, slog.New(slog.DiscardHandler), tokenserver.NewMetrics()))
 	b.Cleanup(srv.Close)
 
-	key := fixture.NewKey(b, "accept", "ES256", "current")
-	ft := fixture.NewTenant(b, "uid-accept", "bench", "accept", srv.URL+"/bench/accept/", "", bcrypt.MinCost, key)
-	apply(b, fixture.KeySecret(ns, "uid-accept", key))
-	apply(b, fixture.SnapshotSecrets(b, ns, ft.Snapshot)...)
+	key := tokentest.NewKey(b, "accept", "ES256", "current")
+	ft := tokentest.NewTenant(b, "uid-accept", "bench", "accept", srv.URL+"/bench/accept/", "", bcrypt.MinCost, key)
+	apply(b, tokentest.KeySecret(ns, "uid-accept", key))
+	apply(b, tokentest.SnapshotSecrets(b, ns, ft.Snapshot)...)
 	tokenURL := ft.Snapshot.Issuer + "oauth/token"
 
 	accepted := func(clientID string) bool {
 		resp, err := http.PostForm(tokenURL, url.Values{"grant_type": {"password"}, "client_id": {clientID},
-			"username": {fixture.Alice}, "password": {ft.AlicePassword}})
+			"username": {tokentest.Alice}, "password": {ft.AlicePassword}})
 		if err != nil {
 			b.Fatal(err)
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	}
-	eventually(b, "the tenant is served", func() bool { return accepted(fixture.Public) })
+	eventually(b, "the tenant is served", func() bool { return accepted(tokentest.Public) })
 
 	latencies := make([]time.Duration, b.N)
 	b.ResetTimer()
 	for i := range b.N {
 		clientID := fmt.Sprintf("new-client-%d", i)
 		ft.Snapshot.Clients = append(ft.Snapshot.Clients, snapshot.Client{ClientID: clientID, Type: "public", GrantTypes: []string{"password"}})
-		secrets := fixture.SnapshotSecrets(b, ns, ft.Snapshot)
+		secrets := tokentest.SnapshotSecrets(b, ns, ft.Snapshot)
 		start := time.Now()
 		apply(b, secrets...)
 		for !accepted(clientID) {

@@ -13,7 +13,6 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -21,9 +20,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
-	"github.com/gatehouse-dev/gatehouse/tokenserver/internal/fixture"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
 var env *testenv.Env
@@ -48,25 +47,13 @@ func TestMain(m *testing.M) {
 func namespacedClient(t testing.TB, ctx context.Context, namespace string) kubernetes.Interface {
 	t.Helper()
 	const sa = "gatehouse-tokenserver"
-	for _, obj := range []client.Object{
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}},
-		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: namespace}},
-		&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: namespace}, Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch"}},
-		}},
-		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: sa, Namespace: namespace},
-			RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: sa},
-			Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: sa, Namespace: namespace}}},
-	} {
+	for _, obj := range tokentest.TokenServerRBAC(namespace, sa) {
 		if err := env.Client.Create(ctx, obj); err != nil {
 			t.Fatal(err)
 		}
 	}
 	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{
-		UserName: "system:serviceaccount:" + namespace + ":" + sa,
-		Groups:   []string{"system:serviceaccounts", "system:serviceaccounts:" + namespace, "system:authenticated"},
-	}
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: tokentest.ServiceAccountUser(namespace, sa), Groups: tokentest.ServiceAccountGroups(namespace)}
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -151,27 +138,27 @@ func TestLoaderFollowsSecretsOfItsNamespace(t *testing.T) {
 	if err := env.Client.Create(context.Background(), strayNS); err != nil {
 		t.Fatal(err)
 	}
-	stray := fixture.NewTenant(t, "uid-stray", "team-z", "stray", "http://tokens.example/team-z/stray/", "", bcrypt.MinCost,
-		fixture.NewKey(t, "stray", "ES256", "current"))
-	apply(t, append(fixture.SnapshotSecrets(t, other, stray.Snapshot), fixture.KeySecret(other, "uid-stray", stray.Keys[0]))...)
+	stray := tokentest.NewTenant(t, "uid-stray", "team-z", "stray", "http://tokens.example/team-z/stray/", "", bcrypt.MinCost,
+		tokentest.NewKey(t, "stray", "ES256", "current"))
+	apply(t, append(tokentest.SnapshotSecrets(t, other, stray.Snapshot), tokentest.KeySecret(other, "uid-stray", stray.Keys[0]))...)
 
 	eventually(t, "the store is ready", st.Ready)
 	if n := len(st.Tenants()); n != 0 {
 		t.Fatalf("%d tenants served before any was written", n)
 	}
 
-	current := fixture.NewKey(t, "acme-1", "RS256", "current")
-	ft := fixture.NewTenant(t, "uid-acme", "team-a", "acme", "http://tokens.example/team-a/acme/", "", bcrypt.MinCost, current)
-	apply(t, fixture.KeySecret(ns, "uid-acme", current))
-	apply(t, fixture.SnapshotSecrets(t, ns, ft.Snapshot)...)
+	current := tokentest.NewKey(t, "acme-1", "RS256", "current")
+	ft := tokentest.NewTenant(t, "uid-acme", "team-a", "acme", "http://tokens.example/team-a/acme/", "", bcrypt.MinCost, current)
+	apply(t, tokentest.KeySecret(ns, "uid-acme", current))
+	apply(t, tokentest.SnapshotSecrets(t, ns, ft.Snapshot)...)
 	eventually(t, "the tenant is served", func() bool { return served(st, "team-a", "acme") != nil })
 	first := served(st, "team-a", "acme")
 
 	t.Run("a changed snapshot is swapped in, reusing unchanged connectors", func(t *testing.T) {
 		ft.Snapshot.Clients = append(ft.Snapshot.Clients, snapshot.Client{ClientID: "new-client", Type: "public", GrantTypes: []string{"password"}})
-		apply(t, fixture.SnapshotSecrets(t, ns, ft.Snapshot)...)
+		apply(t, tokentest.SnapshotSecrets(t, ns, ft.Snapshot)...)
 		eventually(t, "the new client is served", func() bool { return served(st, "team-a", "acme").Clients["new-client"] != nil })
-		if served(st, "team-a", "acme").Connectors[fixture.Connection] != first.Connectors[fixture.Connection] {
+		if served(st, "team-a", "acme").Connectors[tokentest.Connection] != first.Connectors[tokentest.Connection] {
 			t.Errorf("the unchanged database connection's connector was rebuilt")
 		}
 	})
@@ -179,7 +166,7 @@ func TestLoaderFollowsSecretsOfItsNamespace(t *testing.T) {
 	t.Run("a corrupted part keeps the last good view", func(t *testing.T) {
 		before := reloadErrors()
 		good := served(st, "team-a", "acme")
-		corrupt := fixture.SnapshotSecrets(t, ns, ft.Snapshot)[0]
+		corrupt := tokentest.SnapshotSecrets(t, ns, ft.Snapshot)[0]
 		corrupt.Annotations[snapshot.AnnotationContentHash] = "corrupted"
 		corrupt.Data[snapshot.DataKey] = []byte("not gzip")
 		apply(t, corrupt)
@@ -192,12 +179,12 @@ func TestLoaderFollowsSecretsOfItsNamespace(t *testing.T) {
 	t.Run("a snapshot naming a missing key waits for the key", func(t *testing.T) {
 		good := served(st, "team-a", "acme")
 		before := reloadErrors()
-		next := fixture.NewKey(t, "acme-2", "RS256", "current")
+		next := tokentest.NewKey(t, "acme-2", "RS256", "current")
 		current.Entry.State = "previous"
 		ft.Snapshot.Keys = []snapshot.Key{current.Entry, next.Entry}
-		apply(t, fixture.SnapshotSecrets(t, ns, ft.Snapshot)...)
+		apply(t, tokentest.SnapshotSecrets(t, ns, ft.Snapshot)...)
 		eventually(t, "the failed reload is counted", func() bool { return served(st, "team-a", "acme") == good && reloadErrors() > before })
-		apply(t, fixture.KeySecret(ns, "uid-acme", next))
+		apply(t, tokentest.KeySecret(ns, "uid-acme", next))
 		eventually(t, "the rotated key is current", func() bool {
 			v := served(st, "team-a", "acme")
 			return len(v.PublicKeys) == 2 && strings.Contains(string(v.JWKS), "acme-2")
@@ -208,23 +195,23 @@ func TestLoaderFollowsSecretsOfItsNamespace(t *testing.T) {
 		// Random hashes do not compress, so these users need more than one part.
 		users := make([]snapshot.User, 20000)
 		for i := range users {
-			users[i] = snapshot.User{ID: fmt.Sprint(i), Username: fmt.Sprintf("user%d", i), PasswordHash: "$2a$04$" + fixture.Random(t) + fixture.Random(t)}
+			users[i] = snapshot.User{ID: fmt.Sprint(i), Username: fmt.Sprintf("user%d", i), PasswordHash: "$2a$04$" + tokentest.Random(t) + tokentest.Random(t)}
 		}
 		ft.Snapshot.Connections[0].Users = append(ft.Snapshot.Connections[0].Users, users...)
-		parts := fixture.SnapshotSecrets(t, ns, ft.Snapshot)
+		parts := tokentest.SnapshotSecrets(t, ns, ft.Snapshot)
 		if len(parts) < 2 {
 			t.Fatalf("the snapshot has %d part, want several", len(parts))
 		}
 		apply(t, parts...)
 		eventually(t, "the big snapshot is served", func() bool {
-			c := served(st, "team-a", "acme").Connectors[fixture.Connection]
+			c := served(st, "team-a", "acme").Connectors[tokentest.Connection]
 			_, err := c.Login(context.Background(), "user19999", "x")
 			return err != nil && !strings.Contains(err.Error(), "unknown user")
 		})
 	})
 
 	t.Run("a deleted snapshot stops the tenant", func(t *testing.T) {
-		for _, s := range fixture.SnapshotSecrets(t, ns, ft.Snapshot) {
+		for _, s := range tokentest.SnapshotSecrets(t, ns, ft.Snapshot) {
 			if err := env.Client.Delete(context.Background(), s); err != nil {
 				t.Fatal(err)
 			}

@@ -7,9 +7,9 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/gatehouse-dev/gatehouse/tokenserver/internal/fixture"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
 // TestSyncWaitsForAgreeingParts checks the states a reader sees while the controller
@@ -19,13 +19,13 @@ func TestSyncWaitsForAgreeingParts(t *testing.T) {
 	const ns = "ops"
 	st := store.New()
 	loader := store.NewLoader(nil, ns, st, store.DefaultFactories(), slog.New(slog.DiscardHandler))
-	key := fixture.NewKey(t, "k1", "ES256", "current")
-	ft := fixture.NewTenant(t, "uid-parts", "team-a", "acme", "http://tokens.example/team-a/acme/", "", bcrypt.MinCost, key)
-	keySecret := fixture.KeySecret(ns, "uid-parts", key)
-	old := fixture.SnapshotSecrets(t, ns, ft.Snapshot)
+	key := tokentest.NewKey(t, "k1", "ES256", "current")
+	ft := tokentest.NewTenant(t, "uid-parts", "team-a", "acme", "http://tokens.example/team-a/acme/", "", bcrypt.MinCost, key)
+	keySecret := tokentest.KeySecret(ns, "uid-parts", key)
+	old := tokentest.SnapshotSecrets(t, ns, ft.Snapshot)
 
 	ft.Snapshot.Clients = append(ft.Snapshot.Clients, snapshot.Client{ClientID: "added", Type: "public", GrantTypes: []string{"password"}})
-	updated := fixture.SnapshotSecrets(t, ns, ft.Snapshot)
+	updated := tokentest.SnapshotSecrets(t, ns, ft.Snapshot)
 	// Split the new snapshot into two parts by hand, as a large one would be.
 	data := updated[0].Data[snapshot.DataKey]
 	part1 := updated[0].DeepCopy()
@@ -52,8 +52,8 @@ func TestSyncWaitsForAgreeingParts(t *testing.T) {
 		{"both parts agree", []*corev1.Secret{keySecret, part0, part1}, true},
 	} {
 		loader.Sync(step.secrets)
-		if !serves(fixture.Public) || serves("added") != step.wantAdded {
-			t.Errorf("%s: serving public client %v, added client %v; want true, %v", step.name, serves(fixture.Public), serves("added"), step.wantAdded)
+		if !serves(tokentest.Public) || serves("added") != step.wantAdded {
+			t.Errorf("%s: serving public client %v, added client %v; want true, %v", step.name, serves(tokentest.Public), serves("added"), step.wantAdded)
 		}
 	}
 }
