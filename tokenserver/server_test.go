@@ -36,7 +36,6 @@ type testServer struct {
 	clockSkew atomic.Int64
 }
 
-func (ts *testServer) issuer(ft *tokentest.Tenant) string { return ft.Snapshot.Issuer }
 func (ts *testServer) now() time.Time {
 	return time.Now().Add(time.Duration(ts.clockSkew.Load()))
 }
@@ -176,7 +175,7 @@ func currentKID(ft *tokentest.Tenant) string {
 
 func assertAccessTokenHeader(t *testing.T, token, kid string) {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, append(jwt.AsymmetricAlgorithms, jose.HS256))
+	jws, err := jose.ParseSignedCompact(token, append(jwt.AsymmetricAlgorithms, jose.HS256))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,8 +185,14 @@ func assertAccessTokenHeader(t *testing.T, token, kid string) {
 	}
 }
 
+// reply is what a test keeps of an answer once its body is read and closed.
+type reply struct {
+	StatusCode int
+	Header     http.Header
+}
+
 // post sends a token request with a raw body and returns the answer and its JSON.
-func post(t *testing.T, target, host, contentType, body string, header http.Header) (*http.Response, map[string]any) {
+func post(t *testing.T, target, host, contentType, body string, header http.Header) (reply, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(body))
 	if err != nil {
@@ -213,7 +218,7 @@ func post(t *testing.T, target, host, contentType, body string, header http.Head
 			t.Fatalf("answer is not JSON: %q", raw)
 		}
 	}
-	return resp, out
+	return reply{resp.StatusCode, resp.Header}, out
 }
 
 func form(kv ...string) string {
@@ -297,7 +302,7 @@ func TestTokenErrors(t *testing.T) {
 	}
 }
 
-func assertOAuthError(t *testing.T, resp *http.Response, body map[string]any, status int, code string) {
+func assertOAuthError(t *testing.T, resp reply, body map[string]any, status int, code string) {
 	t.Helper()
 	if resp.StatusCode != status || body["error"] != code {
 		t.Errorf("got %d %v, want %d %s", resp.StatusCode, body, status, code)
@@ -330,7 +335,7 @@ func TestInvalidGrantRevealsNothing(t *testing.T) {
 func TestTooManyAttempts(t *testing.T) {
 	ts := newTestServer(t)
 	tokenURL := ts.acme.Snapshot.Issuer + "oauth/token"
-	attempt := func(password string) (*http.Response, map[string]any) {
+	attempt := func(password string) (reply, map[string]any) {
 		return post(t, tokenURL, "", formType, form("grant_type", "password", "client_id", tokentest.Public, "username", tokentest.Alice, "password", password), nil)
 	}
 	for range defaultMaxFailedAttempts {
@@ -365,7 +370,7 @@ func TestJSONBodyAndAudiences(t *testing.T) {
 		if body["scope"] != "openid read:hs" || body["expires_in"] != float64(3600) || body["id_token"] == nil {
 			t.Errorf("answer %v", body)
 		}
-		jws, err := jose.ParseSigned(body["access_token"].(string), []jose.SignatureAlgorithm{jose.HS256})
+		jws, err := jose.ParseSignedCompact(body["access_token"].(string), []jose.SignatureAlgorithm{jose.HS256})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -396,7 +401,7 @@ func TestJSONBodyAndAudiences(t *testing.T) {
 
 func unverifiedClaims(t *testing.T, token string) map[string]any {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, append(jwt.AsymmetricAlgorithms, jose.HS256))
+	jws, err := jose.ParseSignedCompact(token, append(jwt.AsymmetricAlgorithms, jose.HS256))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +427,7 @@ func TestUserinfoRefusals(t *testing.T) {
 		return body["access_token"].(string)
 	}()
 
-	userinfo := func(header, query string) *http.Response {
+	userinfo := func(header, query string) reply {
 		req, _ := http.NewRequest(http.MethodGet, acme.Snapshot.Issuer+"userinfo"+query, nil)
 		if header != "" {
 			req.Header.Set("Authorization", header)
@@ -432,7 +437,7 @@ func TestUserinfoRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		return resp
+		return reply{resp.StatusCode, resp.Header}
 	}
 	if resp := userinfo("Bearer "+withOpenID, ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("valid token: %d", resp.StatusCode)
@@ -466,7 +471,7 @@ func TestUserinfoRefusals(t *testing.T) {
 
 func TestDiscoveryAndJWKS(t *testing.T) {
 	ts := newTestServer(t)
-	get := func(target, host string) (*http.Response, map[string]any) {
+	get := func(target, host string) (reply, map[string]any) {
 		req, _ := http.NewRequest(http.MethodGet, target, nil)
 		req.Host = host
 		resp, err := http.DefaultClient.Do(req)
@@ -478,7 +483,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 			t.Fatal(err)
 		}
-		return resp, out
+		return reply{resp.StatusCode, resp.Header}, out
 	}
 	for _, tc := range []struct{ target, host, issuer string }{
 		{ts.acme.Snapshot.Issuer + ".well-known/openid-configuration", "", ts.acme.Snapshot.Issuer},
@@ -515,7 +520,12 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		t.Errorf("published kids %v, want next, current and previous", kids)
 	}
 
-	if resp, err := http.Get(ts.url + "/team-a/nosuch/.well-known/jwks.json"); err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Errorf("unknown tenant: %v %v", resp, err)
+	unknown, err := http.Get(ts.url + "/team-a/nosuch/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown.Body.Close()
+	if unknown.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown tenant: %d, want 404", unknown.StatusCode)
 	}
 }
