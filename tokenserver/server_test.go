@@ -30,6 +30,7 @@ const testDomain = "login.acme.test"
 // by path, and dom routed by Host, which has neither default directory nor audience.
 type testServer struct {
 	url       string
+	store     *store.Store
 	acme      *tokentest.Tenant
 	beta      *tokentest.Tenant
 	dom       *tokentest.Tenant
@@ -53,7 +54,7 @@ func newTestServer(t *testing.T) *testServer {
 	st := store.New()
 	srv := httptest.NewServer(NewServer(st, slog.New(slog.DiscardHandler), NewMetrics(), WithClock(ts.now)))
 	t.Cleanup(srv.Close)
-	ts.url = srv.URL
+	ts.url, ts.store = srv.URL, st
 	fixturesOnce.Do(func() {
 		fixtures.acme = tokentest.NewTenant(t, "uid-acme", "team-a", "acme", "", "", bcrypt.MinCost,
 			tokentest.NewKey(t, "acme-next", "RS256", "next"),
@@ -527,5 +528,55 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 	unknown.Body.Close()
 	if unknown.StatusCode != http.StatusNotFound {
 		t.Errorf("unknown tenant: %d, want 404", unknown.StatusCode)
+	}
+}
+
+// TestTokensOutliveKeyRotation rotates acme's keys (next becomes current, current
+// becomes previous) and checks that a token signed before still verifies through the
+// JWKS and at userinfo, while new tokens are signed with the new current key.
+func TestTokensOutliveKeyRotation(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	issuer := ts.acme.Snapshot.Issuer
+	login := func() string {
+		_, body := post(t, issuer+"oauth/token", "", formType, form("grant_type", "password", "client_id", tokentest.Public,
+			"username", tokentest.Alice, "password", ts.acme.AlicePassword, "scope", "openid"), nil)
+		tok, _ := body["access_token"].(string)
+		return tok
+	}
+	before := login()
+
+	rotated := withIssuer(ts.acme, issuer)
+	rotated.Snapshot.Keys = nil
+	for _, k := range ts.acme.Keys {
+		switch k.Entry.State {
+		case "next":
+			k.Entry.State = "current"
+		case "current":
+			k.Entry.State = "previous"
+		default:
+			continue // expired: every token it signed has expired too
+		}
+		rotated.Snapshot.Keys = append(rotated.Snapshot.Keys, k.Entry)
+	}
+	ts.store.Publish([]*store.Tenant{rotated.View(t), ts.beta.View(t), ts.dom.View(t)})
+
+	after := login()
+	assertAccessTokenHeader(t, after, "acme-next")
+	verifier := oidc.NewVerifier(issuer, oidc.NewRemoteKeySet(ctx, issuer+".well-known/jwks.json"), &oidc.Config{ClientID: tokentest.APIIdentifier})
+	for name, tok := range map[string]string{"before the rotation": before, "after the rotation": after} {
+		if _, err := verifier.Verify(ctx, tok); err != nil {
+			t.Errorf("token issued %s does not verify through the JWKS: %v", name, err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, issuer+"userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("userinfo with a token issued %s: %d", name, resp.StatusCode)
+		}
 	}
 }
