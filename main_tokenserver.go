@@ -88,7 +88,7 @@ func serveTokens(namespace string, opts tokenserver.ListenOptions, log *slog.Log
 	defer stop()
 
 	st := store.New()
-	loader := store.NewLoader(client, namespace, st, store.DefaultFactories(), log)
+	loader := store.NewLoader(client, namespace, st, store.DefaultFactories(log), log)
 	metrics := tokenserver.NewMetrics()
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

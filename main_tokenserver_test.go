@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
@@ -98,16 +96,8 @@ func TestTokenServerCommand(t *testing.T) {
 
 func writeKubeconfig(t *testing.T, env *testenv.Env, user string, groups []string) string {
 	t.Helper()
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
-	cfg.AuthInfos["test"] = &clientcmdapi.AuthInfo{
-		ClientCertificateData: env.Config.CertData, ClientKeyData: env.Config.KeyData, Token: env.Config.BearerToken,
-		Impersonate: user, ImpersonateGroups: groups,
-	}
-	cfg.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
-	cfg.CurrentContext = "test"
 	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+	if err := env.WriteKubeConfig(path, user, groups); err != nil {
 		t.Fatal(err)
 	}
 	return path

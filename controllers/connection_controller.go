@@ -23,7 +23,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -32,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
@@ -62,7 +67,65 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 	resolved, err := r.validate(ctx, &conn)
 	conn.Status.Strategy = strategyOf(&conn)
 	conn.Status.Users = count(resolved.Users)
-	return reconcile.Result{}, r.setReady(&conn, &conn.Status.CommonStatus, "the connection is served", err)
+	err = r.setReady(&conn, &conn.Status.CommonStatus, "the connection is served", err)
+	if err != nil || (resolved.LDAP == nil && resolved.ActiveDirectory == nil) {
+		return reconcile.Result{}, err // a database, or not resolved: Ready says why
+	}
+	return reconcile.Result{RequeueAfter: r.reportDirectory(ctx, &conn, resolved)}, nil
+}
+
+// How often a directory is checked again: soon while it fails, so that the condition
+// follows a recovery, and now and then while it works.
+const (
+	recheckUnreachableDirectory = 30 * time.Second
+	recheckReachableDirectory   = 10 * time.Minute
+)
+
+// reportDirectory binds to the directory of an LDAP or Active Directory connection as its
+// service account, records the outcome in the DirectoryReachable condition (with an
+// Event when it changes), and returns when to check again.
+func (r *ConnectionReconciler) reportDirectory(ctx context.Context, conn *identityv1alpha1.Connection, resolved snapshot.Connection) time.Duration {
+	check := r.opts.CheckDirectory
+	if check == nil {
+		check = CheckDirectory
+	}
+	cond := metav1.Condition{
+		Type:               identityv1alpha1.ConditionDirectoryReachable,
+		Status:             metav1.ConditionTrue,
+		Reason:             identityv1alpha1.ReasonDirectoryReachable,
+		Message:            "bound as the service account and read the base DN",
+		ObservedGeneration: conn.Generation,
+	}
+	recheck := recheckReachableDirectory
+	if err := check(ctx, resolved); err != nil {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, identityv1alpha1.ReasonDirectoryUnreachable, err.Error()
+		recheck = recheckUnreachableDirectory
+	}
+	if old := meta.FindStatusCondition(conn.Status.Conditions, cond.Type); old == nil || old.Reason != cond.Reason {
+		eventType := corev1.EventTypeNormal
+		if cond.Status == metav1.ConditionFalse {
+			eventType = corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(conn, nil, eventType, cond.Reason, "CheckDirectory", "%s", cond.Message)
+	}
+	meta.SetStatusCondition(&conn.Status.Conditions, cond)
+	return recheck
+}
+
+// CheckDirectory binds to the directory of an LDAP or Active Directory connection as its
+// service account and reads its base DN, within the connection's timeout.
+func CheckDirectory(ctx context.Context, c snapshot.Connection) error {
+	switch {
+	case c.LDAP != nil:
+		ctx, cancel := context.WithTimeout(ctx, c.LDAP.Timeout)
+		defer cancel()
+		return ldap.Check(ctx, *c.LDAP)
+	case c.ActiveDirectory != nil:
+		ctx, cancel := context.WithTimeout(ctx, c.ActiveDirectory.Timeout)
+		defer cancel()
+		return ldap.CheckActiveDirectory(ctx, *c.ActiveDirectory)
+	}
+	return nil
 }
 
 func (r *ConnectionReconciler) validate(ctx context.Context, conn *identityv1alpha1.Connection) (snapshot.Connection, error) {

@@ -85,6 +85,9 @@ type Options struct {
 	Clock clock.PassiveClock
 	// MaxConcurrentReconciles of each controller.
 	MaxConcurrentReconciles int
+	// CheckDirectory binds to an LDAP or Active Directory connection's directory as its
+	// service account; nil means CheckDirectory of this package.
+	CheckDirectory func(context.Context, snapshot.Connection) error
 }
 
 // NewScheme returns a scheme with the core kinds and Gatehouse's.

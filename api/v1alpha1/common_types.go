@@ -33,6 +33,17 @@ const (
 	ReasonInvalidSecret = "InvalidSecret"
 	// ReasonInvalidReference says that a name the object refers to does not resolve.
 	ReasonInvalidReference = "InvalidReference"
+
+	// ConditionDirectoryReachable is True when the controller could bind to an LDAP or
+	// Active Directory connection's directory as its service account and read its base DN.
+	// It does not affect Ready: a directory that is down makes logins answer
+	// temporarily_unavailable until it returns.
+	ConditionDirectoryReachable = "DirectoryReachable"
+	// ReasonDirectoryReachable says the service account bound and the base DN was read.
+	ReasonDirectoryReachable = "Reachable"
+	// ReasonDirectoryUnreachable says the directory could not be reached or refused the
+	// service account; the message says why.
+	ReasonDirectoryUnreachable = "Unreachable"
 )
 
 // TenantReference names the Tenant, in the same namespace, that an object belongs to.

@@ -4,23 +4,38 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/database"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 // Factory builds the connector of one Connection.
 type Factory func(snapshot.Connection) (connector.Connector, error)
 
-// DefaultFactories maps each implemented strategy to its connector.
-func DefaultFactories() map[string]Factory {
+// DefaultFactories maps each strategy to its connector. Directory connectors log their
+// failovers and refusals to log.
+func DefaultFactories(log *slog.Logger) map[string]Factory {
 	return map[string]Factory{
 		snapshot.StrategyDatabase: func(c snapshot.Connection) (connector.Connector, error) {
 			return database.New(c.Users), nil
+		},
+		snapshot.StrategyLDAP: func(c snapshot.Connection) (connector.Connector, error) {
+			if c.LDAP == nil {
+				return nil, errors.New("the snapshot has no ldap configuration for this connection")
+			}
+			return ldap.New(c.Name, *c.LDAP, ldap.WithLogger(log.With("connection", c.Name)))
+		},
+		snapshot.StrategyActiveDirectory: func(c snapshot.Connection) (connector.Connector, error) {
+			if c.ActiveDirectory == nil {
+				return nil, errors.New("the snapshot has no activeDirectory configuration for this connection")
+			}
+			return ldap.NewActiveDirectory(c.Name, *c.ActiveDirectory, ldap.WithLogger(log.With("connection", c.Name)))
 		},
 	}
 }
