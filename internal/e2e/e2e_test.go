@@ -12,8 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +28,7 @@ import (
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 	"github.com/gatehouse-dev/gatehouse/internal/testldap"
+	"github.com/gatehouse-dev/gatehouse/internal/testproc"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
@@ -297,26 +296,16 @@ func startGatehouse(t *testing.T, tokenServerAddr string) {
 func startProcess(t *testing.T, kubeconfig string, args ...string) {
 	cmd := exec.Command(gatehouse, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	proc, err := testproc.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-exited:
-			if err != nil {
-				t.Errorf("gatehouse %s exited with %v after SIGTERM", args[0], err)
-			}
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Errorf("gatehouse %s did not stop within 30s of SIGTERM", args[0])
+		if clean, err := proc.Stop(30 * time.Second); err != nil || !clean {
+			t.Errorf("gatehouse %s after SIGTERM: exit %v, within 30s: %v", args[0], err, clean)
 		}
 		if t.Failed() {
-			t.Logf("output of gatehouse %s:\n%s", args[0], out.String())
+			t.Logf("output of gatehouse %s:\n%s", args[0], proc.Output())
 		}
 	})
 }
@@ -510,22 +499,4 @@ func freeAddress(t *testing.T) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// lockedBuffer collects a process's output from two pipes at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

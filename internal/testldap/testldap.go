@@ -17,9 +17,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testproc"
 )
 
 // BaseDN is the suffix of the test directory.
@@ -35,13 +36,11 @@ type Server struct {
 	// CAPEM is the certificate authority that signed the server's certificate.
 	CAPEM string
 
-	dir          string
-	adminPwFile  string
-	ldapAddr     string
-	ldapsAddr    string
-	cmd          *exec.Cmd
-	exited       chan struct{}
-	stderrOutput *bytes.Buffer
+	dir         string
+	adminPwFile string
+	ldapAddr    string
+	ldapsAddr   string
+	proc        *testproc.Process
 }
 
 // slapdConf is a minimal configuration: the standard schemas, one mdb database with the
@@ -144,24 +143,15 @@ func configure(dir string) (*Server, error) {
 
 // Start starts slapd again after Stop, on the same addresses and with the same data.
 func (s *Server) Start() error {
-	if s.cmd != nil {
+	if s.proc != nil {
 		return errors.New("slapd is already running")
 	}
-	s.stderrOutput = &bytes.Buffer{}
-	cmd := exec.Command("slapd", "-f", filepath.Join(s.dir, "slapd.conf"),
-		"-h", s.LDAPURL+"/ "+s.LDAPSURL+"/", "-d", "0")
-	cmd.Stderr = s.stderrOutput
-	// Pdeathsig: a test binary that is killed must not leave a server holding its ports.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	proc, err := testproc.Start(exec.Command("slapd", "-f", filepath.Join(s.dir, "slapd.conf"),
+		"-h", s.LDAPURL+"/ "+s.LDAPSURL+"/", "-d", "0"))
+	if err != nil {
 		return fmt.Errorf("starting slapd: %w", err)
 	}
-	s.cmd = cmd
-	s.exited = make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(s.exited)
-	}()
+	s.proc = proc
 	return s.waitReady()
 }
 
@@ -169,9 +159,10 @@ func (s *Server) waitReady() error {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case <-s.exited:
-			s.cmd = nil
-			return fmt.Errorf("slapd exited at start: %s", s.stderrOutput.String())
+		case <-s.proc.Exited():
+			output := s.proc.Output()
+			s.proc = nil
+			return fmt.Errorf("slapd exited at start: %s", output)
 		default:
 		}
 		if reachable(s.ldapAddr) && reachable(s.ldapsAddr) {
@@ -184,17 +175,11 @@ func (s *Server) waitReady() error {
 
 // Stop stops slapd and waits until it exited; its data stays for Start.
 func (s *Server) Stop() error {
-	if s.cmd == nil {
+	if s.proc == nil {
 		return nil
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(10 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.exited
-	}
-	s.cmd = nil
+	_, _ = s.proc.Stop(10 * time.Second) // slapd's exit status after SIGTERM tells nothing
+	s.proc = nil
 	return nil
 }
 

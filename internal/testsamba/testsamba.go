@@ -20,12 +20,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testldap"
+	"github.com/gatehouse-dev/gatehouse/internal/testproc"
 )
 
 // The test domain.
@@ -45,11 +45,9 @@ type Server struct {
 	// AdminUPN and AdminPassword are the domain administrator's credentials.
 	AdminUPN, AdminPassword string
 
-	dir    string
-	conf   string
-	cmd    *exec.Cmd
-	exited chan struct{}
-	output *bytes.Buffer
+	dir  string
+	conf string
+	proc *testproc.Process
 }
 
 // Start provisions a new domain in a temporary directory and starts Samba on it. Close
@@ -116,21 +114,11 @@ func (s *Server) provision() error {
 }
 
 func (s *Server) start() error {
-	s.output = &bytes.Buffer{}
-	cmd := exec.Command("samba", "-s", s.conf, "-i", "-M", "single")
-	cmd.Stdout = s.output
-	cmd.Stderr = s.output
-	// Pdeathsig: a test binary that is killed must not leave a server holding its ports.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	proc, err := testproc.Start(exec.Command("samba", "-s", s.conf, "-i", "-M", "single"))
+	if err != nil {
 		return fmt.Errorf("starting samba: %w", err)
 	}
-	s.cmd = cmd
-	s.exited = make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(s.exited)
-	}()
+	s.proc = proc
 	return s.waitReady()
 }
 
@@ -141,9 +129,10 @@ func (s *Server) waitReady() error {
 	var lastErr error
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		select {
-		case <-s.exited:
-			s.cmd = nil
-			return fmt.Errorf("samba exited at start: %s", tail(s.output.Bytes()))
+		case <-s.proc.Exited():
+			output := s.proc.Output()
+			s.proc = nil
+			return fmt.Errorf("samba exited at start: %s", tail([]byte(output)))
 		default:
 		}
 		conn, err := ldap.DialURL(LDAPSURL, ldap.DialWithTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}))
@@ -177,15 +166,9 @@ func (s *Server) ConfigFile() string {
 
 // Close stops Samba and removes its directory.
 func (s *Server) Close() {
-	if s.cmd != nil {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.exited
-		}
-		s.cmd = nil
+	if s.proc != nil {
+		_, _ = s.proc.Stop(10 * time.Second) // samba's exit status after SIGTERM tells nothing
+		s.proc = nil
 	}
 	_ = os.RemoveAll(s.dir)
 }
