@@ -97,3 +97,13 @@ test-deps: ## Install slapd and Samba, which the LDAP and Active Directory tests
 .PHONY: bench-ldap
 bench-ldap: test-deps ## Benchmark LDAP logins against a local slapd: pooled vs a fresh connection per step.
 	go test -run '^$$' -bench '^BenchmarkLogin$$' -benchtime 2s ./tokenserver/connector/ldap/
+
+##@ Benchmarks
+
+BENCH_TENANTS   ?= 1000
+BENCH_ALGORITHM ?= RS256
+
+.PHONY: bench-reconcile
+bench-reconcile: build envtest ## Apply BENCH_TENANTS Tenants (2 connections, 2 APIs, 3 clients each) at once; print time to Ready, writes/s, controller peak memory, second-pass writes.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./controllers/benchreconcile \
+		-tenants $(BENCH_TENANTS) -algorithm $(BENCH_ALGORITHM) -gatehouse $(BIN)/gatehouse

@@ -1,0 +1,155 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"cmp"
+	"context"
+	"errors"
+
+	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+)
+
+// Keys of a Client's credentials Secret.
+const (
+	credentialsClientID     = "client_id"
+	credentialsClientSecret = "client_secret"
+	credentialsTokenURL     = "token_url"
+	credentialsIssuer       = "issuer"
+)
+
+// Random sizes: a client_id of 32 URL-safe characters, a client secret of 256 bits.
+const (
+	clientIDBytes     = 24
+	clientSecretBytes = 32
+)
+
+// ClientReconciler gives Clients their client_id and, for confidential ones, a secret,
+// and writes their credentials Secret.
+type ClientReconciler struct {
+	base
+}
+
+// +kubebuilder:rbac:groups=identity.gatehouse.dev,resources=clients,verbs=get;list;watch
+// +kubebuilder:rbac:groups=identity.gatehouse.dev,resources=clients/status,verbs=get;patch;update
+
+// Reconcile makes sure one Client has its client_id and credentials Secret and writes
+// its status. Deleting the credentials Secret issues a new client secret.
+func (r *ClientReconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, retErr error) {
+	var c identityv1alpha1.Client
+	if err := r.Client.Get(ctx, req.NamespacedName, &c); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	before := c.DeepCopy()
+	defer func() {
+		retErr = errors.Join(retErr, r.patchStatus(ctx, before, &c, before.Status, c.Status))
+	}()
+
+	err := r.reconcileClient(ctx, &c)
+	return reconcile.Result{}, r.setReady(&c, &c.Status.CommonStatus, "the client is served; its credentials are in Secret "+c.Status.CredentialsSecretName, err)
+}
+
+func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alpha1.Client) error {
+	tenant, err := r.tenantOf(ctx, c.Namespace, c.Spec.TenantRef.Name)
+	if err != nil {
+		return err
+	}
+	name := credentialsSecretName(c)
+	existing, err := r.ownedSecret(ctx, c, name)
+	if err != nil {
+		return err
+	}
+	// status is the source of truth for the client_id; the credentials Secret recovers
+	// it when status was lost (a backup restored without status, for instance).
+	if c.Status.ClientID == "" {
+		c.Status.ClientID = cmp.Or(string(existingValue(existing, credentialsClientID)), randomString(clientIDBytes))
+	}
+	c.Status.CredentialsSecretName = name
+
+	issuer := issuerOf(tenant, r.opts.TokenServerURL, r.opts.Namespace)
+	data := map[string][]byte{
+		credentialsClientID: []byte(c.Status.ClientID),
+		credentialsIssuer:   []byte(issuer),
+		credentialsTokenURL: []byte(issuer + "oauth/token"),
+	}
+	if isConfidential(c) {
+		secret := existingValue(existing, credentialsClientSecret)
+		if len(secret) == 0 {
+			secret = []byte(randomString(clientSecretBytes))
+			r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, ReasonClientSecretIssued, "IssueSecret",
+				"issued a new client secret in Secret %s", name)
+		}
+		data[credentialsClientSecret] = secret
+	}
+	labels, annotations := userSecretMeta(componentClientCredentials, c.Namespace, tenant.Name)
+	return r.apply(ctx, desiredSecret{
+		Namespace: c.Namespace, Name: name, Labels: labels, Annotations: annotations, Data: data, Owner: c,
+	}, existing)
+}
+
+func (r *ClientReconciler) setup(mgr ctrl.Manager, opts controller.Options) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&identityv1alpha1.Client{}).
+		Owns(&corev1.Secret{}).
+		Watches(&identityv1alpha1.Tenant{}, childrenOf(mgr.GetClient(), &identityv1alpha1.ClientList{}),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WithOptions(opts).
+		Named("client").
+		Complete(r)
+}
+
+func credentialsSecretName(c *identityv1alpha1.Client) string {
+	return cmp.Or(c.Spec.CredentialsSecretName, c.Name+"-credentials")
+}
+
+func isConfidential(c *identityv1alpha1.Client) bool {
+	return c.Spec.Type != identityv1alpha1.ClientPublic
+}
+
+// resolveClient returns a Client as the token server needs it: its client_id and the
+// hash of its secret, read from its credentials Secret. A Client whose credentials are
+// not written yet is a problem.
+func (b *base) resolveClient(ctx context.Context, c *identityv1alpha1.Client) (snapshot.Client, error) {
+	out := snapshot.Client{ClientID: c.Status.ClientID, Name: c.Name, Type: string(cmp.Or(c.Spec.Type, identityv1alpha1.ClientConfidential))}
+	for _, g := range c.Spec.GrantTypes {
+		out.GrantTypes = append(out.GrantTypes, string(g))
+	}
+	existing, err := b.ownedSecret(ctx, c, credentialsSecretName(c))
+	if err != nil {
+		return snapshot.Client{}, err
+	}
+	if out.ClientID == "" || string(existingValue(existing, credentialsClientID)) != out.ClientID {
+		return snapshot.Client{}, newProblem(identityv1alpha1.ReasonSecretNotFound, "the credentials of this client are not written yet")
+	}
+	if isConfidential(c) {
+		secret := existingValue(existing, credentialsClientSecret)
+		if len(secret) == 0 {
+			return snapshot.Client{}, newProblem(identityv1alpha1.ReasonSecretNotFound, "the client secret is not issued yet")
+		}
+		out.SecretHash = snapshot.HashClientSecret(string(secret))
+	}
+	return out, nil
+}

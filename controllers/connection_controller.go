@@ -1,0 +1,228 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"cmp"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+)
+
+// maxReportedUserErrors bounds how many broken users a condition message lists.
+const maxReportedUserErrors = 5
+
+// ConnectionReconciler validates Connections: their Tenant exists and the Secrets they
+// reference resolve to usable users, passwords and CA bundles.
+type ConnectionReconciler struct {
+	base
+}
+
+// +kubebuilder:rbac:groups=identity.gatehouse.dev,resources=connections,verbs=get;list;watch
+// +kubebuilder:rbac:groups=identity.gatehouse.dev,resources=connections/status,verbs=get;patch;update
+
+// Reconcile validates one Connection and writes its status.
+func (r *ConnectionReconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, retErr error) {
+	var conn identityv1alpha1.Connection
+	if err := r.Client.Get(ctx, req.NamespacedName, &conn); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	before := conn.DeepCopy()
+	defer func() {
+		retErr = errors.Join(retErr, r.patchStatus(ctx, before, &conn, before.Status, conn.Status))
+	}()
+
+	resolved, err := r.validate(ctx, &conn)
+	conn.Status.Strategy = strategyOf(&conn)
+	conn.Status.Users = int32(len(resolved.Users))
+	return reconcile.Result{}, r.setReady(&conn, &conn.Status.CommonStatus, "the connection is served", err)
+}
+
+func (r *ConnectionReconciler) validate(ctx context.Context, conn *identityv1alpha1.Connection) (snapshot.Connection, error) {
+	if _, err := r.tenantOf(ctx, conn.Namespace, conn.Spec.TenantRef.Name); err != nil {
+		return snapshot.Connection{}, err
+	}
+	return r.resolveConnection(ctx, conn)
+}
+
+func (r *ConnectionReconciler) setup(mgr ctrl.Manager, opts controller.Options, refSecrets secretSource) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&identityv1alpha1.Connection{}).
+		Watches(&identityv1alpha1.Tenant{}, childrenOf(mgr.GetClient(), &identityv1alpha1.ConnectionList{}),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		WatchesRawSource(refSecrets(referencing(mgr.GetClient(), &identityv1alpha1.ConnectionList{}, requestsFor))).
+		WithOptions(opts).
+		Named("connection").
+		Complete(r)
+}
+
+// strategyOf names the kind of directory a Connection declares.
+func strategyOf(conn *identityv1alpha1.Connection) string {
+	switch {
+	case conn.Spec.Database != nil:
+		return snapshot.StrategyDatabase
+	case conn.Spec.LDAP != nil:
+		return snapshot.StrategyLDAP
+	case conn.Spec.ActiveDirectory != nil:
+		return snapshot.StrategyActiveDirectory
+	}
+	return ""
+}
+
+// resolveConnection reads what a Connection references and returns it as the token
+// server needs it. A reference that does not resolve is a problem.
+func (b *base) resolveConnection(ctx context.Context, conn *identityv1alpha1.Connection) (snapshot.Connection, error) {
+	out := snapshot.Connection{Name: conn.Name, Strategy: strategyOf(conn)}
+	var err error
+	switch spec := conn.Spec; {
+	case spec.Database != nil:
+		out.Users, err = b.resolveUsers(ctx, conn.Namespace, spec.Database.UsersSecretRef)
+	case spec.LDAP != nil:
+		var t snapshot.Transport
+		t, err = b.resolveTransport(ctx, conn.Namespace, &spec.LDAP.DirectoryTransport)
+		out.LDAP = ldapSnapshot(spec.LDAP, t)
+	case spec.ActiveDirectory != nil:
+		var t snapshot.Transport
+		t, err = b.resolveTransport(ctx, conn.Namespace, &spec.ActiveDirectory.DirectoryTransport)
+		out.ActiveDirectory = &snapshot.ActiveDirectory{
+			Transport:    t,
+			Domain:       spec.ActiveDirectory.Domain,
+			BindUsername: spec.ActiveDirectory.BindUsername,
+			BaseDN:       cmp.Or(spec.ActiveDirectory.BaseDN, domainDN(spec.ActiveDirectory.Domain)),
+		}
+	default:
+		err = newProblem(identityv1alpha1.ReasonInvalidReference, "set exactly one of database, ldap or activeDirectory")
+	}
+	if err != nil {
+		return snapshot.Connection{}, err
+	}
+	return out, nil
+}
+
+// resolveUsers reads and checks a users Secret: it parses, and every password hash is
+// one the token server can verify.
+func (b *base) resolveUsers(ctx context.Context, namespace string, ref identityv1alpha1.SecretKeySelector) ([]snapshot.User, error) {
+	data, err := b.readSecretKey(ctx, namespace, ref)
+	if err != nil {
+		return nil, err
+	}
+	users, err := snapshot.ParseUsers(data)
+	if err != nil {
+		return nil, newProblem(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q: %s", ref.Name, ref.Key, firstLines(err.Error(), maxReportedUserErrors))
+	}
+	var broken []string
+	for i := range users {
+		if err := password.Validate(users[i].PasswordHash); err != nil {
+			broken = append(broken, fmt.Sprintf("user %q: %v", users[i].Login(), err))
+		}
+	}
+	if len(broken) > 0 {
+		return nil, newProblem(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q: %d users have an unusable passwordHash: %s",
+			ref.Name, ref.Key, len(broken), firstLines(strings.Join(broken, "\n"), maxReportedUserErrors))
+	}
+	return users, nil
+}
+
+// resolveTransport reads a directory's bind password and CA bundle.
+func (b *base) resolveTransport(ctx context.Context, namespace string, spec *identityv1alpha1.DirectoryTransport) (snapshot.Transport, error) {
+	bindPassword, err := b.readSecretKey(ctx, namespace, spec.BindPasswordSecretRef)
+	if err != nil {
+		return snapshot.Transport{}, err
+	}
+	if len(bindPassword) == 0 {
+		return snapshot.Transport{}, newProblem(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q (bind password) is empty",
+			spec.BindPasswordSecretRef.Name, spec.BindPasswordSecretRef.Key)
+	}
+	t := snapshot.Transport{
+		URLs:           spec.URLs,
+		StartTLS:       spec.StartTLS,
+		InsecureNoTLS:  spec.InsecureNoTLS,
+		Timeout:        spec.Timeout.Duration,
+		MaxConnections: int(spec.MaxConnections),
+		BindPassword:   string(bindPassword),
+	}
+	if ref := spec.CASecretRef; ref != nil {
+		ca, err := b.readSecretKey(ctx, namespace, *ref)
+		if err != nil {
+			return snapshot.Transport{}, err
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(ca) {
+			return snapshot.Transport{}, newProblem(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q holds no PEM certificate", ref.Name, ref.Key)
+		}
+		t.CAPEM = string(ca)
+	}
+	return t, nil
+}
+
+func ldapSnapshot(spec *identityv1alpha1.LDAPConnection, t snapshot.Transport) *snapshot.LDAP {
+	out := &snapshot.LDAP{
+		Transport: t,
+		BindDN:    spec.BindDN,
+		UserSearch: snapshot.LDAPUserSearch{
+			BaseDN:             spec.UserSearch.BaseDN,
+			Scope:              string(spec.UserSearch.Scope),
+			Filter:             spec.UserSearch.Filter,
+			UsernameAttributes: spec.UserSearch.UsernameAttributes,
+		},
+		Attributes: snapshot.LDAPAttributes{
+			Subject: spec.Attributes.Subject,
+			Email:   spec.Attributes.Email,
+			Name:    spec.Attributes.Name,
+			Groups:  spec.Attributes.Groups,
+		},
+	}
+	if g := spec.GroupSearch; g != nil {
+		out.GroupSearch = &snapshot.LDAPGroupSearch{
+			BaseDN:          g.BaseDN,
+			Filter:          g.Filter,
+			MemberAttribute: g.MemberAttribute,
+			NameAttribute:   g.NameAttribute,
+		}
+	}
+	return out
+}
+
+// domainDN is the DN of an AD DNS domain: corp.example.com is DC=corp,DC=example,DC=com.
+func domainDN(domain string) string {
+	labels := strings.Split(domain, ".")
+	for i, l := range labels {
+		labels[i] = "DC=" + l
+	}
+	return strings.Join(labels, ",")
+}
+
+// firstLines keeps the first n lines of s, saying how many were left out.
+func firstLines(s string, n int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) <= n {
+		return strings.Join(lines, "; ")
+	}
+	return fmt.Sprintf("%s; and %d more", strings.Join(lines[:n], "; "), len(lines)-n)
+}

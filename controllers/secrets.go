@@ -1,0 +1,127 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"maps"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+)
+
+// Components of the Secrets this controller writes in users' namespaces (the operator's
+// namespace holds snapshot.ComponentSnapshot and snapshot.ComponentSigningKey).
+const (
+	componentClientCredentials = "client-credentials"
+	componentHS256Secret       = "hs256-secret"
+)
+
+// desiredSecret is a Secret as this controller means it to be.
+type desiredSecret struct {
+	Namespace, Name string
+	Labels          map[string]string
+	Annotations     map[string]string
+	Data            map[string][]byte
+	// Owner, when set, controls the Secret so that it is garbage-collected with it.
+	Owner client.Object
+}
+
+// upToDate reports whether existing already holds everything desired declares.
+func (d desiredSecret) upToDate(existing *corev1.Secret) bool {
+	return existing != nil &&
+		containsAll(existing.Labels, d.Labels) &&
+		containsAll(existing.Annotations, d.Annotations) &&
+		maps.EqualFunc(existing.Data, d.Data, func(a, b []byte) bool { return string(a) == string(b) })
+}
+
+func containsAll(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+// apply writes the Secret with server-side apply, unless existing is already up to date.
+func (b *base) apply(ctx context.Context, d desiredSecret, existing *corev1.Secret) error {
+	if d.upToDate(existing) {
+		return nil
+	}
+	ac := corev1ac.Secret(d.Name, d.Namespace).
+		WithType(corev1.SecretTypeOpaque).
+		WithLabels(d.Labels).
+		WithAnnotations(d.Annotations).
+		WithData(d.Data)
+	if d.Owner != nil {
+		gvk, err := apiutil.GVKForObject(d.Owner, b.Client.Scheme())
+		if err != nil {
+			return err
+		}
+		ac.WithOwnerReferences(metav1ac.OwnerReference().
+			WithAPIVersion(gvk.GroupVersion().String()).
+			WithKind(gvk.Kind).
+			WithName(d.Owner.GetName()).
+			WithUID(d.Owner.GetUID()).
+			WithController(true))
+	}
+	return b.Client.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership)
+}
+
+// ownedSecret returns the Secret name of owner's namespace when owner controls it, nil
+// when it does not exist, and a SecretConflict problem when it is someone else's: a
+// Secret a user made is never overwritten. The cache holds only labelled Secrets, so a
+// miss is confirmed uncached.
+func (b *base) ownedSecret(ctx context.Context, owner client.Object, name string) (*corev1.Secret, error) {
+	key := types.NamespacedName{Namespace: owner.GetNamespace(), Name: name}
+	var s corev1.Secret
+	err := b.Client.Get(ctx, key, &s)
+	if apierrors.IsNotFound(err) {
+		err = b.APIReader.Get(ctx, key, &s)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case !metav1.IsControlledBy(&s, owner):
+		return nil, newProblem(ReasonSecretConflict, "Secret %q exists and does not belong to this object; delete it or choose another name", name)
+	}
+	return &s, nil
+}
+
+// userSecretMeta is the labels and annotations of a Secret written in a user's
+// namespace: the label puts it in the cache, the annotation maps it back to its Tenant.
+func userSecretMeta(component, namespace, tenant string) (labels, annotations map[string]string) {
+	return map[string]string{snapshot.LabelComponent: component},
+		map[string]string{snapshot.AnnotationTenant: namespace + "/" + tenant}
+}
+
+// tenantKey is the snapshot.AnnotationTenant value of a Tenant.
+func tenantKey(t *identityv1alpha1.Tenant) string {
+	return t.Namespace + "/" + t.Name
+}

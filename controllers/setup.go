@@ -1,0 +1,292 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controllers turns what users declare (Tenant, Connection, API, Client) into
+// the state the token server serves from: signing-key Secrets and one compiled snapshot
+// per Tenant in the operator's namespace, plus client credentials and HS256 secrets in
+// the users' namespaces. It keeps that state converged and says in status what is wrong.
+//
+// Each Connection, API and Client reconciler validates its object (resolving the Secrets
+// it references) and writes its status. The Tenant reconciler owns the keys and the
+// snapshot: it compiles the Tenant from its children, resolving them again itself, so a
+// snapshot never depends on how up to date the children's status is.
+//
+// Caching: the manager's Secret informer holds only Secrets labelled with
+// snapshot.LabelComponent, that is the Secrets this controller writes (keys, snapshot
+// parts, client credentials, HS256 secrets). Secrets that users reference (users
+// stores, bind passwords, CA bundles, HS256 secrets) are read uncached, when a reconcile
+// needs them, and watched through a separate metadata-only informer: their changes
+// re-enqueue the objects that reference them (field indexes) without their data being
+// held in memory.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"golang.org/x/time/rate"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+)
+
+// FieldManager is the one server-side apply field manager of everything this controller writes.
+const FieldManager = "gatehouse-controller"
+
+// Field indexes.
+const (
+	// indexTenantRef indexes Connections, APIs and Clients by spec.tenantRef.name.
+	indexTenantRef = "spec.tenantRef.name"
+	// indexSecretRefs indexes Connections and APIs by the names of the Secrets they reference.
+	indexSecretRefs = "spec.secretRefs"
+)
+
+// Options configure the controllers.
+type Options struct {
+	// Namespace is the operator's namespace, where keys and snapshots are written.
+	Namespace string
+	// TokenServerURL is the token server's external URL; Tenants without a domain are
+	// served under it at /<namespace>/<name>/.
+	TokenServerURL string
+	// Clock decides key transitions; tests inject a fake one.
+	Clock clock.PassiveClock
+	// MaxConcurrentReconciles of each controller.
+	MaxConcurrentReconciles int
+}
+
+// NewScheme returns a scheme with the core kinds and Gatehouse's.
+func NewScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(identityv1alpha1.AddToScheme(s))
+	return s
+}
+
+// CacheOptions restrict the manager's cache: Secrets only when they carry
+// snapshot.LabelComponent (what this controller writes), and no managed fields.
+func CacheOptions() cache.Options {
+	hasComponent, err := labels.NewRequirement(snapshot.LabelComponent, selection.Exists, nil)
+	if err != nil {
+		panic(err)
+	}
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Secret{}: {Label: labels.NewSelector().Add(*hasComponent)},
+		},
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
+}
+
+// Setup registers the field indexes and the four reconcilers with mgr.
+func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
+	if opts.Clock == nil {
+		opts.Clock = clock.RealClock{}
+	}
+	if err := addIndexes(ctx, mgr); err != nil {
+		return err
+	}
+	// Referenced user Secrets are watched through their metadata only, by a cache of
+	// its own: the manager's Secret informer is label-filtered.
+	secretMeta, err := cache.New(mgr.GetConfig(), cache.Options{
+		Scheme:           mgr.GetScheme(),
+		Mapper:           mgr.GetRESTMapper(),
+		DefaultTransform: cache.TransformStripManagedFields(),
+	})
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(secretMeta); err != nil {
+		return err
+	}
+	b := base{
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder(FieldManager),
+		Clock:     opts.Clock,
+		opts:      opts,
+	}
+	// Each controller gets its own rate limiter: a shared one would mix up the failures
+	// of a Tenant and a Client of the same name, and share one bucket.
+	ctrlOpts := func() controller.Options {
+		return controller.Options{
+			MaxConcurrentReconciles: max(opts.MaxConcurrentReconciles, 1),
+			RateLimiter:             rateLimiter(),
+		}
+	}
+	refSecrets := func(h handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request]) source.Source {
+		return source.Kind(secretMeta, secretMetadata(), h)
+	}
+	for _, setup := range []func() error{
+		func() error { return (&TenantReconciler{base: b}).setup(mgr, ctrlOpts(), refSecrets) },
+		func() error { return (&ConnectionReconciler{base: b}).setup(mgr, ctrlOpts(), refSecrets) },
+		func() error { return (&APIReconciler{base: b}).setup(mgr, ctrlOpts(), refSecrets) },
+		func() error { return (&ClientReconciler{base: b}).setup(mgr, ctrlOpts()) },
+	} {
+		if err := setup(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rateLimiter retries a failing object after 5ms, doubling up to 5m, and bounds the
+// retries of one controller together to 20/s with bursts of 200.
+func rateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, 5*time.Minute),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(20), 200)},
+	)
+}
+
+func secretMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
+}
+
+func addIndexes(ctx context.Context, mgr ctrl.Manager) error {
+	indexer := mgr.GetFieldIndexer()
+	for _, obj := range []client.Object{&identityv1alpha1.Connection{}, &identityv1alpha1.API{}, &identityv1alpha1.Client{}} {
+		if err := indexer.IndexField(ctx, obj, indexTenantRef, func(o client.Object) []string {
+			return []string{tenantRefName(o)}
+		}); err != nil {
+			return fmt.Errorf("indexing %T by tenant: %w", obj, err)
+		}
+	}
+	for _, obj := range []client.Object{&identityv1alpha1.Connection{}, &identityv1alpha1.API{}} {
+		if err := indexer.IndexField(ctx, obj, indexSecretRefs, secretRefNames); err != nil {
+			return fmt.Errorf("indexing %T by referenced Secrets: %w", obj, err)
+		}
+	}
+	return nil
+}
+
+// tenantRefName is the Tenant a Connection, API or Client belongs to.
+func tenantRefName(o client.Object) string {
+	switch o := o.(type) {
+	case *identityv1alpha1.Connection:
+		return o.Spec.TenantRef.Name
+	case *identityv1alpha1.API:
+		return o.Spec.TenantRef.Name
+	case *identityv1alpha1.Client:
+		return o.Spec.TenantRef.Name
+	}
+	return ""
+}
+
+// secretRefNames lists the Secrets, in its own namespace, that a Connection or API references.
+func secretRefNames(o client.Object) []string {
+	var refs []*identityv1alpha1.SecretKeySelector
+	switch o := o.(type) {
+	case *identityv1alpha1.Connection:
+		switch {
+		case o.Spec.Database != nil:
+			refs = append(refs, &o.Spec.Database.UsersSecretRef)
+		case o.Spec.LDAP != nil:
+			refs = append(refs, &o.Spec.LDAP.BindPasswordSecretRef, o.Spec.LDAP.CASecretRef)
+		case o.Spec.ActiveDirectory != nil:
+			refs = append(refs, &o.Spec.ActiveDirectory.BindPasswordSecretRef, o.Spec.ActiveDirectory.CASecretRef)
+		}
+	case *identityv1alpha1.API:
+		refs = append(refs, o.Spec.HS256SecretRef)
+	}
+	var names []string
+	for _, r := range refs {
+		if r != nil {
+			names = append(names, r.Name)
+		}
+	}
+	return names
+}
+
+// secretSource watches user Secrets, by their metadata, with an event handler.
+type secretSource func(handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request]) source.Source
+
+// childrenOf maps a Tenant to the objects of list's kind that belong to it.
+func childrenOf(c client.Reader, list client.ObjectList) handler.EventHandler {
+	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, tenant client.Object) []reconcile.Request {
+		l := list.DeepCopyObject().(client.ObjectList)
+		if err := c.List(ctx, l, client.InNamespace(tenant.GetNamespace()), client.MatchingFields{indexTenantRef: tenant.GetName()}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing the objects of a Tenant", "tenant", client.ObjectKeyFromObject(tenant))
+			return nil
+		}
+		return requestsFor(l)
+	})
+}
+
+// referencing maps a Secret to the objects of list's kind, in its namespace, that
+// reference it.
+func referencing(c client.Reader, list client.ObjectList, toRequests func(client.ObjectList) []reconcile.Request) handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request] {
+	return handler.TypedEnqueueRequestsFromMapFunc(func(ctx context.Context, s *metav1.PartialObjectMetadata) []reconcile.Request {
+		l := list.DeepCopyObject().(client.ObjectList)
+		if err := c.List(ctx, l, client.InNamespace(s.Namespace), client.MatchingFields{indexSecretRefs: s.Name}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing the objects that reference a Secret", "secret", client.ObjectKeyFromObject(s))
+			return nil
+		}
+		return toRequests(l)
+	})
+}
+
+// base is what every reconciler shares.
+type base struct {
+	Client client.Client
+	// APIReader reads, uncached, the user Secrets that the manager's cache does not hold.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Clock     clock.PassiveClock
+	opts      Options
+}
+
+// requestsFor maps a list of objects to requests for themselves.
+func requestsFor(list client.ObjectList) []reconcile.Request {
+	return mapItems(list, client.ObjectKeyFromObject)
+}
+
+// tenantsOf maps a list of Connections, APIs or Clients to requests for their Tenants.
+func tenantsOf(list client.ObjectList) []reconcile.Request {
+	return mapItems(list, func(o client.Object) types.NamespacedName {
+		return types.NamespacedName{Namespace: o.GetNamespace(), Name: tenantRefName(o)}
+	})
+}
+
+func mapItems(list client.ObjectList, key func(client.Object) types.NamespacedName) []reconcile.Request {
+	var reqs []reconcile.Request
+	_ = meta.EachListItem(list, func(o runtime.Object) error {
+		reqs = append(reqs, reconcile.Request{NamespacedName: key(o.(client.Object))})
+		return nil
+	})
+	return reqs
+}

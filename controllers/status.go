@@ -1,0 +1,160 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+)
+
+// Reasons this package adds to those of api/v1alpha1.
+const (
+	// ReasonSecretConflict says that a Secret the controller would write exists and is
+	// not the controller's, so it is left alone.
+	ReasonSecretConflict = "SecretConflict"
+	// ReasonSnapshotTooLarge says that the Tenant does not fit in a snapshot.
+	ReasonSnapshotTooLarge = "SnapshotTooLarge"
+	// ReasonKeyRepaired is the Event of a signing key Secret that was deleted or
+	// tampered with and has been replaced.
+	ReasonKeyRepaired = "KeyRepaired"
+	// ReasonKeyRotated is the Event of a manual key rotation.
+	ReasonKeyRotated = "KeyRotated"
+	// ReasonClientSecretIssued is the Event of a client secret issued, first or anew
+	// after its credentials Secret was deleted.
+	ReasonClientSecretIssued = "ClientSecretIssued"
+)
+
+// problem is a mistake in what a user declared or referenced. It becomes Ready=False
+// with its reason and an Event, and is not retried with backoff: the watches bring the
+// object back when the user fixes it.
+type problem struct {
+	reason  string
+	message string
+}
+
+func (p *problem) Error() string { return p.message }
+
+func newProblem(reason, format string, args ...any) *problem {
+	return &problem{reason: reason, message: fmt.Sprintf(format, args...)}
+}
+
+// asProblem returns the problem in err, if err is one.
+func asProblem(err error) (*problem, bool) {
+	var p *problem
+	ok := errors.As(err, &p)
+	return p, ok
+}
+
+// setReady records the outcome of a reconcile in status: Ready from err (nil or a
+// problem) and observedGeneration. It reports the problem when its condition is new, so
+// that a broken object raises one Event rather than one per reconcile. It returns the
+// error to hand to controller-runtime: nil for a problem, err otherwise.
+func (b *base) setReady(obj client.Object, status *identityv1alpha1.CommonStatus, readyMessage string, err error) error {
+	cond := metav1.Condition{
+		Type:               identityv1alpha1.ConditionReady,
+		Status:             metav1.ConditionTrue,
+		Reason:             identityv1alpha1.ReasonReconciled,
+		Message:            readyMessage,
+		ObservedGeneration: obj.GetGeneration(),
+		LastTransitionTime: metav1.NewTime(b.now()),
+	}
+	if err != nil {
+		p, ok := asProblem(err)
+		if !ok {
+			return err // transient: retried with backoff, status unchanged
+		}
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, p.reason, p.message
+		old := meta.FindStatusCondition(status.Conditions, identityv1alpha1.ConditionReady)
+		if old == nil || old.Reason != p.reason || old.Message != p.message {
+			b.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, p.reason, "Reconcile", "%s", p.message)
+		}
+	}
+	meta.SetStatusCondition(&status.Conditions, cond)
+	status.ObservedGeneration = obj.GetGeneration()
+	return nil
+}
+
+// patchStatus writes obj's status when it differs from before's.
+func (b *base) patchStatus(ctx context.Context, before, obj client.Object, oldStatus, newStatus any) error {
+	if equality.Semantic.DeepEqual(oldStatus, newStatus) {
+		return nil
+	}
+	if err := b.Client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}
+
+// tenantOf returns the Tenant an object of namespace belongs to, or a TenantNotFound problem.
+func (b *base) tenantOf(ctx context.Context, namespace, name string) (*identityv1alpha1.Tenant, error) {
+	var tenant identityv1alpha1.Tenant
+	err := b.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &tenant)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, newProblem(identityv1alpha1.ReasonTenantNotFound, "Tenant %q does not exist in namespace %q", name, namespace)
+	case err != nil:
+		return nil, err
+	case !tenant.DeletionTimestamp.IsZero():
+		return nil, newProblem(identityv1alpha1.ReasonTenantNotFound, "Tenant %q is being deleted", name)
+	}
+	return &tenant, nil
+}
+
+// readSecretKey reads one key of a user's Secret, uncached. A missing Secret or key is
+// a SecretNotFound problem.
+func (b *base) readSecretKey(ctx context.Context, namespace string, ref identityv1alpha1.SecretKeySelector) ([]byte, error) {
+	var s corev1.Secret
+	err := b.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, &s)
+	if apierrors.IsNotFound(err) {
+		return nil, newProblem(identityv1alpha1.ReasonSecretNotFound, "Secret %q does not exist", ref.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	value, ok := s.Data[ref.Key]
+	if !ok {
+		return nil, newProblem(identityv1alpha1.ReasonSecretNotFound, "Secret %q has no key %q", ref.Name, ref.Key)
+	}
+	return value, nil
+}
+
+// randomString is n random bytes, base64url without padding.
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand documents it)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// now is the controller's clock, at the precision of the timestamps it stores (RFC 3339
+// seconds), so that what it computes compares equal to what it reads back.
+func (b *base) now() time.Time {
+	return b.Clock.Now().UTC().Truncate(time.Second)
+}

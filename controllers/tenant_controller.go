@@ -1,0 +1,228 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers/keys"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+)
+
+// tenantFinalizer makes a Tenant's deletion wait until its Secrets in the operator's
+// namespace are deleted: cross-namespace owner references do not exist.
+const tenantFinalizer = "identity.gatehouse.dev/cleanup"
+
+// TenantReconciler keeps each Tenant's signing keys and compiled snapshot in the
+// operator's namespace, and reports them in the Tenant's status.
+type TenantReconciler struct {
+	base
+}
+
+// +kubebuilder:rbac:groups=identity.gatehouse.dev,resources=tenants,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=identity.gatehouse.dev,resources=tenants/status,verbs=get;patch;update
+// +kubebuilder:rbac:groups=identity.gatehouse.dev,resources=tenants/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",namespace=gatehouse-system,resources=secrets,verbs=delete;deletecollection
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=gatehouse-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile converges one Tenant: finalizer, keys, snapshot, status.
+func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, retErr error) {
+	var tenant identityv1alpha1.Tenant
+	if err := r.Client.Get(ctx, req.NamespacedName, &tenant); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !tenant.DeletionTimestamp.IsZero() {
+		return reconcile.Result{}, r.finalize(ctx, &tenant)
+	}
+	if controllerutil.AddFinalizer(&tenant, tenantFinalizer) {
+		if err := r.Client.Update(ctx, &tenant); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	before := tenant.DeepCopy()
+	defer func() {
+		retErr = errors.Join(retErr, r.patchStatus(ctx, before, &tenant, before.Status, tenant.Status))
+	}()
+
+	children, err := r.listChildren(ctx, &tenant)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	stated, err := r.reconcileKeys(ctx, &tenant, children)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	snap, err := r.compile(ctx, &tenant, children, stated)
+	if err != nil {
+		return reconcile.Result{}, err
+	}
+	if err := r.writeSnapshot(ctx, &tenant, snap); err != nil {
+		return reconcile.Result{}, r.setReady(&tenant, &tenant.Status.CommonStatus, "", err)
+	}
+	r.setTenantStatus(&tenant, snap, stated)
+	err = r.setReady(&tenant, &tenant.Status.CommonStatus, "the tenant is served at "+snap.Issuer, checkDefaults(snap))
+	// Key transitions are timed: come back for the next one.
+	return reconcile.Result{RequeueAfter: keys.NextTransition(stated, r.now())}, err
+}
+
+func (r *TenantReconciler) finalize(ctx context.Context, tenant *identityv1alpha1.Tenant) error {
+	if !controllerutil.ContainsFinalizer(tenant, tenantFinalizer) {
+		return nil
+	}
+	if err := r.Client.DeleteAllOf(ctx, &corev1.Secret{}, client.InNamespace(r.opts.Namespace),
+		client.MatchingLabels{snapshot.LabelTenantUID: string(tenant.UID)}); err != nil {
+		return err
+	}
+	controllerutil.RemoveFinalizer(tenant, tenantFinalizer)
+	return client.IgnoreNotFound(r.Client.Update(ctx, tenant))
+}
+
+// children are the Connections, APIs and Clients of a Tenant, sorted by name so that the
+// snapshot, and so its hash, does not depend on the order of the cache.
+type children struct {
+	connections []identityv1alpha1.Connection
+	apis        []identityv1alpha1.API
+	clients     []identityv1alpha1.Client
+}
+
+func (r *TenantReconciler) listChildren(ctx context.Context, tenant *identityv1alpha1.Tenant) (children, error) {
+	opts := []client.ListOption{client.InNamespace(tenant.Namespace), client.MatchingFields{indexTenantRef: tenant.Name}}
+	var conns identityv1alpha1.ConnectionList
+	var apis identityv1alpha1.APIList
+	var clients identityv1alpha1.ClientList
+	for _, l := range []client.ObjectList{&conns, &apis, &clients} {
+		if err := r.Client.List(ctx, l, opts...); err != nil {
+			return children{}, err
+		}
+	}
+	byName := func(a, b metav1.Object) int { return strings.Compare(a.GetName(), b.GetName()) }
+	slices.SortFunc(conns.Items, func(a, b identityv1alpha1.Connection) int { return byName(&a, &b) })
+	slices.SortFunc(apis.Items, func(a, b identityv1alpha1.API) int { return byName(&a, &b) })
+	slices.SortFunc(clients.Items, func(a, b identityv1alpha1.Client) int { return byName(&a, &b) })
+	return children{connections: conns.Items, apis: apis.Items, clients: clients.Items}, nil
+}
+
+// issuerOf is a Tenant's issuer: https://<domain>/ when it names a domain, else
+// <token server URL>/<namespace>/<name>/.
+func issuerOf(tenant *identityv1alpha1.Tenant, tokenServerURL, operatorNamespace string) string {
+	if tenant.Spec.Domain != "" {
+		return "https://" + tenant.Spec.Domain + "/"
+	}
+	base := strings.TrimSuffix(tokenServerURL, "/")
+	if base == "" {
+		base = DefaultTokenServerURL(operatorNamespace)
+	}
+	return base + "/" + tenant.Namespace + "/" + tenant.Name + "/"
+}
+
+// DefaultTokenServerURL is the token server's in-cluster Service in the operator's namespace.
+func DefaultTokenServerURL(operatorNamespace string) string {
+	return "http://gatehouse-tokenserver." + operatorNamespace + ".svc:8080"
+}
+
+func (r *TenantReconciler) setTenantStatus(tenant *identityv1alpha1.Tenant, snap *snapshot.Snapshot, stated []keys.StatedKey) {
+	s := &tenant.Status
+	s.Issuer = snap.Issuer
+	s.TokenEndpoint = snap.Issuer + "oauth/token"
+	s.UserinfoEndpoint = snap.Issuer + "userinfo"
+	s.JWKSURI = snap.Issuer + ".well-known/jwks.json"
+	s.Keys = nil
+	for _, k := range stated {
+		ks := identityv1alpha1.KeyStatus{
+			KID:       k.KID,
+			State:     identityv1alpha1.KeyState(k.State),
+			Algorithm: identityv1alpha1.SigningAlgorithm(k.Algorithm),
+			NotBefore: &metav1.Time{Time: k.NotBefore},
+		}
+		if !k.NotAfter.IsZero() {
+			ks.NotAfter = &metav1.Time{Time: k.NotAfter}
+		}
+		s.Keys = append(s.Keys, ks)
+	}
+	s.Connections = int32(len(snap.Connections))
+	s.APIs = int32(len(snap.APIs))
+	s.Clients = int32(len(snap.Clients))
+}
+
+// checkDefaults reports a defaultDirectory or defaultAudience that names nothing the
+// snapshot serves. The Tenant is still served; token requests relying on the default fail.
+func checkDefaults(snap *snapshot.Snapshot) error {
+	if d := snap.DefaultDirectory; d != "" && !slices.ContainsFunc(snap.Connections, func(c snapshot.Connection) bool { return c.Name == d }) {
+		return newProblem(identityv1alpha1.ReasonInvalidReference, "defaultDirectory %q is not a ready Connection of this Tenant", d)
+	}
+	if a := snap.DefaultAudience; a != "" && !slices.ContainsFunc(snap.APIs, func(api snapshot.API) bool { return api.Identifier == a }) {
+		return newProblem(identityv1alpha1.ReasonInvalidReference, "defaultAudience %q is not the identifier of a ready API of this Tenant", a)
+	}
+	return nil
+}
+
+func (r *TenantReconciler) setup(mgr ctrl.Manager, opts controller.Options, refSecrets secretSource) error {
+	toTenant := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: tenantRefName(o)}}}
+	})
+	// Secrets this controller wrote carry their Tenant in an annotation.
+	secretToTenant := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+		ns, name, ok := strings.Cut(o.GetAnnotations()[snapshot.AnnotationTenant], "/")
+		if !ok {
+			return nil
+		}
+		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&identityv1alpha1.Tenant{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&identityv1alpha1.Connection{}, toTenant, builder.WithPredicates(compiledChange)).
+		Watches(&identityv1alpha1.API{}, toTenant, builder.WithPredicates(compiledChange)).
+		Watches(&identityv1alpha1.Client{}, toTenant, builder.WithPredicates(compiledChange)).
+		Watches(&corev1.Secret{}, secretToTenant).
+		WatchesRawSource(refSecrets(referencing(mgr.GetClient(), &identityv1alpha1.ConnectionList{}, tenantsOf))).
+		WatchesRawSource(refSecrets(referencing(mgr.GetClient(), &identityv1alpha1.APIList{}, tenantsOf))).
+		WithOptions(opts).
+		Named("tenant").
+		Complete(r)
+}
+
+// compiledChange passes the updates of a child that change what its Tenant compiles:
+// its spec, and a Client's client_id. Conditions do not matter, since the Tenant resolves
+// its children itself; the Secrets they reference have watches of their own.
+var compiledChange = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+	if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() {
+		return true
+	}
+	oldClient, ok := e.ObjectOld.(*identityv1alpha1.Client)
+	newClient, _ := e.ObjectNew.(*identityv1alpha1.Client)
+	return ok && newClient != nil && oldClient.Status.ClientID != newClient.Status.ClientID
+}}

@@ -1,0 +1,254 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers/keys"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+)
+
+// AnnotationNotBefore on a signing-key Secret is when the key becomes, or became,
+// current (RFC 3339). The key's state follows from it and the other keys' (see package keys).
+const AnnotationNotBefore = "identity.gatehouse.dev/not-before"
+
+// ConditionKeyRepaired is True once a signing key Secret had to be replaced because it
+// was deleted or tampered with; its message and lastTransitionTime tell the last repair.
+const ConditionKeyRepaired = "KeyRepaired"
+
+// storedKey is a verified signing key and the PEM it is stored as.
+type storedKey struct {
+	keys.Key
+	pem []byte
+}
+
+// reconcileKeys verifies the Tenant's key Secrets, repairs, rotates, generates and
+// removes keys as the lifecycle decides, and returns the keys with their states.
+func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1alpha1.Tenant, ch children) ([]keys.StatedKey, error) {
+	now := r.now()
+	policy := keyPolicy(tenant, ch.apis)
+	rotation := tenant.Annotations[identityv1alpha1.RotateKeysAnnotation]
+	rotate := rotation != "" && rotation != tenant.Status.LastRotationRequest
+
+	seen := map[string]bool{}
+	stored, err := r.loadKeys(ctx, r.Client, tenant, seen)
+	if err != nil {
+		return nil, err
+	}
+	plan := keys.Decide(keyList(stored), now, policy, rotate)
+	if len(plan.Generate) > 0 {
+		// The cache may not show a key written moments ago; generating on a stale view
+		// would replace keys, so confirm with the API server first.
+		if stored, err = r.loadKeys(ctx, r.APIReader, tenant, seen); err != nil {
+			return nil, err
+		}
+		plan = keys.Decide(keyList(stored), now, policy, rotate)
+		if len(plan.Generate) > 0 {
+			// Only now, with the API server's view, is a key missing from status lost.
+			r.reportLostKeys(tenant, seen)
+		}
+	}
+
+	for _, k := range plan.Remove {
+		if err := r.deleteKey(ctx, tenant, k.KID); err != nil {
+			return nil, err
+		}
+		stored = slices.DeleteFunc(stored, func(s storedKey) bool { return s.KID == k.KID })
+	}
+	if p := plan.Promote; p != nil {
+		i := slices.IndexFunc(stored, func(s storedKey) bool { return s.KID == p.KID })
+		stored[i].NotBefore = p.NotBefore
+		if err := r.apply(ctx, r.keySecret(tenant, stored[i]), nil); err != nil {
+			return nil, err
+		}
+	}
+	for _, notBefore := range plan.Generate {
+		k, err := generateKey(policy, notBefore)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.apply(ctx, r.keySecret(tenant, k), nil); err != nil {
+			return nil, err
+		}
+		stored = append(stored, k)
+	}
+	if rotate {
+		tenant.Status.LastRotationRequest = rotation
+		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, ReasonKeyRotated, "RotateKeys",
+			"rotation %q: the next signing key is now current and a new next key is published", rotation)
+	}
+	return keys.States(keyList(stored), now, policy.MaxTokenLifetime), nil
+}
+
+// keyPolicy is what a Tenant asks of its keys. The longest token lifetime counts API
+// overrides, since a previous key must outlive every token it signed.
+func keyPolicy(tenant *identityv1alpha1.Tenant, apis []identityv1alpha1.API) keys.Policy {
+	p := keys.Policy{
+		Algorithm:        string(tenant.Spec.SigningKeys.Algorithm),
+		RotationPeriod:   tenant.Spec.SigningKeys.RotationPeriod.Duration,
+		MaxTokenLifetime: max(tenant.Spec.Tokens.AccessTokenLifetime.Duration, tenant.Spec.Tokens.IDTokenLifetime.Duration),
+	}
+	if p.Algorithm == "" {
+		p.Algorithm = keys.RS256
+	}
+	if p.Algorithm != keys.ES256 {
+		p.Bits = keys.DefaultRSABits
+		if b := tenant.Spec.SigningKeys.RSAKeySize; b != nil {
+			p.Bits = int(*b)
+		}
+	}
+	for _, api := range apis {
+		if api.Spec.TokenLifetime != nil {
+			p.MaxTokenLifetime = max(p.MaxTokenLifetime, api.Spec.TokenLifetime.Duration)
+		}
+	}
+	return p
+}
+
+// loadKeys reads the Tenant's key Secrets and verifies them. A Secret that is unusable
+// (unparseable, another algorithm, a kid or name that does not match its key) is
+// deleted and reported, so that the lifecycle replaces the key it held. The names of
+// all key Secrets found are added to seen.
+func (r *TenantReconciler) loadKeys(ctx context.Context, reader client.Reader, tenant *identityv1alpha1.Tenant, seen map[string]bool) ([]storedKey, error) {
+	var list corev1.SecretList
+	if err := reader.List(ctx, &list, client.InNamespace(r.opts.Namespace), client.MatchingLabels{
+		snapshot.LabelComponent: snapshot.ComponentSigningKey, snapshot.LabelTenantUID: string(tenant.UID),
+	}); err != nil {
+		return nil, err
+	}
+	var stored []storedKey
+	for i := range list.Items {
+		s := &list.Items[i]
+		seen[s.Name] = true
+		k, err := parseKeySecret(s, string(tenant.UID))
+		if err == nil {
+			stored = append(stored, k)
+			continue
+		}
+		if err := client.IgnoreNotFound(r.Client.Delete(ctx, s, client.Preconditions{UID: &s.UID})); err != nil && !apierrors.IsConflict(err) {
+			return nil, err
+		}
+		r.keyRepaired(tenant, "SecretTampered", fmt.Sprintf("signing key Secret %s was unusable (%v); it was deleted and its key replaced", s.Name, err))
+	}
+	return stored, nil
+}
+
+// reportLostKeys reports the next and current keys that status lists but whose Secrets
+// were not seen: they were deleted, and the lifecycle replaces them.
+func (r *TenantReconciler) reportLostKeys(tenant *identityv1alpha1.Tenant, seen map[string]bool) {
+	for _, ks := range tenant.Status.Keys {
+		if ks.State == identityv1alpha1.KeyStatePrevious || seen[keys.SecretName(string(tenant.UID), ks.KID)] {
+			continue
+		}
+		r.keyRepaired(tenant, "SecretDeleted", fmt.Sprintf("the Secret of the %s signing key %s was deleted; the key is replaced", ks.State, ks.KID))
+	}
+}
+
+func (r *TenantReconciler) keyRepaired(tenant *identityv1alpha1.Tenant, reason, message string) {
+	r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ReasonKeyRepaired, "RepairKey", "%s", message)
+	// Removed first so that lastTransitionTime tells when the last repair happened.
+	meta.RemoveStatusCondition(&tenant.Status.Conditions, ConditionKeyRepaired)
+	meta.SetStatusCondition(&tenant.Status.Conditions, metav1.Condition{
+		Type: ConditionKeyRepaired, Status: metav1.ConditionTrue, Reason: reason, Message: message,
+		ObservedGeneration: tenant.Generation, LastTransitionTime: metav1.NewTime(r.now()),
+	})
+}
+
+func (r *TenantReconciler) deleteKey(ctx context.Context, tenant *identityv1alpha1.Tenant, kid string) error {
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.opts.Namespace, Name: keys.SecretName(string(tenant.UID), kid)}}
+	return client.IgnoreNotFound(r.Client.Delete(ctx, s))
+}
+
+func (r *TenantReconciler) keySecret(tenant *identityv1alpha1.Tenant, k storedKey) desiredSecret {
+	uid := string(tenant.UID)
+	return desiredSecret{
+		Namespace: r.opts.Namespace,
+		Name:      keys.SecretName(uid, k.KID),
+		Labels:    map[string]string{snapshot.LabelComponent: snapshot.ComponentSigningKey, snapshot.LabelTenantUID: uid},
+		Annotations: map[string]string{
+			snapshot.AnnotationTenant:    tenantKey(tenant),
+			snapshot.AnnotationKID:       k.KID,
+			snapshot.AnnotationAlgorithm: k.Algorithm,
+			AnnotationNotBefore:          k.NotBefore.UTC().Format(time.RFC3339),
+		},
+		Data: map[string][]byte{snapshot.KeySecretDataKey: k.pem},
+	}
+}
+
+// parseKeySecret verifies a key Secret: the key parses, suits its algorithm, and its
+// kid (a thumbprint of its public half) matches both the annotation and the name.
+func parseKeySecret(s *corev1.Secret, tenantUID string) (storedKey, error) {
+	alg := s.Annotations[snapshot.AnnotationAlgorithm]
+	signer, err := keys.ParsePEM(s.Data[snapshot.KeySecretDataKey], alg)
+	if err != nil {
+		return storedKey{}, err
+	}
+	kid, err := keys.KID(signer)
+	if err != nil {
+		return storedKey{}, err
+	}
+	if kid != s.Annotations[snapshot.AnnotationKID] || s.Name != keys.SecretName(tenantUID, kid) {
+		return storedKey{}, errors.New("its kid does not match its key")
+	}
+	notBefore, err := time.Parse(time.RFC3339, s.Annotations[AnnotationNotBefore])
+	if err != nil {
+		return storedKey{}, fmt.Errorf("annotation %s: %w", AnnotationNotBefore, err)
+	}
+	return storedKey{
+		Key: keys.Key{KID: kid, Algorithm: alg, Bits: keys.Size(signer), NotBefore: notBefore.UTC()},
+		pem: s.Data[snapshot.KeySecretDataKey],
+	}, nil
+}
+
+func generateKey(policy keys.Policy, notBefore time.Time) (storedKey, error) {
+	signer, err := keys.Generate(policy.Algorithm, policy.Bits)
+	if err != nil {
+		return storedKey{}, err
+	}
+	pemBytes, err := keys.EncodePEM(signer)
+	if err != nil {
+		return storedKey{}, err
+	}
+	kid, err := keys.KID(signer)
+	if err != nil {
+		return storedKey{}, err
+	}
+	return storedKey{
+		Key: keys.Key{KID: kid, Algorithm: policy.Algorithm, Bits: keys.Size(signer), NotBefore: notBefore},
+		pem: pemBytes,
+	}, nil
+}
+
+func keyList(stored []storedKey) []keys.Key {
+	out := make([]keys.Key, len(stored))
+	for i, s := range stored {
+		out[i] = s.Key
+	}
+	return out
+}

@@ -1,0 +1,113 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package main
+
+import (
+	"cmp"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/go-logr/logr"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/gatehouse-dev/gatehouse/controllers"
+)
+
+func init() {
+	commands["controller"] = command{
+		summary: "run the controller: compile Tenants into the snapshots the token server serves",
+		run:     runController,
+	}
+}
+
+func runController(args []string) int {
+	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
+	namespace := fs.String("namespace", cmp.Or(os.Getenv("POD_NAMESPACE"), "gatehouse-system"),
+		"the operator's namespace, where signing keys and snapshots are written ($POD_NAMESPACE when set)")
+	tokenServerURL := fs.String("token-server-url", "",
+		"external URL of the token server; Tenants without spec.domain get the issuer <url>/<namespace>/<name>/ (default: http://gatehouse-tokenserver.<namespace>.svc:8080)")
+	metricsAddr := fs.String("metrics-bind-address", ":9090", "address of the Prometheus metrics endpoint; 0 disables it")
+	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of the /healthz and /readyz endpoints")
+	leaderElect := fs.Bool("leader-elect", true, "elect a leader so that only one replica reconciles")
+	concurrency := fs.Int("max-concurrent-reconciles", 4, "reconciles each controller runs at once")
+	logLevel := fs.Int("v", 0, "log verbosity: 0 for info, higher for more detail")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+
+	logger := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(-*logLevel)}))
+	ctrl.SetLogger(logger)
+	klog.SetLogger(logger)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serveController(ctx, controllerConfig{
+		namespace: *namespace, tokenServerURL: *tokenServerURL, metricsAddr: *metricsAddr,
+		probeAddr: *probeAddr, leaderElect: *leaderElect, concurrency: *concurrency,
+	}); err != nil {
+		logger.Error(err, "controller stopped")
+		return 1
+	}
+	return 0
+}
+
+type controllerConfig struct {
+	namespace, tokenServerURL, metricsAddr, probeAddr string
+	leaderElect                                       bool
+	concurrency                                       int
+}
+
+func serveController(ctx context.Context, c controllerConfig) error {
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("reaching the API server: %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  controllers.NewScheme(),
+		Cache:                   controllers.CacheOptions(),
+		Metrics:                 metricsserver.Options{BindAddress: c.metricsAddr},
+		HealthProbeBindAddress:  c.probeAddr,
+		LeaderElection:          c.leaderElect,
+		LeaderElectionID:        "gatehouse-controller",
+		LeaderElectionNamespace: c.namespace,
+	})
+	if err != nil {
+		return err
+	}
+	if err := controllers.Setup(ctx, mgr, controllers.Options{
+		Namespace:               c.namespace,
+		TokenServerURL:          c.tokenServerURL,
+		MaxConcurrentReconciles: c.concurrency,
+	}); err != nil {
+		return err
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("ping", healthz.Ping); err != nil {
+		return err
+	}
+	return mgr.Start(ctx)
+}
