@@ -107,3 +107,11 @@ BENCH_ALGORITHM ?= RS256
 bench-reconcile: build envtest ## Apply BENCH_TENANTS Tenants (2 connections, 2 APIs, 3 clients each) at once; print time to Ready, writes/s, controller peak memory, second-pass writes.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./controllers/benchreconcile \
 		-tenants $(BENCH_TENANTS) -algorithm $(BENCH_ALGORITHM) -gatehouse $(BIN)/gatehouse
+
+BENCH_LOGINS ?= 128
+
+.PHONY: bench-token
+bench-token: ## Benchmark the token server: logins (bcrypt cost 10, RS256) at concurrency 1, 8, 32 against this machine's bcrypt-and-sign limit; userinfo and JWKS rates; time until a new Client is accepted.
+	go test -run '^$$' -bench 'BenchmarkPasswordGrant' -benchtime $(BENCH_LOGINS)x ./tokenserver/
+	go test -run '^$$' -bench 'BenchmarkUserinfo|BenchmarkJWKS' -benchtime 2s ./tokenserver/
+	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$(ENVTEST_ASSETS)}" go test -run '^$$' -bench 'BenchmarkClientAccepted' -benchtime 20x ./tokenserver/store/

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
+)
+
+// TestTokenServerCommand runs `gatehouse tokenserver` as it runs in a cluster, with a
+// kubeconfig whose credentials are those of a ServiceAccount limited to its namespace,
+// and gets a token from a snapshot written there; SIGTERM stops it cleanly.
+func TestTokenServerCommand(t *testing.T) {
+	env, err := testenv.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	ctx := context.Background()
+	const ns, sa = "gatehouse-system", "gatehouse-tokenserver"
+	for _, obj := range tokentest.TokenServerRBAC(ns, sa) {
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	kubeconfig := writeKubeconfig(t, env, tokentest.ServiceAccountUser(ns, sa), tokentest.ServiceAccountGroups(ns))
+
+	addr, opsAddr := freeAddress(t), freeAddress(t)
+	key := tokentest.NewKey(t, "k1", "RS256", "current")
+	ft := tokentest.NewTenant(t, "uid-acme", "team-a", "acme", "http://"+addr+"/team-a/acme/", "", bcrypt.MinCost, key)
+	for _, s := range append(tokentest.SnapshotSecrets(t, ns, ft.Snapshot), tokentest.KeySecret(ns, "uid-acme", key)) {
+		if err := env.Client.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	exit := make(chan int, 1)
+	go func() {
+		exit <- runTokenServer([]string{"--kubeconfig", kubeconfig, "--namespace", ns,
+			"--bind-address", addr, "--metrics-bind-address", opsAddr})
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		resp, err := http.Get("http://" + opsAddr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case code := <-exit:
+			t.Fatalf("the token server exited with %d before it was ready", code)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the token server did not become ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	resp, err := http.PostForm(ft.Snapshot.Issuer+"oauth/token", url.Values{"grant_type": {"password"}, "client_id": {tokentest.Confidential},
+		"client_secret": {ft.ConfidentialSecret}, "username": {tokentest.Alice}, "password": {ft.AlicePassword}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || body["access_token"] == nil {
+		t.Fatalf("token request: %d %v", resp.StatusCode, body["error"])
+	}
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := <-exit; code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+}
+
+func writeKubeconfig(t *testing.T, env *testenv.Env, user string, groups []string) string {
+	t.Helper()
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: env.Config.Host, CertificateAuthorityData: env.Config.CAData}
+	cfg.AuthInfos["test"] = &clientcmdapi.AuthInfo{
+		ClientCertificateData: env.Config.CertData, ClientKeyData: env.Config.KeyData, Token: env.Config.BearerToken,
+		Impersonate: user, ImpersonateGroups: groups,
+	}
+	cfg.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
+	cfg.CurrentContext = "test"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func freeAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

@@ -1,0 +1,181 @@
+package tokenserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
+)
+
+// benchTenant serves the sample tenant with bcrypt cost 10 and an RS256 key.
+func benchTenant(b *testing.B) (*tokentest.Tenant, *store.Tenant, *httptest.Server) {
+	b.Helper()
+	st := store.New()
+	srv := httptest.NewServer(NewServer(st, slog.New(slog.DiscardHandler), NewMetrics()))
+	b.Cleanup(srv.Close)
+	ft := tokentest.NewTenant(b, "uid-bench", "bench", "acme", srv.URL+"/bench/acme/", "", bcrypt.DefaultCost,
+		tokentest.NewKey(b, "bench", "RS256", "current"))
+	view := ft.View(b)
+	st.Publish([]*store.Tenant{view})
+	return ft, view, srv
+}
+
+func benchClient(concurrency int) *http.Client {
+	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency}}
+}
+
+// hashAndSignTime is the time of the work a login cannot avoid, one bcrypt verify and
+// one RS256 signature, measured on every core at once so that it shares the machine's
+// current load with the measurement it is compared to.
+func hashAndSignTime(b *testing.B, ft *tokentest.Tenant, view *store.Tenant) time.Duration {
+	b.Helper()
+	hash := ft.Snapshot.Connections[0].Users[0].PasswordHash
+	const rounds = 4
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for range rounds {
+				if ok, err := password.Verify(hash, ft.AlicePassword); !ok || err != nil {
+					b.Errorf("verify: %v %v", ok, err)
+				}
+				if _, err := view.Signer.SignAccessToken(jwt.Claims{Issuer: "x", Subject: "y", Audience: jwt.Audience{"z"}}); err != nil {
+					b.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start) / rounds
+}
+
+// BenchmarkPasswordGrant measures logins through HTTP at several concurrencies against
+// the limit of this machine: cores ÷ (one bcrypt verify + one RS256 signature). At
+// concurrency c on P cores an ideal server answers in max(1, c/P) service times; p99 is
+// reported against that.
+func BenchmarkPasswordGrant(b *testing.B) {
+	ft, view, srv := benchTenant(b)
+	body := form("grant_type", "password", "client_id", tokentest.Public, "username", tokentest.Alice,
+		"password", ft.AlicePassword, "audience", tokentest.APIIdentifier, "scope", "read:sample")
+	for _, concurrency := range []int{1, 8, 32} {
+		b.Run(fmt.Sprintf("concurrency=%d", concurrency), func(b *testing.B) {
+			before := hashAndSignTime(b, ft, view)
+			client := benchClient(concurrency)
+
+			latencies := make([]time.Duration, b.N)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for range concurrency {
+				wg.Go(func() {
+					for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+						start := time.Now()
+						resp, err := client.Post(srv.URL+"/bench/acme/oauth/token", formType, strings.NewReader(body))
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						if resp.StatusCode != http.StatusOK {
+							b.Errorf("status %d", resp.StatusCode)
+							return
+						}
+						latencies[i] = time.Since(start)
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+
+			// The machine is shared: average the limit measured before and after the run.
+			service := (before + hashAndSignTime(b, ft, view)) / 2
+			cores := runtime.GOMAXPROCS(0)
+			limit := float64(cores) / service.Seconds()
+			rate := float64(b.N) / b.Elapsed().Seconds()
+			slices.Sort(latencies)
+			p50, p99 := latencies[len(latencies)/2], latencies[(len(latencies)*99)/100]
+			ideal := time.Duration(float64(service) * max(1, float64(concurrency)/float64(cores)))
+			b.ReportMetric(rate, "tokens/s")
+			b.ReportMetric(limit, "limit-tokens/s")
+			b.ReportMetric(100*rate/limit, "%-of-limit")
+			b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(p99)/float64(ideal), "p99/ideal")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkUserinfo measures userinfo requests per second: a signature check and a user
+// lookup per request.
+func BenchmarkUserinfo(b *testing.B) {
+	ft, _, srv := benchTenant(b)
+	tok := func() string {
+		resp, err := http.Post(srv.URL+"/bench/acme/oauth/token", formType, strings.NewReader(form("grant_type", "password",
+			"client_id", tokentest.Public, "username", tokentest.Alice, "password", ft.AlicePassword, "scope", "openid profile email")))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := jsonDecode(resp.Body, &out); err != nil || out.AccessToken == "" {
+			b.Fatalf("token: %v", err)
+		}
+		return out.AccessToken
+	}()
+	benchGets(b, srv.URL+"/bench/acme/userinfo", "Bearer "+tok)
+}
+
+// BenchmarkJWKS measures JWKS requests per second.
+func BenchmarkJWKS(b *testing.B) {
+	_, _, srv := benchTenant(b)
+	benchGets(b, srv.URL+"/bench/acme/.well-known/jwks.json", "")
+}
+
+func benchGets(b *testing.B, url, authorization string) {
+	const concurrency = 16
+	client := benchClient(concurrency)
+	b.SetParallelism(concurrency / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			if authorization != "" {
+				req.Header.Set("Authorization", authorization)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				b.Errorf("status %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

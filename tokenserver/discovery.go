@@ -1,0 +1,70 @@
+package tokenserver
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
+)
+
+// publicCacheControl lets clients and proxies cache discovery and JWKS briefly: a new
+// key is published a rotation period before it signs, so minutes of staleness are safe,
+// while a client that meets an unknown kid refetches soon.
+const publicCacheControl = "public, max-age=300"
+
+// discoveryDocument is the OpenID Provider metadata (OpenID Connect Discovery §3), which
+// is also the RFC 8414 authorization server metadata.
+type discoveryDocument struct {
+	Issuer                            string   `json:"issuer"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	UserinfoEndpoint                  string   `json:"userinfo_endpoint"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
+	ClaimsSupported                   []string `json:"claims_supported"`
+	ServiceName                       string   `json:"service_name,omitempty"`
+}
+
+func (s *Server) discovery(w http.ResponseWriter, r *http.Request, t *store.Tenant) result {
+	if !allowMethods(w, r, http.MethodGet) {
+		return result{outcome: "method_not_allowed"}
+	}
+	iss := t.Issuer()
+	scopes := slices.Clone(oidcScopes)
+	for _, api := range t.Snapshot.APIs {
+		scopes = append(scopes, api.Scopes...)
+	}
+	slices.Sort(scopes[len(oidcScopes):])
+	w.Header().Set("Cache-Control", publicCacheControl)
+	writeJSON(w, http.StatusOK, discoveryDocument{
+		Issuer:           iss,
+		TokenEndpoint:    iss + pathToken,
+		UserinfoEndpoint: iss + pathUserinfo,
+		JWKSURI:          iss + pathJWKS,
+		// No authorization endpoint: only the token endpoint's grants are served.
+		ResponseTypesSupported:            []string{},
+		GrantTypesSupported:               []string{grantPassword, grantPasswordRealm},
+		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
+		ScopesSupported:                   slices.Compact(scopes),
+		SubjectTypesSupported:             []string{"public"},
+		IDTokenSigningAlgValuesSupported:  []string{string(t.SigningAlgorithm)},
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "azp",
+			"name", "preferred_username", "email", "email_verified", "groups"},
+		ServiceName: t.Snapshot.DisplayName,
+	})
+	return result{outcome: "success"}
+}
+
+func (s *Server) jwks(w http.ResponseWriter, r *http.Request, t *store.Tenant) result {
+	if !allowMethods(w, r, http.MethodGet) {
+		return result{outcome: "method_not_allowed"}
+	}
+	w.Header().Set("Cache-Control", publicCacheControl)
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	_, _ = w.Write(t.JWKS)
+	return result{outcome: "success"}
+}

@@ -1,0 +1,68 @@
+package tokenserver
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// oauthError is an error answer of the token endpoint, RFC 6749 §5.2.
+type oauthError struct {
+	status      int
+	code        string
+	description string
+	// basicRealm, when set, asks for HTTP Basic client authentication again.
+	basicRealm string
+}
+
+func (e *oauthError) Error() string { return e.code + ": " + e.description }
+
+func invalidRequest(description string) *oauthError {
+	return &oauthError{status: http.StatusBadRequest, code: "invalid_request", description: description}
+}
+
+func invalidClient(description, basicRealm string) *oauthError {
+	return &oauthError{status: http.StatusUnauthorized, code: "invalid_client", description: description, basicRealm: basicRealm}
+}
+
+// invalidGrant is the one answer to a wrong password, an unknown user and a blocked user,
+// so that it reveals nothing about which logins exist.
+var invalidGrant = &oauthError{status: http.StatusBadRequest, code: "invalid_grant", description: "Wrong username or password."}
+
+var (
+	unsupportedGrantType = &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type",
+		description: "grant_type must be password or http://auth0.com/oauth/grant-type/password-realm."}
+	unauthorizedClient = &oauthError{status: http.StatusBadRequest, code: "unauthorized_client",
+		description: "This grant type is not enabled for the client."}
+	invalidTarget = &oauthError{status: http.StatusBadRequest, code: "invalid_target",
+		description: "The audience is not an API of this tenant."}
+	tooManyAttempts = &oauthError{status: http.StatusTooManyRequests, code: "too_many_attempts",
+		description: "Too many failed login attempts; try again later."}
+	temporarilyUnavailable = &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
+		description: "The directory cannot be reached; try again later."}
+)
+
+// noStore marks an answer as not cacheable, as RFC 6749 §5.1 requires for tokens and
+// their errors.
+func noStore(h http.Header) {
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+}
+
+func writeOAuthError(w http.ResponseWriter, e *oauthError) {
+	if e.basicRealm != "" {
+		w.Header().Set("WWW-Authenticate", "Basic realm="+strconv.Quote(e.basicRealm))
+	}
+	if e.status == http.StatusTooManyRequests || e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "60")
+	}
+	noStore(w.Header())
+	writeJSON(w, e.status, map[string]string{"error": e.code, "error_description": e.description})
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	// The connection is the only thing that can fail here, and the client is gone then.
+	_ = json.NewEncoder(w).Encode(body)
+}

@@ -1,0 +1,40 @@
+package tokenserver
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the token server's request metrics.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// NewMetrics returns unregistered request metrics; register Collectors.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokenserver_requests_total",
+			Help: "Requests by tenant, endpoint, grant type and outcome (success or the OAuth error code).",
+		}, []string{"tenant", "endpoint", "grant", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gatehouse_tokenserver_request_duration_seconds",
+			Help: "Request latency by endpoint and outcome.",
+			// Password hashing makes successful logins take tens of milliseconds and
+			// queueing behind it can take seconds.
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"endpoint", "outcome"}),
+	}
+}
+
+// Collectors are the metrics to register.
+func (m *Metrics) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.requests, m.latency}
+}
+
+func (m *Metrics) observe(tenant, endpoint, grant, outcome string, d time.Duration) {
+	m.requests.WithLabelValues(tenant, endpoint, grant, outcome).Inc()
+	m.latency.WithLabelValues(endpoint, outcome).Observe(d.Seconds())
+}

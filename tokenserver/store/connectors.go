@@ -1,0 +1,135 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/database"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+)
+
+// Factory builds the connector of one Connection.
+type Factory func(snapshot.Connection) (connector.Connector, error)
+
+// DefaultFactories maps each implemented strategy to its connector.
+func DefaultFactories() map[string]Factory {
+	return map[string]Factory{
+		snapshot.StrategyDatabase: func(c snapshot.Connection) (connector.Connector, error) {
+			return database.New(c.Users), nil
+		},
+	}
+}
+
+// closeGrace is how long a replaced connector stays open, so that logins that started
+// with the old view finish.
+const closeGrace = time.Minute
+
+// unavailable is the connector of a Connection this server cannot serve (a strategy it
+// does not implement, or a configuration it cannot use): logins answer
+// temporarily_unavailable until a snapshot fixes it.
+type unavailable struct{ reason error }
+
+func (u unavailable) Login(context.Context, string, string) (connector.Identity, error) {
+	return connector.Identity{}, fmt.Errorf("%w: %v", connector.ErrUnavailable, u.reason)
+}
+
+func (unavailable) Close() error { return nil }
+
+// connectorCache reuses a connector while its Connection's configuration is unchanged,
+// so that pooled directory connections survive unrelated snapshot changes. It is used
+// by one goroutine, the loader's.
+type connectorCache struct {
+	factories map[string]Factory
+	log       *slog.Logger
+	entries   map[string]cachedConnector
+}
+
+type cachedConnector struct {
+	fingerprint [sha256.Size]byte
+	connector   connector.Connector
+}
+
+func newConnectorCache(factories map[string]Factory, log *slog.Logger) *connectorCache {
+	return &connectorCache{factories: factories, log: log, entries: map[string]cachedConnector{}}
+}
+
+// connectors returns the connectors of snap, reusing unchanged ones. Call sweep after
+// publishing the views to close the ones no view uses.
+func (c *connectorCache) connectors(snap *snapshot.Snapshot, inUse map[string]bool) map[string]connector.Connector {
+	out := make(map[string]connector.Connector, len(snap.Connections))
+	for _, conn := range snap.Connections {
+		key := snap.Tenant.UID + "/" + conn.Name
+		inUse[key] = true
+		fp := fingerprint(conn)
+		if e, ok := c.entries[key]; ok && e.fingerprint == fp {
+			out[conn.Name] = e.connector
+			continue
+		}
+		built := buildConnector(c.factories, c.log, snap, conn)
+		if old, ok := c.entries[key]; ok {
+			c.closeLater(old.connector)
+		}
+		c.entries[key] = cachedConnector{fingerprint: fp, connector: built}
+		out[conn.Name] = built
+	}
+	return out
+}
+
+// BuildConnectors builds the connectors of snap's Connections, without reuse.
+func BuildConnectors(snap *snapshot.Snapshot, factories map[string]Factory, log *slog.Logger) map[string]connector.Connector {
+	out := make(map[string]connector.Connector, len(snap.Connections))
+	for _, conn := range snap.Connections {
+		out[conn.Name] = buildConnector(factories, log, snap, conn)
+	}
+	return out
+}
+
+// buildConnector builds one connector; a Connection that cannot be served gets one that
+// answers temporarily_unavailable.
+func buildConnector(factories map[string]Factory, log *slog.Logger, snap *snapshot.Snapshot, conn snapshot.Connection) connector.Connector {
+	log = log.With("tenant", snap.Tenant.Namespace+"/"+snap.Tenant.Name, "connection", conn.Name, "strategy", conn.Strategy)
+	factory, ok := factories[conn.Strategy]
+	if !ok {
+		log.Error("connection strategy not implemented by this token server; its logins answer temporarily_unavailable")
+		return unavailable{reason: fmt.Errorf("strategy %q not implemented", conn.Strategy)}
+	}
+	built, err := factory(conn)
+	if err != nil {
+		log.Error("cannot build connector; its logins answer temporarily_unavailable", "error", err)
+		return unavailable{reason: err}
+	}
+	return built
+}
+
+// sweep closes the connectors of Connections that no longer exist.
+func (c *connectorCache) sweep(inUse map[string]bool) {
+	for key, e := range c.entries {
+		if !inUse[key] {
+			c.closeLater(e.connector)
+			delete(c.entries, key)
+		}
+	}
+}
+
+func (c *connectorCache) closeLater(conn connector.Connector) {
+	time.AfterFunc(closeGrace, func() {
+		if err := conn.Close(); err != nil {
+			c.log.Error("closing a replaced connector", "error", err)
+		}
+	})
+}
+
+func fingerprint(conn snapshot.Connection) [sha256.Size]byte {
+	raw, err := json.Marshal(conn)
+	if err != nil {
+		// A Connection decoded from JSON always encodes again; a zero fingerprint only
+		// forces a rebuild.
+		return [sha256.Size]byte{}
+	}
+	return sha256.Sum256(raw)
+}

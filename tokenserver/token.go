@@ -1,0 +1,312 @@
+package tokenserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
+)
+
+// Grant types.
+const (
+	grantPassword      = "password"
+	grantPasswordRealm = "http://auth0.com/oauth/grant-type/password-realm"
+)
+
+// OpenID Connect scopes; every other scope must be defined on the audience.
+const (
+	scopeOpenID  = "openid"
+	scopeProfile = "profile"
+	scopeEmail   = "email"
+)
+
+var oidcScopes = []string{scopeOpenID, scopeProfile, scopeEmail}
+
+// tokenResponse is a successful answer, RFC 6749 §5.1.
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope,omitempty"`
+	IDToken     string `json:"id_token,omitempty"`
+}
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request, t *store.Tenant) result {
+	if !allowMethods(w, r, http.MethodPost) {
+		return result{outcome: "method_not_allowed"}
+	}
+	params, oerr := readParams(r)
+	grant := grantLabel(params["grant_type"])
+	if oerr == nil {
+		var resp *tokenResponse
+		resp, oerr = s.grant(r, t, params)
+		if oerr == nil {
+			noStore(w.Header())
+			writeJSON(w, http.StatusOK, resp)
+			return result{grant: grant, outcome: "success"}
+		}
+	}
+	writeOAuthError(w, oerr)
+	return result{grant: grant, outcome: oerr.code}
+}
+
+// grant runs the password grants: authenticate the client, check what it asks for,
+// check the password, issue the tokens.
+func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]string) (*tokenResponse, *oauthError) {
+	grantType := params["grant_type"]
+	if grantType == "" {
+		return nil, invalidRequest("grant_type is missing.")
+	}
+	client, oerr := authenticateClient(r, t, params)
+	if oerr != nil {
+		return nil, oerr
+	}
+	if grantType != grantPassword && grantType != grantPasswordRealm {
+		return nil, unsupportedGrantType
+	}
+	if !slices.Contains(client.GrantTypes, grantType) {
+		return nil, unauthorizedClient
+	}
+	username, password := params["username"], params["password"]
+	if username == "" || password == "" {
+		return nil, invalidRequest("username and password are required.")
+	}
+	connName, oerr := connectionName(t, grantType, params["realm"])
+	if oerr != nil {
+		return nil, oerr
+	}
+	api, oerr := audience(t, params["audience"])
+	if oerr != nil {
+		return nil, oerr
+	}
+
+	attemptKey := t.Snapshot.Tenant.UID + "\x00" + connName + "\x00" + snapshot.NormalizeLogin(username) + "\x00" + remoteIP(r)
+	if s.attempts.blocked(attemptKey) {
+		return nil, tooManyAttempts
+	}
+	identity, err := t.Connectors[connName].Login(r.Context(), username, password)
+	switch {
+	case errors.Is(err, connector.ErrInvalidCredentials):
+		s.attempts.fail(attemptKey)
+		s.log.Info("login refused", "tenant", t.Name, "connection", connName, "client", client.Name, "reason", err.Error())
+		return nil, invalidGrant
+	case err != nil:
+		s.log.Error("directory unavailable", "tenant", t.Name, "connection", connName, "error", err)
+		return nil, temporarilyUnavailable
+	}
+	s.attempts.succeed(attemptKey)
+
+	resp, err := s.issue(t, client, api, connName, identity, grantedScopes(params["scope"], api))
+	if err != nil {
+		s.log.Error("signing tokens", "tenant", t.Name, "error", err)
+		return nil, temporarilyUnavailable
+	}
+	return resp, nil
+}
+
+// authenticateClient identifies the client by HTTP Basic or by client_id in the body,
+// and checks the secret of a confidential client. RFC 6749 §2.3 allows one method per
+// request, so both at once is refused.
+func authenticateClient(r *http.Request, t *store.Tenant, params map[string]string) (*snapshot.Client, *oauthError) {
+	var id, secret, realm string
+	if user, pass, basic := r.BasicAuth(); basic {
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(user)
+		secret, err2 = url.QueryUnescape(pass)
+		if err1 != nil || err2 != nil {
+			return nil, invalidRequest("The Basic credentials are not form-encoded.")
+		}
+		if _, both := params["client_secret"]; both {
+			return nil, invalidRequest("Authenticate the client with HTTP Basic or with client_secret, not both.")
+		}
+		if bodyID, ok := params["client_id"]; ok && bodyID != id {
+			return nil, invalidRequest("client_id differs from the HTTP Basic user.")
+		}
+		realm = t.Issuer()
+	} else {
+		id, secret = params["client_id"], params["client_secret"]
+	}
+	if id == "" {
+		return nil, invalidClient("Client authentication is missing.", realm)
+	}
+	client, ok := t.Clients[id]
+	if !ok {
+		return nil, invalidClient("Unknown client or wrong client secret.", realm)
+	}
+	if client.Type == "public" {
+		if secret != "" {
+			return nil, invalidClient("A public client has no secret.", realm)
+		}
+		return client, nil
+	}
+	if secret == "" || !snapshot.ClientSecretMatches(client.SecretHash, secret) {
+		return nil, invalidClient("Unknown client or wrong client secret.", realm)
+	}
+	return client, nil
+}
+
+// connectionName is the Connection that checks the password: the tenant's default
+// directory, or the realm of the password-realm grant.
+func connectionName(t *store.Tenant, grantType, realm string) (string, *oauthError) {
+	name := t.Snapshot.DefaultDirectory
+	if grantType == grantPasswordRealm {
+		if realm == "" {
+			return "", invalidRequest("realm is required by the password-realm grant.")
+		}
+		name = realm
+	} else if name == "" {
+		return "", invalidRequest("The tenant has no default directory; use the password-realm grant with a realm.")
+	}
+	if _, ok := t.Connectors[name]; !ok {
+		return "", invalidRequest("The realm is not a connection of this tenant.")
+	}
+	return name, nil
+}
+
+// audience is the API the access token is for, nil for a token only for userinfo.
+func audience(t *store.Tenant, requested string) (*store.API, *oauthError) {
+	if requested == "" {
+		requested = t.Snapshot.DefaultAudience
+	}
+	if requested == "" {
+		return nil, nil
+	}
+	api, ok := t.APIs[requested]
+	if !ok {
+		return nil, invalidTarget
+	}
+	return api, nil
+}
+
+// grantedScopes keeps the OpenID Connect scopes and the scopes api defines, in the order
+// asked, dropping the rest and duplicates.
+func grantedScopes(requested string, api *store.API) []string {
+	var granted []string
+	for _, s := range strings.Fields(requested) {
+		known := slices.Contains(oidcScopes, s) || (api != nil && slices.Contains(api.Scopes, s))
+		if known && !slices.Contains(granted, s) {
+			granted = append(granted, s)
+		}
+	}
+	return granted
+}
+
+// issue signs the access token and, when openid was granted, the id_token.
+func (s *Server) issue(t *store.Tenant, client *snapshot.Client, api *store.API, connName string, identity connector.Identity, scopes []string) (*tokenResponse, error) {
+	now := s.now()
+	openid := slices.Contains(scopes, scopeOpenID)
+	signer, lifetime := t.Signer, t.Snapshot.AccessTokenLifetime
+	aud := jwt.Audience{t.UserinfoURL()}
+	if api != nil {
+		signer, aud = api.Signer, jwt.Audience{api.Identifier}
+		if api.AccessTokenLifetime > 0 {
+			lifetime = api.AccessTokenLifetime
+		}
+		if openid && api.Asymmetric {
+			aud = append(aud, t.UserinfoURL())
+		}
+	}
+	scope := strings.Join(scopes, " ")
+	claims := jwt.Claims{
+		Issuer:   t.Issuer(),
+		Subject:  connName + "|" + identity.UserID,
+		Audience: aud,
+		IssuedAt: now.Unix(),
+		Expiry:   now.Add(lifetime).Unix(),
+		Scope:    scope,
+		ClientID: client.ClientID,
+		JWTID:    newJTI(),
+	}
+	accessToken, err := signer.SignAccessToken(claims)
+	if err != nil {
+		return nil, err
+	}
+	resp := &tokenResponse{AccessToken: accessToken, TokenType: "Bearer", ExpiresIn: int64(lifetime / time.Second), Scope: scope}
+	if openid {
+		idClaims := userClaims(identity, scopes)
+		for name, v := range map[string]any{
+			"iss": claims.Issuer, "sub": claims.Subject, "aud": client.ClientID, "azp": client.ClientID,
+			"iat": claims.IssuedAt, "exp": now.Add(t.Snapshot.IDTokenLifetime).Unix(), "auth_time": claims.IssuedAt,
+		} {
+			idClaims[name] = v
+		}
+		if resp.IDToken, err = t.Signer.SignIDToken(idClaims); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// userClaims are the claims about the user that scopes allow, for the id_token and
+// userinfo. A user's own claims never replace the standard ones.
+func userClaims(id connector.Identity, scopes []string) map[string]any {
+	claims := map[string]any{}
+	if slices.Contains(scopes, scopeProfile) {
+		for name, v := range id.Claims {
+			claims[name] = v
+		}
+		setIfPresent(claims, "name", id.Name)
+		setIfPresent(claims, "preferred_username", id.Username)
+		if len(id.Groups) > 0 {
+			claims["groups"] = id.Groups
+		}
+	}
+	if slices.Contains(scopes, scopeEmail) {
+		setIfPresent(claims, "email", id.Email)
+		if id.Email != "" {
+			claims["email_verified"] = id.EmailVerified
+		}
+	}
+	return claims
+}
+
+func setIfPresent(claims map[string]any, name, value string) {
+	if value != "" {
+		claims[name] = value
+	}
+}
+
+func newJTI() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// grantLabel bounds the grant label of metrics to the known grant types.
+func grantLabel(grantType string) string {
+	switch grantType {
+	case grantPassword:
+		return "password"
+	case grantPasswordRealm:
+		return "password-realm"
+	case "":
+		return ""
+	default:
+		return "other"
+	}
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// lookupUser is implemented by connectors that can find a user without a password (the
+// database connector), so that userinfo returns the user's current claims.
+type lookupUser interface {
+	LookupUser(ctx context.Context, id string) (connector.Identity, bool)
+}

@@ -1,0 +1,53 @@
+package tokenserver
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
+)
+
+// userinfo answers the claims of the user an access token was issued to, as far as its
+// scopes allow (OpenID Connect Core §5.3).
+func (s *Server) userinfo(w http.ResponseWriter, r *http.Request, t *store.Tenant) result {
+	if !allowMethods(w, r, http.MethodGet, http.MethodPost) {
+		return result{outcome: "method_not_allowed"}
+	}
+	noStore(w.Header())
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
+		// RFC 6750 §3.1: no error attribute when the request carried no token. Tokens in
+		// the query string are not accepted (they end up in logs), so they count as none.
+		return bearerError(w, "", "")
+	}
+	claims, err := jwt.VerifyAccessToken(strings.TrimSpace(token), t.PublicKeys, t.Issuer(), t.UserinfoURL(), s.now())
+	if err != nil {
+		return bearerError(w, "invalid_token", "The access token is invalid or expired.")
+	}
+	connName, userID, _ := strings.Cut(claims.Subject, "|")
+	body := map[string]any{}
+	if c, ok := t.Connectors[connName].(lookupUser); ok {
+		identity, found := c.LookupUser(r.Context(), userID)
+		if !found {
+			return bearerError(w, "invalid_token", "The user of the access token no longer exists.")
+		}
+		body = userClaims(identity, strings.Fields(claims.Scope))
+	}
+	body["sub"] = claims.Subject
+	writeJSON(w, http.StatusOK, body)
+	return result{outcome: "success"}
+}
+
+func bearerError(w http.ResponseWriter, code, description string) result {
+	challenge := `Bearer realm="userinfo"`
+	if code != "" {
+		challenge += `, error="` + code + `", error_description="` + description + `"`
+	}
+	w.Header().Set("WWW-Authenticate", challenge)
+	if code == "" {
+		code = "missing_token"
+	}
+	w.WriteHeader(http.StatusUnauthorized)
+	return result{outcome: code}
+}
