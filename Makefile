@@ -50,7 +50,7 @@ build: ## Build bin/gatehouse.
 .PHONY: run
 run: build ## Run the whole system locally: control plane, controller, token server and the samples; prints a curl for the sample user.
 	@hack/controlplane.sh build
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(BIN)/gatehouse local
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(BIN)/gatehouse local $(LOCAL_FLAGS)
 
 ##@ Verification and tests
 
