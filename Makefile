@@ -47,6 +47,9 @@ fmt: ## Format the Go code.
 build: ## Build bin/gatehouse.
 	go build -o $(BIN)/gatehouse .
 
+# LOCAL_FLAGS are flags of 'gatehouse local', e.g. LOCAL_FLAGS=--port=0 for a free port.
+LOCAL_FLAGS ?=
+
 .PHONY: run
 run: build ## Run the whole system locally: control plane, controller, token server and the samples; prints a curl for the sample user.
 	@hack/controlplane.sh build
