@@ -112,7 +112,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}
 
-	listener, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)))
+	listener, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)))
 	if err != nil {
 		return fmt.Errorf("reserving the token server's port: %w", err)
 	}
@@ -246,9 +246,12 @@ func (g *processGroup) start(binary string, args ...string) error {
 	g.pids, g.done = append(g.pids, cmd.Process.Pid), append(g.done, done)
 	go func() {
 		err := cmd.Wait()
+		if err == nil {
+			err = errors.New("exit status 0")
+		}
 		_ = logFile.Close()
 		close(done)
-		g.exited <- fmt.Errorf("gatehouse %s exited: %v", args[0], err)
+		g.exited <- fmt.Errorf("gatehouse %s exited: %w", args[0], err)
 	}()
 	return nil
 }

@@ -62,8 +62,10 @@ func ReadCredentials(dir string, base Credentials) (Credentials, error) {
 		if *f.value != "" {
 			continue
 		}
-		data, err := os.ReadFile(filepath.Join(dir, f.file))
-		if err != nil && !(errors.Is(err, os.ErrNotExist) && f.file == FileClientSecret) {
+		data, err := os.ReadFile(filepath.Join(dir, f.file)) //nolint:gosec // the directory the user named
+		// A public Client has no secret.
+		publicClient := errors.Is(err, os.ErrNotExist) && f.file == FileClientSecret
+		if err != nil && !publicClient {
 			return Credentials{}, fmt.Errorf("reading the credentials: %w", err)
 		}
 		*f.value = strings.TrimSpace(string(data))
