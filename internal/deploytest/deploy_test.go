@@ -17,6 +17,7 @@ limitations under the License.
 package deploytest
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -36,6 +37,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
@@ -46,12 +48,25 @@ const (
 	customValues     = "internal/deploytest/testdata/custom-values.yaml"
 )
 
-var env *testenv.Env
+var (
+	env *testenv.Env
+	// c knows the CustomResourceDefinition kind too.
+	c client.Client
+)
 
 func TestMain(m *testing.M) {
 	var err error
 	if env, err = testenv.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	scheme := testenv.Scheme()
+	if err = apiextensionsv1.AddToScheme(scheme); err == nil {
+		c, err = client.New(env.Config, client.Options{Scheme: scheme})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		_ = env.Stop()
 		os.Exit(1)
 	}
 	code := m.Run()
@@ -94,20 +109,28 @@ func renderChart(t *testing.T, args ...string) []*unstructured.Unstructured {
 
 func decodeAll(t *testing.T, manifests string) []*unstructured.Unstructured {
 	t.Helper()
-	decoder := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(manifests), 4096)
+	reader := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(manifests)))
 	var objs []*unstructured.Unstructured
 	for {
-		obj := &unstructured.Unstructured{}
-		err := decoder.Decode(&obj.Object)
+		doc, err := reader.Read()
 		if errors.Is(err, io.EOF) {
 			return objs
 		}
 		if err != nil {
+			t.Fatalf("reading rendered manifests: %v", err)
+		}
+		data, err := yaml.YAMLToJSON(doc)
+		if err != nil {
 			t.Fatalf("decoding rendered manifests: %v", err)
 		}
-		if len(obj.Object) > 0 {
-			objs = append(objs, obj)
+		if string(data) == "null" {
+			continue // a document of comments only
 		}
+		obj := &unstructured.Unstructured{}
+		if err := obj.UnmarshalJSON(data); err != nil {
+			t.Fatalf("decoding rendered manifests: %v\n%s", err, doc)
+		}
+		objs = append(objs, obj)
 	}
 }
 
@@ -117,7 +140,7 @@ func ensureNamespace(t *testing.T, name string) {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name,
 		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}}}
-	if err := env.Client.Create(t.Context(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := c.Create(t.Context(), ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 }
@@ -130,7 +153,7 @@ func dryRunApply(t *testing.T, objs []*unstructured.Unstructured) {
 		return boolRank(a.GetKind() != "CustomResourceDefinition") - boolRank(b.GetKind() != "CustomResourceDefinition")
 	})
 	for _, obj := range append(objs, podsOf(t, objs)...) {
-		err := env.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(obj),
+		err := c.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(obj),
 			client.DryRunAll, client.FieldOwner("deploytest"), client.ForceOwnership)
 		if err != nil {
 			t.Errorf("the API server refuses %s %s/%s: %v", obj.GetKind(), obj.GetNamespace(), obj.GetName(), err)
@@ -215,7 +238,7 @@ func installServiceMonitorCRD(t *testing.T) {
 			}},
 		},
 	}
-	if err := env.Client.Create(t.Context(), crd); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := c.Create(t.Context(), crd); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
 	// The API server serves a new CRD once it is Established.
@@ -231,7 +254,7 @@ func installServiceMonitorCRD(t *testing.T) {
 func established(t *testing.T, name string) bool {
 	t.Helper()
 	crd := &apiextensionsv1.CustomResourceDefinition{}
-	if err := env.Client.Get(t.Context(), client.ObjectKey{Name: name}, crd); err != nil {
+	if err := c.Get(t.Context(), client.ObjectKey{Name: name}, crd); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range crd.Status.Conditions {
