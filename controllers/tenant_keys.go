@@ -38,6 +38,12 @@ import (
 // current (RFC 3339). The key's state follows from it and the other keys' (see package keys).
 const AnnotationNotBefore = "identity.gatehouse.dev/not-before"
 
+// AnnotationRotationRequest on the key Secret that a manual rotation made current holds
+// the rotate-keys value it acted on. The Tenant's status says the same, but a reconcile
+// can read a Tenant from a cache that does not show its own last status write yet; the
+// key, read from the API server before any rotation, makes a rotation happen only once.
+const AnnotationRotationRequest = "identity.gatehouse.dev/rotation-request"
+
 // ConditionKeyRepaired is True once a signing key Secret had to be replaced because it
 // was deleted or tampered with; its message and lastTransitionTime tell the last repair.
 const ConditionKeyRepaired = "KeyRepaired"
@@ -46,6 +52,8 @@ const ConditionKeyRepaired = "KeyRepaired"
 type storedKey struct {
 	keys.Key
 	pem []byte
+	// rotation is the rotation request that made the key current, if any.
+	rotation string
 }
 
 // reconcileKeys verifies the Tenant's key Secrets, repairs, rotates, generates and
@@ -61,13 +69,16 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 	if err != nil {
 		return nil, err
 	}
+	rotate = rotate && !rotatedFor(stored, rotation)
 	plan := keys.Decide(keyList(stored), now, policy, rotate)
 	if len(plan.Generate) > 0 {
 		// The cache may not show a key written moments ago; generating on a stale view
-		// would replace keys, so confirm with the API server first.
+		// would replace keys, so confirm with the API server first. A rotation always
+		// generates, so it is always confirmed here.
 		if stored, err = r.loadKeys(ctx, r.APIReader, tenant, seen); err != nil {
 			return nil, err
 		}
+		rotate = rotate && !rotatedFor(stored, rotation)
 		plan = keys.Decide(keyList(stored), now, policy, rotate)
 		if len(plan.Generate) > 0 {
 			// Only now, with the API server's view, is a key missing from status lost.
@@ -84,6 +95,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 	if p := plan.Promote; p != nil {
 		i := slices.IndexFunc(stored, func(s storedKey) bool { return s.KID == p.KID })
 		stored[i].NotBefore = p.NotBefore
+		stored[i].rotation = rotation
 		if err := r.apply(ctx, r.keySecret(tenant, stored[i]), nil); err != nil {
 			return nil, err
 		}
@@ -98,8 +110,10 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 		}
 		stored = append(stored, k)
 	}
-	if rotate {
+	if rotatedFor(stored, rotation) {
 		tenant.Status.LastRotationRequest = rotation
+	}
+	if rotate {
 		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, ReasonKeyRotated, "RotateKeys",
 			"rotation %q: the next signing key is now current and a new next key is published", rotation)
 	}
@@ -187,7 +201,7 @@ func (r *TenantReconciler) deleteKey(ctx context.Context, tenant *identityv1alph
 
 func (r *TenantReconciler) keySecret(tenant *identityv1alpha1.Tenant, k storedKey) desiredSecret {
 	uid := string(tenant.UID)
-	return desiredSecret{
+	d := desiredSecret{
 		Namespace: r.opts.Namespace,
 		Name:      keys.SecretName(uid, k.KID),
 		Labels:    map[string]string{snapshot.LabelComponent: snapshot.ComponentSigningKey, snapshot.LabelTenantUID: uid},
@@ -199,6 +213,10 @@ func (r *TenantReconciler) keySecret(tenant *identityv1alpha1.Tenant, k storedKe
 		},
 		Data: map[string][]byte{snapshot.KeySecretDataKey: k.pem},
 	}
+	if k.rotation != "" {
+		d.Annotations[AnnotationRotationRequest] = k.rotation
+	}
+	return d
 }
 
 // parseKeySecret verifies a key Secret: the key parses, suits its algorithm, and its
@@ -221,8 +239,9 @@ func parseKeySecret(s *corev1.Secret, tenantUID string) (storedKey, error) {
 		return storedKey{}, fmt.Errorf("annotation %s: %w", AnnotationNotBefore, err)
 	}
 	return storedKey{
-		Key: keys.Key{KID: kid, Algorithm: alg, Bits: keys.Size(signer), NotBefore: notBefore.UTC()},
-		pem: s.Data[snapshot.KeySecretDataKey],
+		Key:      keys.Key{KID: kid, Algorithm: alg, Bits: keys.Size(signer), NotBefore: notBefore.UTC()},
+		pem:      s.Data[snapshot.KeySecretDataKey],
+		rotation: s.Annotations[AnnotationRotationRequest],
 	}, nil
 }
 
@@ -243,6 +262,11 @@ func generateKey(policy keys.Policy, notBefore time.Time) (storedKey, error) {
 		Key: keys.Key{KID: kid, Algorithm: policy.Algorithm, Bits: keys.Size(signer), NotBefore: notBefore},
 		pem: pemBytes,
 	}, nil
+}
+
+// rotatedFor reports whether a key was made current by the rotation request.
+func rotatedFor(stored []storedKey, rotation string) bool {
+	return rotation != "" && slices.ContainsFunc(stored, func(s storedKey) bool { return s.rotation == rotation })
 }
 
 func keyList(stored []storedKey) []keys.Key {
