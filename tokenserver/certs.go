@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -43,7 +44,7 @@ func (c *certReloader) reload() error {
 	if err != nil {
 		return err
 	}
-	both := append(certPEM, keyPEM...)
+	both := slices.Concat(certPEM, keyPEM)
 	if bytes.Equal(both, c.last) {
 		return nil
 	}

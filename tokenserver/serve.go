@@ -39,14 +39,14 @@ type ListenOptions struct {
 // Serve runs the handler and the operations endpoints until ctx ends, then stops
 // accepting connections and waits for in-flight requests.
 func Serve(ctx context.Context, opts ListenOptions, handler http.Handler, st *store.Store, registry *prometheus.Registry, log *slog.Logger) error {
-	main, err := net.Listen("tcp", opts.BindAddress)
+	var lc net.ListenConfig
+	main, err := lc.Listen(ctx, "tcp", opts.BindAddress)
 	if err != nil {
 		return err
 	}
-	ops, err := net.Listen("tcp", opts.MetricsBindAddress)
+	ops, err := lc.Listen(ctx, "tcp", opts.MetricsBindAddress)
 	if err != nil {
-		main.Close()
-		return err
+		return errors.Join(err, main.Close())
 	}
 	return ServeListeners(ctx, opts, main, ops, handler, st, registry, log)
 }

@@ -45,7 +45,7 @@ func serveInBackground(t *testing.T, opts ListenOptions, handler http.Handler, s
 	}()
 	t.Cleanup(func() {
 		cancel()
-		<-result
+		<-result //nolint:errcheck // the tests that care read the result themselves
 	})
 	return mainL.Addr().String(), opsL.Addr().String(), cancel, result
 }
@@ -60,7 +60,7 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	slow := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		close(started)
 		<-release
-		io.WriteString(w, "finished")
+		_, _ = io.WriteString(w, "finished")
 	})
 	addr, _, cancel, done := serveInBackground(t, testListenOptions(), slow, store.New(), prometheus.NewRegistry())
 
@@ -149,7 +149,7 @@ func TestTLSCertificateReload(t *testing.T) {
 	writeCert(1)
 	opts := testListenOptions()
 	opts.TLSCertFile, opts.TLSKeyFile = certFile, keyFile
-	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 	addr, _, _, _ := serveInBackground(t, opts, ok, store.New(), prometheus.NewRegistry())
 
 	servedSerial := func() int64 {
@@ -163,8 +163,11 @@ func TestTLSCertificateReload(t *testing.T) {
 	if got := servedSerial(); got != 1 {
 		t.Fatalf("serving certificate %d, want 1", got)
 	}
-	if resp, err := http.Get("http://" + addr + "/"); err == nil && resp.StatusCode == http.StatusOK {
-		t.Errorf("plain HTTP is served next to HTTPS")
+	if resp, err := http.Get("http://" + addr + "/"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Errorf("plain HTTP is served next to HTTPS")
+		}
 	}
 
 	writeCert(2)

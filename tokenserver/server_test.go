@@ -30,13 +30,13 @@ const testDomain = "login.acme.test"
 // by path, and dom routed by Host, which has neither default directory nor audience.
 type testServer struct {
 	url       string
+	store     *store.Store
 	acme      *tokentest.Tenant
 	beta      *tokentest.Tenant
 	dom       *tokentest.Tenant
 	clockSkew atomic.Int64
 }
 
-func (ts *testServer) issuer(ft *tokentest.Tenant) string { return ft.Snapshot.Issuer }
 func (ts *testServer) now() time.Time {
 	return time.Now().Add(time.Duration(ts.clockSkew.Load()))
 }
@@ -54,7 +54,7 @@ func newTestServer(t *testing.T) *testServer {
 	st := store.New()
 	srv := httptest.NewServer(NewServer(st, slog.New(slog.DiscardHandler), NewMetrics(), WithClock(ts.now)))
 	t.Cleanup(srv.Close)
-	ts.url = srv.URL
+	ts.url, ts.store = srv.URL, st
 	fixturesOnce.Do(func() {
 		fixtures.acme = tokentest.NewTenant(t, "uid-acme", "team-a", "acme", "", "", bcrypt.MinCost,
 			tokentest.NewKey(t, "acme-next", "RS256", "next"),
@@ -176,7 +176,7 @@ func currentKID(ft *tokentest.Tenant) string {
 
 func assertAccessTokenHeader(t *testing.T, token, kid string) {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, append(jwt.AsymmetricAlgorithms, jose.HS256))
+	jws, err := jose.ParseSignedCompact(token, append(jwt.AsymmetricAlgorithms, jose.HS256))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,8 +186,14 @@ func assertAccessTokenHeader(t *testing.T, token, kid string) {
 	}
 }
 
+// reply is what a test keeps of an answer once its body is read and closed.
+type reply struct {
+	StatusCode int
+	Header     http.Header
+}
+
 // post sends a token request with a raw body and returns the answer and its JSON.
-func post(t *testing.T, target, host, contentType, body string, header http.Header) (*http.Response, map[string]any) {
+func post(t *testing.T, target, host, contentType, body string, header http.Header) (reply, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, target, strings.NewReader(body))
 	if err != nil {
@@ -213,7 +219,7 @@ func post(t *testing.T, target, host, contentType, body string, header http.Head
 			t.Fatalf("answer is not JSON: %q", raw)
 		}
 	}
-	return resp, out
+	return reply{resp.StatusCode, resp.Header}, out
 }
 
 func form(kv ...string) string {
@@ -297,7 +303,7 @@ func TestTokenErrors(t *testing.T) {
 	}
 }
 
-func assertOAuthError(t *testing.T, resp *http.Response, body map[string]any, status int, code string) {
+func assertOAuthError(t *testing.T, resp reply, body map[string]any, status int, code string) {
 	t.Helper()
 	if resp.StatusCode != status || body["error"] != code {
 		t.Errorf("got %d %v, want %d %s", resp.StatusCode, body, status, code)
@@ -330,7 +336,7 @@ func TestInvalidGrantRevealsNothing(t *testing.T) {
 func TestTooManyAttempts(t *testing.T) {
 	ts := newTestServer(t)
 	tokenURL := ts.acme.Snapshot.Issuer + "oauth/token"
-	attempt := func(password string) (*http.Response, map[string]any) {
+	attempt := func(password string) (reply, map[string]any) {
 		return post(t, tokenURL, "", formType, form("grant_type", "password", "client_id", tokentest.Public, "username", tokentest.Alice, "password", password), nil)
 	}
 	for range defaultMaxFailedAttempts {
@@ -365,7 +371,7 @@ func TestJSONBodyAndAudiences(t *testing.T) {
 		if body["scope"] != "openid read:hs" || body["expires_in"] != float64(3600) || body["id_token"] == nil {
 			t.Errorf("answer %v", body)
 		}
-		jws, err := jose.ParseSigned(body["access_token"].(string), []jose.SignatureAlgorithm{jose.HS256})
+		jws, err := jose.ParseSignedCompact(body["access_token"].(string), []jose.SignatureAlgorithm{jose.HS256})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -396,7 +402,7 @@ func TestJSONBodyAndAudiences(t *testing.T) {
 
 func unverifiedClaims(t *testing.T, token string) map[string]any {
 	t.Helper()
-	jws, err := jose.ParseSigned(token, append(jwt.AsymmetricAlgorithms, jose.HS256))
+	jws, err := jose.ParseSignedCompact(token, append(jwt.AsymmetricAlgorithms, jose.HS256))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +428,7 @@ func TestUserinfoRefusals(t *testing.T) {
 		return body["access_token"].(string)
 	}()
 
-	userinfo := func(header, query string) *http.Response {
+	userinfo := func(header, query string) reply {
 		req, _ := http.NewRequest(http.MethodGet, acme.Snapshot.Issuer+"userinfo"+query, nil)
 		if header != "" {
 			req.Header.Set("Authorization", header)
@@ -432,7 +438,7 @@ func TestUserinfoRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		return resp
+		return reply{resp.StatusCode, resp.Header}
 	}
 	if resp := userinfo("Bearer "+withOpenID, ""); resp.StatusCode != http.StatusOK {
 		t.Fatalf("valid token: %d", resp.StatusCode)
@@ -466,7 +472,7 @@ func TestUserinfoRefusals(t *testing.T) {
 
 func TestDiscoveryAndJWKS(t *testing.T) {
 	ts := newTestServer(t)
-	get := func(target, host string) (*http.Response, map[string]any) {
+	get := func(target, host string) (reply, map[string]any) {
 		req, _ := http.NewRequest(http.MethodGet, target, nil)
 		req.Host = host
 		resp, err := http.DefaultClient.Do(req)
@@ -478,7 +484,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 			t.Fatal(err)
 		}
-		return resp, out
+		return reply{resp.StatusCode, resp.Header}, out
 	}
 	for _, tc := range []struct{ target, host, issuer string }{
 		{ts.acme.Snapshot.Issuer + ".well-known/openid-configuration", "", ts.acme.Snapshot.Issuer},
@@ -515,7 +521,62 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		t.Errorf("published kids %v, want next, current and previous", kids)
 	}
 
-	if resp, err := http.Get(ts.url + "/team-a/nosuch/.well-known/jwks.json"); err != nil || resp.StatusCode != http.StatusNotFound {
-		t.Errorf("unknown tenant: %v %v", resp, err)
+	unknown, err := http.Get(ts.url + "/team-a/nosuch/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unknown.Body.Close()
+	if unknown.StatusCode != http.StatusNotFound {
+		t.Errorf("unknown tenant: %d, want 404", unknown.StatusCode)
+	}
+}
+
+// TestTokensOutliveKeyRotation rotates acme's keys (next becomes current, current
+// becomes previous) and checks that a token signed before still verifies through the
+// JWKS and at userinfo, while new tokens are signed with the new current key.
+func TestTokensOutliveKeyRotation(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	issuer := ts.acme.Snapshot.Issuer
+	login := func() string {
+		_, body := post(t, issuer+"oauth/token", "", formType, form("grant_type", "password", "client_id", tokentest.Public,
+			"username", tokentest.Alice, "password", ts.acme.AlicePassword, "scope", "openid"), nil)
+		tok, _ := body["access_token"].(string)
+		return tok
+	}
+	before := login()
+
+	rotated := withIssuer(ts.acme, issuer)
+	rotated.Snapshot.Keys = nil
+	for _, k := range ts.acme.Keys {
+		switch k.Entry.State {
+		case "next":
+			k.Entry.State = "current"
+		case "current":
+			k.Entry.State = "previous"
+		default:
+			continue // expired: every token it signed has expired too
+		}
+		rotated.Snapshot.Keys = append(rotated.Snapshot.Keys, k.Entry)
+	}
+	ts.store.Publish([]*store.Tenant{rotated.View(t), ts.beta.View(t), ts.dom.View(t)})
+
+	after := login()
+	assertAccessTokenHeader(t, after, "acme-next")
+	verifier := oidc.NewVerifier(issuer, oidc.NewRemoteKeySet(ctx, issuer+".well-known/jwks.json"), &oidc.Config{ClientID: tokentest.APIIdentifier})
+	for name, tok := range map[string]string{"before the rotation": before, "after the rotation": after} {
+		if _, err := verifier.Verify(ctx, tok); err != nil {
+			t.Errorf("token issued %s does not verify through the JWKS: %v", name, err)
+		}
+		req, _ := http.NewRequest(http.MethodGet, issuer+"userinfo", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("userinfo with a token issued %s: %d", name, resp.StatusCode)
+		}
 	}
 }

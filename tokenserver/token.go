@@ -1,7 +1,6 @@
 package tokenserver
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -303,10 +302,4 @@ func remoteIP(r *http.Request) string {
 		return r.RemoteAddr
 	}
 	return host
-}
-
-// lookupUser is implemented by connectors that can find a user without a password (the
-// database connector), so that userinfo returns the user's current claims.
-type lookupUser interface {
-	LookupUser(ctx context.Context, id string) (connector.Identity, bool)
 }

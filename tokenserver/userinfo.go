@@ -1,12 +1,20 @@
 package tokenserver
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 )
+
+// lookupUser is implemented by connectors that can find a user without a password (the
+// database connector), so that userinfo returns the user's current claims.
+type lookupUser interface {
+	LookupUser(ctx context.Context, id string) (connector.Identity, bool)
+}
 
 // userinfo answers the claims of the user an access token was issued to, as far as its
 // scopes allow (OpenID Connect Core §5.3).

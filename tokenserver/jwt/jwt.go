@@ -155,7 +155,7 @@ var ErrInvalidToken = errors.New("invalid token")
 // VerifyAccessToken checks an access token's signature against keys (by kid), its type,
 // issuer, audience and expiry, and returns its claims.
 func VerifyAccessToken(token string, keys map[string]jose.JSONWebKey, issuer, audience string, now time.Time) (Claims, error) {
-	jws, err := jose.ParseSigned(token, AsymmetricAlgorithms)
+	jws, err := jose.ParseSignedCompact(token, AsymmetricAlgorithms)
 	if err != nil || len(jws.Signatures) != 1 {
 		return Claims{}, fmt.Errorf("%w: malformed", ErrInvalidToken)
 	}

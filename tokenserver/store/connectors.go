@@ -35,7 +35,7 @@ const closeGrace = time.Minute
 type unavailable struct{ reason error }
 
 func (u unavailable) Login(context.Context, string, string) (connector.Identity, error) {
-	return connector.Identity{}, fmt.Errorf("%w: %v", connector.ErrUnavailable, u.reason)
+	return connector.Identity{}, fmt.Errorf("%w: %w", connector.ErrUnavailable, u.reason)
 }
 
 func (unavailable) Close() error { return nil }

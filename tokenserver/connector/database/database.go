@@ -66,7 +66,7 @@ func (c *Connector) Login(_ context.Context, username, pass string) (connector.I
 	switch {
 	case err != nil:
 		// The controller validates hashes, so this is a snapshot written by something else.
-		return connector.Identity{}, fmt.Errorf("%w: unusable password hash: %v", connector.ErrInvalidCredentials, err)
+		return connector.Identity{}, fmt.Errorf("%w: unusable password hash: %w", connector.ErrInvalidCredentials, err)
 	case !known:
 		return connector.Identity{}, fmt.Errorf("%w: unknown user", connector.ErrInvalidCredentials)
 	case !ok:
