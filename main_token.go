@@ -41,7 +41,7 @@ func init() {
 func runToken(args []string) int {
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	dir := fs.String("credentials-dir", "/var/run/secrets/gatehouse",
-		"directory of the Client's credentials Secret (files client_id, client_secret, token_url)")
+		"directory of the Client's credentials Secret (files client_id, client_secret, token_url); $GATEHOUSE_CLIENT_SECRET overrides client_secret")
 	var creds tokenclient.Credentials
 	fs.StringVar(&creds.ClientID, "client-id", "", "client_id; overrides the credentials file")
 	fs.StringVar(&creds.TokenURL, "token-url", "", "token endpoint; overrides the credentials file")

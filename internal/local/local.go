@@ -78,7 +78,12 @@ func Run(ctx context.Context, o Options) (err error) {
 	if err != nil {
 		return err
 	}
-	defer func() { err = errors.Join(err, os.RemoveAll(tmp)) }()
+	defer func() {
+		if err != nil {
+			showLogs(o.Out, tmp)
+		}
+		err = errors.Join(err, os.RemoveAll(tmp))
+	}()
 
 	step(o.Out, "Starting kube-apiserver and etcd from %s", o.AssetsDir)
 	scheme := newScheme()
@@ -112,12 +117,8 @@ func Run(ctx context.Context, o Options) (err error) {
 		}
 	}
 
-	listener, err := (&net.ListenConfig{}).Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(o.Port)))
+	addr, err := freeAddress(ctx, o.Out, o.Port)
 	if err != nil {
-		return fmt.Errorf("reserving the token server's port: %w", err)
-	}
-	addr := listener.Addr().String()
-	if err := listener.Close(); err != nil {
 		return err
 	}
 	serverURL := "http://" + addr
@@ -127,7 +128,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		step(o.Out, "Stopping the controller and the token server")
 		err = errors.Join(err, children.stop())
 	}()
-	step(o.Out, "Starting the controller and the token server (logs in %s)", tmp)
+	step(o.Out, "Starting the controller and the token server")
 	if err := children.start(o.Gatehouse, "controller", "--namespace="+o.OperatorNamespace,
 		"--leader-elect=false", "--token-server-url="+serverURL,
 		"--metrics-bind-address=0", "--health-probe-bind-address=0"); err != nil {
@@ -158,11 +159,11 @@ func Run(ctx context.Context, o Options) (err error) {
 	defer cancel()
 	creds, err := waitForCredentials(readyCtx, c, samples, children.exited)
 	if err != nil {
-		return fmt.Errorf("%w (see the logs in %s)", err, tmp)
+		return err
 	}
 	step(o.Out, "Waiting for the token server to serve the tenant")
 	if err := waitForDiscovery(readyCtx, creds.TokenURL, children.exited); err != nil {
-		return fmt.Errorf("%w (see the logs in %s)", err, tmp)
+		return err
 	}
 
 	fmt.Fprintf(o.Out, "\nGatehouse is running.\n  token endpoint: %s\n  kubeconfig:     %s\n  logs:           %s\n\n",
@@ -175,7 +176,35 @@ func Run(ctx context.Context, o Options) (err error) {
 		fmt.Fprintln(o.Out)
 		return nil
 	case err := <-children.exited:
-		return fmt.Errorf("%w (see the logs in %s)", err, tmp)
+		return err
+	}
+}
+
+// freeAddress returns 127.0.0.1:port, or a free port of 127.0.0.1 when port is taken.
+func freeAddress(ctx context.Context, out io.Writer, port int) (string, error) {
+	var lc net.ListenConfig
+	listener, err := lc.Listen(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil && port != 0 {
+		step(out, "Port %d is taken; the token server will use a free port", port)
+		listener, err = lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	}
+	if err != nil {
+		return "", fmt.Errorf("reserving the token server's port: %w", err)
+	}
+	addr := listener.Addr().String()
+	return addr, listener.Close()
+}
+
+// showLogs prints the end of each child's log: Run removes them when it returns.
+func showLogs(out io.Writer, dir string) {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, name := range logs {
+		data, err := os.ReadFile(name) //nolint:gosec // a log Run wrote
+		if err != nil {
+			continue
+		}
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		fmt.Fprintf(out, "--- last lines of %s\n%s\n", filepath.Base(name), strings.Join(lines[max(0, len(lines)-20):], "\n"))
 	}
 }
 
