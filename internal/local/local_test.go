@@ -53,8 +53,10 @@ func TestMakeRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	t.Cleanup(func() {
-		_ = syscall.Kill(-run.Process.Pid, syscall.SIGKILL)
+	t.Cleanup(func() { // after a failure, leave nothing behind either
+		for _, pid := range append(descendantsOf(run.Process.Pid), run.Process.Pid) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	})
 
 	curl, progress, rest := readUntilCurl(t, stdout, exited, run)
