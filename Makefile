@@ -79,7 +79,7 @@ envtest: ## Build kube-apiserver and etcd when missing; print the KUBEBUILDER_AS
 test: verify lint test-chart test-unit ## Everything CI runs: verify, lint, the chart and all tests.
 
 .PHONY: test-unit
-test-unit: envtest test-deps $(HELM) build ## Run all Go tests against a real API server, slapd and Samba AD; bin/gatehouse and helm for the install tests.
+test-unit: envtest test-deps $(HELM) ## Run all Go tests against a real API server, slapd and Samba AD (and helm for the chart tests).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" HELM="$(HELM)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-chart
