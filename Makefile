@@ -11,10 +11,12 @@ SHELL := /usr/bin/env bash -o pipefail
 # hack/controlplane/go.mod.
 CONTROLLER_GEN_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION  ?= v2.15.0
+HELM_VERSION           ?= v3.22.0
 
 BIN            := $(CURDIR)/bin
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 GOLANGCI_LINT  := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+HELM           := $(BIN)/helm-$(HELM_VERSION)
 ENVTEST_ASSETS  = $(shell hack/controlplane.sh path)
 
 GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
@@ -31,6 +33,7 @@ help: ## Show this help.
 manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC under config/.
 	$(CONTROLLER_GEN) rbac:roleName=gatehouse-controller crd paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	hack/chart-manifests.sh
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods.
@@ -44,10 +47,13 @@ fmt: ## Format the Go code.
 build: ## Build bin/gatehouse.
 	go build -o $(BIN)/gatehouse .
 
+# LOCAL_FLAGS are flags of 'gatehouse local', e.g. LOCAL_FLAGS=--port=0 for a free port.
+LOCAL_FLAGS ?=
+
 .PHONY: run
-run: ## Run the whole system locally (coming with the ship-it milestone).
-	@echo "make run is not built yet: it will start a local control plane, the controller and the token server,"
-	@echo "apply config/samples and print a curl for the sample user. Today: 'make test' runs everything against a real API server."
+run: build ## Run the whole system locally: control plane, controller, token server and the samples; prints a curl for the sample user.
+	@hack/controlplane.sh build
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(BIN)/gatehouse local $(LOCAL_FLAGS)
 
 ##@ Verification and tests
 
@@ -56,9 +62,9 @@ verify: manifests generate ## Fail when generated files, go.mod or formatting di
 	@go mod tidy && (cd hack/controlplane && go mod tidy)
 	@unformatted=$$(gofmt -s -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -s would change: $$unformatted"; exit 1; fi
-	@if [ -n "$$(git status --porcelain -- api config go.mod go.sum hack)" ]; then \
+	@if [ -n "$$(git status --porcelain -- api config charts go.mod go.sum hack)" ]; then \
 		echo "Generated files or go.mod are out of date; run 'make manifests generate' and 'go mod tidy', then commit:"; \
-		git status --porcelain -- api config go.mod go.sum hack; git diff --stat -- api config go.mod go.sum hack; exit 1; fi
+		git status --porcelain -- api config charts go.mod go.sum hack; git diff --stat -- api config charts go.mod go.sum hack; exit 1; fi
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## Run golangci-lint.
@@ -70,11 +76,18 @@ envtest: ## Build kube-apiserver and etcd when missing; print the KUBEBUILDER_AS
 	@hack/controlplane.sh path
 
 .PHONY: test
-test: verify lint test-unit ## Everything CI runs: verify, lint and all tests.
+test: verify lint test-chart test-unit ## Everything CI runs: verify, lint, the chart and all tests.
 
 .PHONY: test-unit
-test-unit: envtest test-deps ## Run all Go tests against a real API server, slapd and Samba AD.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test $(GO_TEST_FLAGS) ./...
+test-unit: envtest test-deps $(HELM) ## Run all Go tests against a real API server, slapd and Samba AD (and helm for the chart tests).
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" HELM="$(HELM)" go test $(GO_TEST_FLAGS) ./...
+
+.PHONY: test-chart
+test-chart: $(HELM) ## Lint the chart and render it with the default and the test values.
+	$(HELM) lint --strict charts/gatehouse
+	$(HELM) lint --strict charts/gatehouse -f internal/deploytest/testdata/custom-values.yaml
+	$(HELM) template gatehouse charts/gatehouse --namespace gatehouse-system >/dev/null
+	$(HELM) template gatehouse charts/gatehouse --namespace gatehouse-system -f internal/deploytest/testdata/custom-values.yaml >/dev/null
 
 ##@ Tools
 
@@ -87,6 +100,11 @@ $(GOLANGCI_LINT):
 	@mkdir -p $(BIN)
 	GOBIN=$(BIN)/.golangci-lint go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(BIN)/.golangci-lint/golangci-lint $@ && rmdir $(BIN)/.golangci-lint
+
+$(HELM):
+	@mkdir -p $(BIN)
+	GOBIN=$(BIN)/.helm go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(BIN)/.helm/helm $@ && rmdir $(BIN)/.helm
 
 ##@ LDAP
 

@@ -1,0 +1,177 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package deploytest
+
+import (
+	"maps"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+)
+
+func TestChartDefaultValues(t *testing.T) {
+	ensureNamespace(t, releaseNamespace)
+	objs := renderChart(t)
+
+	want := map[string]int{
+		"CustomResourceDefinition": 4, "Deployment": 2, "ServiceAccount": 2, "ClusterRole": 1,
+		"ClusterRoleBinding": 1, "Role": 2, "RoleBinding": 2, "Service": 3, "PodDisruptionBudget": 1,
+	}
+	if got := kinds(objs); !maps.Equal(got, want) {
+		t.Errorf("rendered kinds %v, want %v", got, want)
+	}
+	tokenServer := find(t, objs, "Deployment", "gatehouse-tokenserver")
+	if replicas, _, _ := nestedInt(tokenServer, "spec", "replicas"); replicas != 2 {
+		t.Errorf("token server replicas %d, want 2", replicas)
+	}
+	controllerArgs := containerArgs(t, find(t, objs, "Deployment", "gatehouse-controller"))
+	for _, arg := range []string{"--leader-elect=true", "--token-server-url=http://gatehouse-tokenserver.gatehouse-system.svc:8080"} {
+		if !slices.Contains(controllerArgs, arg) {
+			t.Errorf("controller args %v lack %s", controllerArgs, arg)
+		}
+	}
+	role := find(t, objs, "Role", "gatehouse-tokenserver")
+	if role.GetNamespace() != releaseNamespace {
+		t.Errorf("the token server's Role is in %q, want the release namespace", role.GetNamespace())
+	}
+	dryRunApply(t, objs)
+}
+
+func TestChartCustomValues(t *testing.T) {
+	ensureNamespace(t, releaseNamespace)
+	installServiceMonitorCRD(t)
+	objs := renderChart(t, "-f", customValues)
+
+	got := kinds(objs)
+	for kind, n := range map[string]int{"HorizontalPodAutoscaler": 1, "NetworkPolicy": 2, "ServiceMonitor": 2, "PodDisruptionBudget": 1} {
+		if got[kind] != n {
+			t.Errorf("rendered %d %s, want %d", got[kind], kind, n)
+		}
+	}
+	tokenServer := find(t, objs, "Deployment", "gatehouse-tokenserver")
+	if _, found, _ := nestedInt(tokenServer, "spec", "replicas"); found {
+		t.Error("with autoscaling the token server Deployment must leave replicas to the HPA")
+	}
+	for _, arg := range []string{"--tls-cert-file=/etc/gatehouse/tls/tls.crt", "--tls-key-file=/etc/gatehouse/tls/tls.key"} {
+		if !slices.Contains(containerArgs(t, tokenServer), arg) {
+			t.Errorf("token server args lack %s", arg)
+		}
+	}
+	controllerArgs := containerArgs(t, find(t, objs, "Deployment", "gatehouse-controller"))
+	for _, arg := range []string{"--token-server-url=https://login.example.com", "--v=1", "--max-concurrent-reconciles=8"} {
+		if !slices.Contains(controllerArgs, arg) {
+			t.Errorf("controller args %v lack %s", controllerArgs, arg)
+		}
+	}
+	dryRunApply(t, objs)
+}
+
+func TestChartCRDOptions(t *testing.T) {
+	tests := []struct {
+		name     string
+		set      []string
+		wantCRDs int
+		wantKeep bool
+	}{
+		{"defaults install and keep the CRDs", nil, 4, true},
+		{"crds.keep=false", []string{"crds.keep=false"}, 4, false},
+		{"crds.enabled=false", []string{"crds.enabled=false"}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var args []string
+			for _, s := range tt.set {
+				args = append(args, "--set", s)
+			}
+			crds := 0
+			for _, obj := range renderChart(t, args...) {
+				if obj.GetKind() != "CustomResourceDefinition" {
+					continue
+				}
+				crds++
+				if keep := obj.GetAnnotations()["helm.sh/resource-policy"] == "keep"; keep != tt.wantKeep {
+					t.Errorf("%s: keep annotation %v, want %v", obj.GetName(), keep, tt.wantKeep)
+				}
+			}
+			if crds != tt.wantCRDs {
+				t.Errorf("%d CRDs rendered, want %d", crds, tt.wantCRDs)
+			}
+		})
+	}
+}
+
+// TestChartRejectsWrongValues checks values.schema.json and the chart's own checks
+// through helm itself.
+func TestChartRejectsWrongValues(t *testing.T) {
+	const schemaError = "values don't meet the specifications of the schema"
+	tests := []struct{ name, set, want string }{
+		{"negative replicas", "tokenServer.replicas=-1", schemaError},
+		{"no controller", "controller.replicas=0", schemaError},
+		{"unknown log level", "controller.logLevel=verbose", schemaError},
+		{"port out of range", "tokenServer.service.port=70000", schemaError},
+		{"external URL without scheme", "tokenServer.externalURL=login.example.com", schemaError},
+		{"external URL with a trailing slash", "tokenServer.externalURL=https://login.example.com/", schemaError},
+		{"misspelt key", "tokenServer.replica=3", schemaError},
+		{"unknown pull policy", "image.pullPolicy=Sometimes", schemaError},
+		{"autoscaling below its minimum", "tokenServer.autoscaling.enabled=true,tokenServer.autoscaling.maxReplicas=1", "must not exceed maxReplicas"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			commands := [][]string{{"template", "gatehouse", chartDir, "--set", tt.set}}
+			if tt.want == schemaError { // helm lint reports a template's fail only as information
+				commands = append(commands, []string{"lint", chartDir, "--set", tt.set})
+			}
+			for _, command := range commands {
+				out, err := helm(t, command...)
+				if err == nil || !strings.Contains(out, tt.want) {
+					t.Errorf("helm %s accepted %s:\n%s", command[0], tt.set, out)
+				}
+			}
+		})
+	}
+}
+
+// TestKustomizeDefault dry-runs config/default and checks it installs what the chart's
+// defaults install.
+func TestKustomizeDefault(t *testing.T) {
+	ensureNamespace(t, releaseNamespace)
+	out, err := exec.CommandContext(t.Context(), "kubectl", "kustomize", testenv.RepoRoot()+"/config/default").Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/default: %v", err)
+	}
+	objs := decodeAll(t, string(out))
+	chart := names(renderChart(t))
+	chart["Namespace/"+releaseNamespace] = true // helm install --create-namespace makes the chart's
+	if got := names(objs); !maps.Equal(got, chart) {
+		t.Errorf("config/default installs %v, the chart %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(chart)))
+	}
+	dryRunApply(t, objs)
+}
+
+// names are the kinds and names of objects, "Kind/name".
+func names(objs []*unstructured.Unstructured) map[string]bool {
+	set := map[string]bool{}
+	for _, obj := range objs {
+		set[obj.GetKind()+"/"+obj.GetName()] = true
+	}
+	return set
+}
