@@ -11,9 +11,10 @@ import (
 )
 
 // lookupUser is implemented by connectors that can find a user without a password (the
-// database connector), so that userinfo returns the user's current claims.
+// database and directory connectors), so that userinfo returns the user's current claims.
+// An error means the user's directory cannot answer now.
 type lookupUser interface {
-	LookupUser(ctx context.Context, id string) (connector.Identity, bool)
+	LookupUser(ctx context.Context, id string) (identity connector.Identity, found bool, err error)
 }
 
 // userinfo answers the claims of the user an access token was issued to, as far as its
@@ -36,7 +37,12 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request, t *store.Tenan
 	connName, userID, _ := strings.Cut(claims.Subject, "|")
 	body := map[string]any{}
 	if c, ok := t.Connectors[connName].(lookupUser); ok {
-		identity, found := c.LookupUser(r.Context(), userID)
+		identity, found, err := c.LookupUser(r.Context(), userID)
+		if err != nil {
+			s.log.Warn("userinfo: cannot look up the user", "tenant", t.Name, "connection", connName, "error", err)
+			writeOAuthError(w, temporarilyUnavailable)
+			return result{outcome: temporarilyUnavailable.code}
+		}
 		if !found {
 			return bearerError(w, "invalid_token", "The user of the access token no longer exists.")
 		}

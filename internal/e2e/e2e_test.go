@@ -187,32 +187,15 @@ func testLDAPDirectory(t *testing.T, tokenServerAddr string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(directory.Close)
-	servicePassword, userPassword := rand.Text(), rand.Text()
-	if err := directory.Add(fmt.Sprintf(`dn: cn=gatehouse,%[1]s
-objectClass: person
-cn: gatehouse
-sn: service
-userPassword: %[2]s
-
-dn: ou=people,%[1]s
-objectClass: organizationalUnit
-ou: people
-
-dn: uid=carol,ou=people,%[1]s
-objectClass: inetOrgPerson
-uid: carol
-cn: Carol Example
-sn: Example
-mail: carol@example.org
-userPassword: %[3]s
-`, testldap.BaseDN, servicePassword, userPassword)); err != nil {
+	passwords, err := directory.LoadSample()
+	if err != nil {
 		t.Fatal(err)
 	}
 
 	ref := identityv1alpha1.TenantReference{Name: "corp"}
 	bind := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "corp-ldap"},
-		Data:       map[string][]byte{"password": []byte(servicePassword), "ca.crt": []byte(directory.CAPEM)},
+		Data:       map[string][]byte{"password": []byte(passwords["gatehouse"]), "ca.crt": []byte(directory.CAPEM)},
 	}
 	ldapConnection := func(name, url string) *identityv1alpha1.Connection {
 		return &identityv1alpha1.Connection{
@@ -223,7 +206,7 @@ userPassword: %[3]s
 					CASecretRef:           &identityv1alpha1.SecretKeySelector{Name: "corp-ldap", Key: "ca.crt"},
 					BindPasswordSecretRef: identityv1alpha1.SecretKeySelector{Name: "corp-ldap", Key: "password"},
 				},
-				BindDN:     "cn=gatehouse," + testldap.BaseDN,
+				BindDN:     "cn=gatehouse,ou=svc," + testldap.BaseDN,
 				UserSearch: identityv1alpha1.LDAPUserSearch{BaseDN: "ou=people," + testldap.BaseDN, UsernameAttributes: []string{"uid", "mail"}},
 			}},
 		}
@@ -246,7 +229,7 @@ userPassword: %[3]s
 	creds := credentials(t, app)
 	var tok *oauth2.Token
 	eventually(t, "the token server serves the LDAP tenant", func() error {
-		tok, err = passwordToken(creds, "carol", userPassword)
+		tok, err = passwordToken(creds, "alice", passwords["alice"])
 		return err
 	})
 	provider, err := oidc.NewProvider(t.Context(), creds["issuer"])
@@ -261,7 +244,18 @@ userPassword: %[3]s
 	if !strings.HasPrefix(idToken.Subject, "corp-directory|") || len(idToken.Subject) < len("corp-directory|")+32 {
 		t.Errorf("sub %q, want corp-directory|<entryUUID>", idToken.Subject)
 	}
-	if _, err := passwordToken(creds, "carol", userPassword+"x"); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+	// userinfo reads the profile from the directory, as for database users.
+	info, err := provider.UserInfo(t.Context(), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatalf("userinfo of an LDAP user: %v", err)
+	}
+	var profile struct {
+		Name string `json:"name"`
+	}
+	if err := info.Claims(&profile); err != nil || info.Subject != idToken.Subject || info.Email != "alice@example.org" || profile.Name != "Alice Liddell" {
+		t.Errorf("userinfo of an LDAP user: sub %q email %q name %q (%v)", info.Subject, info.Email, profile.Name, err)
+	}
+	if _, err := passwordToken(creds, "alice", passwords["alice"]+"x"); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Errorf("a wrong LDAP password: %v, want invalid_grant", err)
 	}
 }

@@ -19,8 +19,12 @@ import (
 type Factory func(snapshot.Connection) (connector.Connector, error)
 
 // DefaultFactories maps each strategy to its connector. Directory connectors log their
-// failovers and refusals to log.
-func DefaultFactories(log *slog.Logger) map[string]Factory {
+// failovers and refusals to log, and take directoryOptions (benchmarks compare pooling
+// with a fresh connection per login through them).
+func DefaultFactories(log *slog.Logger, directoryOptions ...ldap.Option) map[string]Factory {
+	directory := func(c snapshot.Connection) []ldap.Option {
+		return append([]ldap.Option{ldap.WithLogger(log.With("connection", c.Name))}, directoryOptions...)
+	}
 	return map[string]Factory{
 		snapshot.StrategyDatabase: func(c snapshot.Connection) (connector.Connector, error) {
 			return database.New(c.Users), nil
@@ -29,13 +33,13 @@ func DefaultFactories(log *slog.Logger) map[string]Factory {
 			if c.LDAP == nil {
 				return nil, errors.New("the snapshot has no ldap configuration for this connection")
 			}
-			return ldap.New(c.Name, *c.LDAP, ldap.WithLogger(log.With("connection", c.Name)))
+			return ldap.New(c.Name, *c.LDAP, directory(c)...)
 		},
 		snapshot.StrategyActiveDirectory: func(c snapshot.Connection) (connector.Connector, error) {
 			if c.ActiveDirectory == nil {
 				return nil, errors.New("the snapshot has no activeDirectory configuration for this connection")
 			}
-			return ldap.NewActiveDirectory(c.Name, *c.ActiveDirectory, ldap.WithLogger(log.With("connection", c.Name)))
+			return ldap.NewActiveDirectory(c.Name, *c.ActiveDirectory, directory(c)...)
 		},
 	}
 }

@@ -78,13 +78,13 @@ func (c *Connector) Login(_ context.Context, username, pass string) (connector.I
 }
 
 // LookupUser returns the current identity of the user with the given id, for userinfo.
-// A blocked or removed user is not found.
-func (c *Connector) LookupUser(_ context.Context, id string) (connector.Identity, bool) {
+// A blocked or removed user is not found. It never fails: the users are in memory.
+func (c *Connector) LookupUser(_ context.Context, id string) (connector.Identity, bool, error) {
 	u, ok := c.byID[id]
 	if !ok || u.Blocked {
-		return connector.Identity{}, false
+		return connector.Identity{}, false, nil
 	}
-	return identity(u), true
+	return identity(u), true, nil
 }
 
 // Close does nothing: the connector holds no connections.

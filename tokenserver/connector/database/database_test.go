@@ -87,12 +87,12 @@ func TestLookupUser(t *testing.T) {
 		{ID: "a1", Username: "alice", PasswordHash: "$2a$04$x"},
 		{ID: "b1", Username: "bob", PasswordHash: "$2a$04$x", Blocked: true},
 	})
-	if id, ok := c.LookupUser(context.Background(), "a1"); !ok || id.Username != "alice" {
-		t.Errorf("LookupUser(a1) = %+v, %v", id, ok)
+	if id, ok, err := c.LookupUser(context.Background(), "a1"); !ok || err != nil || id.Username != "alice" {
+		t.Errorf("LookupUser(a1) = %+v, %v, %v", id, ok, err)
 	}
 	for _, missing := range []string{"b1", "alice", "zz"} {
-		if _, ok := c.LookupUser(context.Background(), missing); ok {
-			t.Errorf("LookupUser(%s) found a user", missing)
+		if _, ok, err := c.LookupUser(context.Background(), missing); ok || err != nil {
+			t.Errorf("LookupUser(%s) = found %v, %v", missing, ok, err)
 		}
 	}
 }

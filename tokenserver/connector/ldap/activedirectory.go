@@ -23,6 +23,9 @@ const (
 	attrComputedControl = "msDS-User-Account-Control-Computed"
 )
 
+// adUserFilter matches user accounts.
+const adUserFilter = "(objectCategory=person)(objectClass=user)"
+
 // adProfile finds Active Directory users by sAMAccountName, userPrincipalName or mail,
 // and refuses disabled, locked and expired accounts before any bind.
 type adProfile struct {
@@ -51,7 +54,12 @@ func (p *adProfile) userFilter(username string) string {
 	if local, ok := cutSuffixFold(username, "@"+p.domain); ok && local != "" {
 		match = fmt.Sprintf("(|%s(sAMAccountName=%s))", match, ldap.EscapeFilter(local))
 	}
-	return fmt.Sprintf("(&(objectCategory=person)(objectClass=user)%s)", match)
+	return fmt.Sprintf("(&%s%s)", adUserFilter, match)
+}
+
+func (p *adProfile) subjectFilter(id string) (string, bool) {
+	value, ok := subjectFilterValue("objectGUID", id)
+	return fmt.Sprintf("(&%s(objectGUID=%s))", adUserFilter, value), ok
 }
 
 func (p *adProfile) attributes() []string {

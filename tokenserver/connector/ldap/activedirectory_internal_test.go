@@ -23,6 +23,26 @@ func TestFormatGUID(t *testing.T) {
 	}
 }
 
+func TestSubjectFilterValue(t *testing.T) {
+	tests := []struct {
+		attr, id string
+		want     string
+		ok       bool
+	}{
+		{"objectGUID", "00112233-4455-6677-8899-aabbccddeeff", `\33\22\11\00\55\44\77\66\88\99\aa\bb\cc\dd\ee\ff`, true},
+		{"objectGUID", "00112233-4455-6677-8899-aabbccddeefg", "", false},
+		{"objectGUID", "0011223344556677-8899-aabbccddeeff--", "", false},
+		{"objectGUID", "*", "", false},
+		{"entryUUID", "a*)(uid=*", `a\2a\29\28uid=\2a`, true},
+	}
+	for _, tt := range tests {
+		got, ok := subjectFilterValue(tt.attr, tt.id)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("subjectFilterValue(%s, %q) = %q, %v; want %q, %v", tt.attr, tt.id, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
 // toFileTime is the inverse of fileTime, for building entries.
 func toFileTime(t time.Time) string {
 	return strconv.FormatInt((t.Unix()+11644473600)*1e7, 10)

@@ -50,6 +50,9 @@ var _ connector.Connector = (*Connector)(nil)
 type profile interface {
 	// userFilter matches the entries that username may name.
 	userFilter(username string) string
+	// subjectFilter matches the entry whose subject (Identity.UserID) is id; false when id
+	// cannot be a subject of this directory.
+	subjectFilter(id string) (string, bool)
 	// attributes are the attributes identity reads.
 	attributes() []string
 	// identity builds the identity of entry, or refuses the account with an error that
@@ -166,32 +169,77 @@ func (c *Connector) Login(ctx context.Context, username, password string) (conne
 	if err := c.bindUser(ctx, entry.DN, password); err != nil {
 		return connector.Identity{}, err
 	}
-	if c.groupSearch != nil {
-		groups, err := c.searchGroups(ctx, entry.DN)
-		if err != nil {
-			return connector.Identity{}, err
-		}
-		id.Groups = appendMissing(id.Groups, groups...)
+	return c.withSearchedGroups(ctx, id, entry.DN)
+}
+
+// LookupUser returns the current identity of the user whose subject is id, for userinfo,
+// found with the service account. A user whose entry is gone or whose account may no
+// longer log in is not found; a directory that cannot answer is an error wrapping
+// connector.ErrUnavailable.
+func (c *Connector) LookupUser(ctx context.Context, id string) (connector.Identity, bool, error) {
+	filter, ok := c.profile.subjectFilter(id)
+	if !ok {
+		return connector.Identity{}, false, nil
 	}
+	entries, err := c.searchUsers(ctx, "looking up the user", filter)
+	if err != nil || len(entries) != 1 {
+		return connector.Identity{}, false, err
+	}
+	identity, ok := c.usableIdentity(entries[0], id)
+	if !ok {
+		return connector.Identity{}, false, nil
+	}
+	identity, err = c.withSearchedGroups(ctx, identity, entries[0].DN)
+	return identity, err == nil, err
+}
+
+// usableIdentity is the identity of entry if its subject is id and its account may log in:
+// a disabled, locked or expired account gets no profile, as it gets no token.
+func (c *Connector) usableIdentity(entry *ldap.Entry, id string) (connector.Identity, bool) {
+	identity, err := c.profile.identity(entry, c.now())
+	return identity, err == nil && identity.UserID == id
+}
+
+// withSearchedGroups adds the groups found by the group search, if one is configured, to
+// the identity of the entry dn.
+func (c *Connector) withSearchedGroups(ctx context.Context, id connector.Identity, dn string) (connector.Identity, error) {
+	if c.groupSearch == nil {
+		return id, nil
+	}
+	groups, err := c.searchGroups(ctx, dn)
+	if err != nil {
+		return connector.Identity{}, err
+	}
+	id.Groups = appendMissing(id.Groups, groups...)
 	return id, nil
 }
 
 // findUser returns the one entry that username names. No entry, or more than one, refuses
 // the login: a username must never pick one of several accounts by chance.
 func (c *Connector) findUser(ctx context.Context, username string) (*ldap.Entry, error) {
-	req := ldap.NewSearchRequest(c.userBaseDN, c.userScope, ldap.NeverDerefAliases,
-		2, 0, false, c.profile.userFilter(username), c.profile.attributes(), nil)
-	res, err := c.dir.search(ctx, "searching the user", req)
+	entries, err := c.searchUsers(ctx, "searching the user", c.profile.userFilter(username))
 	switch {
 	case err != nil:
 		return nil, err
-	case len(res.Entries) > 1:
+	case len(entries) > 1:
 		c.log.Warn("username matches more than one directory entry; login refused", "username", username)
 		return nil, refused("username %q matches more than one entry", username)
-	case len(res.Entries) == 0:
+	case len(entries) == 0:
 		return nil, refused("no entry for username %q", username)
 	}
-	return res.Entries[0], nil
+	return entries[0], nil
+}
+
+// searchUsers returns up to two user entries matching filter: enough to tell one from
+// several.
+func (c *Connector) searchUsers(ctx context.Context, what, filter string) ([]*ldap.Entry, error) {
+	req := ldap.NewSearchRequest(c.userBaseDN, c.userScope, ldap.NeverDerefAliases,
+		2, 0, false, filter, c.profile.attributes(), nil)
+	res, err := c.dir.search(ctx, what, req)
+	if err != nil {
+		return nil, err
+	}
+	return res.Entries, nil
 }
 
 // bindUser checks password by binding as dn on a user-bind connection.

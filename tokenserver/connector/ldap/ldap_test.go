@@ -21,7 +21,7 @@ import (
 )
 
 // directory is the slapd shared by the tests of this package, with the accounts of
-// loadAccounts.
+// testldap.Server.LoadSample.
 var (
 	directory *testldap.Server
 	passwords map[string]string
@@ -39,109 +39,25 @@ func runWithDirectory(m *testing.M) int {
 		return 1
 	}
 	defer directory.Close()
-	if passwords, err = loadAccounts(directory); err != nil {
+	if passwords, err = directory.LoadSample(); err != nil {
 		fmt.Fprintln(os.Stderr, "loading accounts:", err)
 		return 1
 	}
 	return m.Run()
 }
 
-// loadAccounts adds a service account, users and groups with new random passwords, and
-// returns the passwords by uid ("gatehouse" for the service account).
-func loadAccounts(s *testldap.Server) (map[string]string, error) {
-	pw := map[string]string{}
-	for _, uid := range []string{"gatehouse", "alice", "bob", "twin1", "twin2"} {
-		p, err := testldap.RandomPassword()
-		if err != nil {
-			return nil, err
-		}
-		pw[uid] = p
-	}
-	b := testldap.BaseDN
-	ldif := fmt.Sprintf(`dn: ou=svc,%[1]s
-objectClass: organizationalUnit
-ou: svc
-
-dn: cn=gatehouse,ou=svc,%[1]s
-objectClass: person
-cn: gatehouse
-sn: service
-userPassword: %[2]s
-
-dn: ou=people,%[1]s
-objectClass: organizationalUnit
-ou: people
-
-dn: ou=groups,%[1]s
-objectClass: organizationalUnit
-ou: groups
-
-dn: uid=alice,ou=people,%[1]s
-objectClass: inetOrgPerson
-uid: alice
-cn: Alice Liddell
-sn: Liddell
-mail: alice@example.org
-userPassword: %[3]s
-
-dn: uid=bob,ou=people,%[1]s
-objectClass: inetOrgPerson
-uid: bob
-cn: Bob Builder
-sn: Builder
-mail: bob@example.org
-userPassword: %[4]s
-
-dn: uid=twin1,ou=people,%[1]s
-objectClass: inetOrgPerson
-uid: twin1
-cn: Twin One
-sn: One
-mail: twins@example.org
-userPassword: %[5]s
-
-dn: uid=twin2,ou=people,%[1]s
-objectClass: inetOrgPerson
-uid: twin2
-cn: Twin Two
-sn: Two
-mail: twins@example.org
-userPassword: %[6]s
-
-dn: cn=admins,ou=groups,%[1]s
-objectClass: groupOfNames
-cn: admins
-member: uid=alice,ou=people,%[1]s
-
-dn: cn=developers,ou=groups,%[1]s
-objectClass: groupOfNames
-cn: developers
-member: uid=alice,ou=people,%[1]s
-member: uid=bob,ou=people,%[1]s
-`, b, pw["gatehouse"], pw["alice"], pw["bob"], pw["twin1"], pw["twin2"])
-	return pw, s.Add(ldif)
+// config is the sample connection to urls (see testldap.Server.SampleConfig).
+func config(urls ...string) snapshot.LDAP {
+	return directory.SampleConfig(passwords["gatehouse"], urls...)
 }
 
-// config is an ldap connection to url over TLS, finding users by uid or mail and groups
-// by memberOf.
-func config(urls ...string) snapshot.LDAP {
-	return snapshot.LDAP{
-		Transport: snapshot.Transport{
-			URLs:           urls,
-			CAPEM:          directory.CAPEM,
-			Timeout:        5 * time.Second,
-			MaxConnections: 4,
-			BindPassword:   passwords["gatehouse"],
-		},
-		BindDN: "cn=gatehouse,ou=svc," + testldap.BaseDN,
-		UserSearch: snapshot.LDAPUserSearch{
-			BaseDN:             "ou=people," + testldap.BaseDN,
-			Scope:              "sub",
-			Filter:             "(objectClass=inetOrgPerson)",
-			UsernameAttributes: []string{"uid", "mail"},
-		},
-		Attributes: snapshot.LDAPAttributes{Subject: "entryUUID", Email: "mail", Name: "cn", Groups: "memberOf"},
-	}
+// groupSearchConfig is the sample connection over LDAPS, reading groups with a group
+// search rather than from memberOf.
+func groupSearchConfig() snapshot.LDAP {
+	cfg := config(directory.LDAPSURL)
+	cfg.Attributes.Groups = ""
+	cfg.GroupSearch = &snapshot.LDAPGroupSearch{BaseDN: "ou=groups," + testldap.BaseDN}
+	return cfg
 }
 
 func newConnector(t *testing.T, cfg snapshot.LDAP, opts ...ldap.Option) *ldap.Connector {
@@ -164,9 +80,6 @@ func TestLoginReturnsClaimsOverEachTransport(t *testing.T) {
 	plain.InsecureNoTLS = true
 	plain.CAPEM = ""
 	unpooled := config(directory.LDAPSURL)
-	withGroupSearch := config(directory.LDAPSURL)
-	withGroupSearch.Attributes.Groups = ""
-	withGroupSearch.GroupSearch = &snapshot.LDAPGroupSearch{BaseDN: "ou=groups," + testldap.BaseDN}
 
 	tests := []struct {
 		name string
@@ -177,7 +90,7 @@ func TestLoginReturnsClaimsOverEachTransport(t *testing.T) {
 		{"StartTLS", startTLS, nil},
 		{"insecure plain LDAP", plain, nil},
 		{"fresh connection per step", unpooled, []ldap.Option{ldap.WithoutPooling()}},
-		{"groups from a group search", withGroupSearch, nil},
+		{"groups from a group search", groupSearchConfig(), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,13 +237,11 @@ func TestLoginRecoversWhenTheDirectoryRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer own.Close()
-	pw, err := loadAccounts(own)
+	pw, err := own.LoadSample()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config(own.LDAPSURL)
-	cfg.CAPEM = own.CAPEM
-	cfg.BindPassword = pw["gatehouse"]
+	cfg := own.SampleConfig(pw["gatehouse"], own.LDAPSURL)
 	c := newConnector(t, cfg)
 	login := func() error {
 		_, err := c.Login(context.Background(), "bob", pw["bob"])
@@ -360,13 +271,11 @@ func TestLoginReusesPooledConnectionsAfterTheServerDroppedThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer own.Close()
-	pw, err := loadAccounts(own)
+	pw, err := own.LoadSample()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config(own.LDAPSURL)
-	cfg.CAPEM = own.CAPEM
-	cfg.BindPassword = pw["gatehouse"]
+	cfg := own.SampleConfig(pw["gatehouse"], own.LDAPSURL)
 	c := newConnector(t, cfg)
 	if _, err := c.Login(context.Background(), "bob", pw["bob"]); err != nil {
 		t.Fatal(err)
@@ -489,4 +398,47 @@ func silentServer(t *testing.T) string {
 		}
 	})
 	return l.Addr().String()
+}
+
+func TestLookupUserReturnsTheCurrentProfile(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  snapshot.LDAP
+		opts []ldap.Option
+	}{
+		{"pooled", config(directory.LDAPSURL), nil},
+		{"fresh connection per step", config(directory.LDAPSURL), []ldap.Option{ldap.WithoutPooling()}},
+		{"groups from a group search", groupSearchConfig(), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newConnector(t, tt.cfg, tt.opts...)
+			login, err := c.Login(context.Background(), "alice", passwords["alice"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, found, err := c.LookupUser(context.Background(), login.UserID)
+			if err != nil || !found {
+				t.Fatalf("LookupUser(%s) = found %v, %v", login.UserID, found, err)
+			}
+			got.Groups = slices.Sorted(slices.Values(got.Groups))
+			if got.UserID != login.UserID || got.Username != "alice" || got.Email != "alice@example.org" ||
+				got.Name != "Alice Liddell" || !slices.Equal(got.Groups, []string{"admins", "developers"}) {
+				t.Errorf("LookupUser = %+v", got)
+			}
+			// Unknown subjects and filter syntax find nobody.
+			for _, id := range []string{"00000000-0000-0000-0000-000000000000", "*", login.UserID + ")(uid=*"} {
+				if got, found, err := c.LookupUser(context.Background(), id); found || err != nil {
+					t.Errorf("LookupUser(%q) = %+v, found %v, %v", id, got, found, err)
+				}
+			}
+		})
+	}
+}
+
+func TestLookupUserFailsWhenTheDirectoryIsDown(t *testing.T) {
+	c := newConnector(t, config("ldaps://"+closedPort(t)))
+	if _, found, err := c.LookupUser(context.Background(), "00000000-0000-0000-0000-000000000000"); found || !errors.Is(err, connector.ErrUnavailable) {
+		t.Errorf("LookupUser = found %v, %v; want ErrUnavailable", found, err)
+	}
 }

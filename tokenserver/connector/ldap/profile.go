@@ -2,8 +2,10 @@ package ldap
 
 import (
 	"cmp"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +43,11 @@ func newLDAPProfile(cfg snapshot.LDAP) (*ldapProfile, error) {
 
 func (p *ldapProfile) userFilter(username string) string {
 	return fmt.Sprintf("(&%s%s)", p.filter, anyEquals(p.usernameAttributes, username))
+}
+
+func (p *ldapProfile) subjectFilter(id string) (string, bool) {
+	value, ok := subjectFilterValue(p.attrs.Subject, id)
+	return fmt.Sprintf("(&%s(%s=%s))", p.filter, p.attrs.Subject, value), ok
 }
 
 func (p *ldapProfile) attributes() []string {
@@ -88,6 +95,40 @@ func subjectValue(entry *ldap.Entry, attr string) string {
 		return formatGUID(entry.GetRawAttributeValue(attr))
 	}
 	return entry.GetAttributeValue(attr)
+}
+
+// subjectFilterValue is id as the escaped value of a filter on the subject attribute attr:
+// objectGUID is compared as its 16 bytes, each escaped; false when id is not a GUID.
+func subjectFilterValue(attr, id string) (string, bool) {
+	if !strings.EqualFold(attr, "objectGUID") {
+		return ldap.EscapeFilter(id), true
+	}
+	raw, ok := parseGUID(id)
+	if !ok {
+		return "", false
+	}
+	var b strings.Builder
+	for _, c := range raw {
+		fmt.Fprintf(&b, `\%02x`, c)
+	}
+	return b.String(), true
+}
+
+// parseGUID is the inverse of formatGUID.
+func parseGUID(s string) ([]byte, bool) {
+	hexDigits := strings.ReplaceAll(s, "-", "")
+	if len(s) != 36 || len(hexDigits) != 32 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return nil, false
+	}
+	b, err := hex.DecodeString(hexDigits)
+	if err != nil {
+		return nil, false
+	}
+	// The first three fields are little-endian on the wire.
+	slices.Reverse(b[0:4])
+	slices.Reverse(b[4:6])
+	slices.Reverse(b[6:8])
+	return b, true
 }
 
 // formatGUID formats a 16-byte Microsoft GUID: its first three fields are little-endian.

@@ -140,6 +140,25 @@ func TestLoginBySAMAccountNameUPNOrMail(t *testing.T) {
 	}
 }
 
+// TestLookupUserByObjectGUID checks that userinfo's lookup finds an account by its
+// objectGUID, compared as bytes, and not a disabled one.
+func TestLookupUserByObjectGUID(t *testing.T) {
+	c := newConnector(t, config(testsamba.LDAPSURL))
+	guid := objectGUID(t, "alice")
+	id, found, err := c.LookupUser(context.Background(), guid)
+	if err != nil || !found {
+		t.Fatalf("LookupUser(%s) = found %v, %v", guid, found, err)
+	}
+	if id.UserID != guid || id.Username != "alice" || id.Email != "alice@mail.example.org" || !slices.Equal(id.Groups, []string{"Engineers"}) {
+		t.Errorf("identity = %+v", id)
+	}
+	for _, other := range []string{objectGUID(t, "bob"), "00000000-0000-0000-0000-000000000000", "*"} {
+		if id, found, err := c.LookupUser(context.Background(), other); found || err != nil {
+			t.Errorf("LookupUser(%q) = %+v, found %v, %v; want not found", other, id, found, err)
+		}
+	}
+}
+
 func TestLoginRefusesAccountsThatMayNotLogIn(t *testing.T) {
 	c := newConnector(t, config(testsamba.LDAPSURL))
 	tests := []struct {
