@@ -94,10 +94,15 @@ func (s *Server) provision() error {
 		return err
 	}
 	s.CAPEM = tlsFiles.CAPEM
-	// Simple binds over plain LDAP are for the tests of insecure connections; only the
-	// LDAP server runs, since nothing else is tested.
+	// Simple binds over plain LDAP are for the tests of insecure connections. Only the
+	// LDAP service is asked for, since nothing else is tested (Samba still starts its KDC
+	// and RPC endpoints).
 	extra := strings.Join([]string{
 		"server services = ldap",
+		// Samba still starts RPC endpoints on dynamic ports, 49152-65535 by default: that
+		// range overlaps the kernel's ephemeral ports (32768-60999), which the tests of
+		// other packages, run in parallel, bind to. Ports below it cannot collide.
+		"rpc server dynamic port range = 20100-20199",
 		"ldap server require strong auth = no",
 		"log file = " + filepath.Join(s.dir, "log.%m"),
 		"tls enabled = yes",
