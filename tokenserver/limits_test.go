@@ -38,6 +38,12 @@ func serveTokenServer(t *testing.T) (addr, tokenPath string) {
 	return addr, "/team-a/acme/oauth/token"
 }
 
+func TestBodyOver64KiBIsInvalidRequest(t *testing.T) {
+	addr, tokenPath := serveTokenServer(t)
+	resp, body := post(t, "http://"+addr+tokenPath, "", formType, form("grant_type", "password", "pad", strings.Repeat("x", maxBodyBytes)), nil)
+	assertOAuthError(t, resp, body, http.StatusBadRequest, "invalid_request")
+}
+
 func TestHugeHeadersAre431(t *testing.T) {
 	addr, tokenPath := serveTokenServer(t)
 	// Over MaxHeaderBytes and the 4 KiB net/http grants on top, far under its 1 MiB default.
