@@ -2,6 +2,7 @@ package tokenserver
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"log/slog"
@@ -103,8 +104,12 @@ func TestSlowClientsAreCutOff(t *testing.T) {
 			if len(answer) == 0 {
 				return // closed without an answer
 			}
-			resp, err := http.ReadResponse(bufio.NewReader(strings.NewReader(string(answer))), nil)
-			if !tc.answerAllowed || err != nil || resp.StatusCode != http.StatusBadRequest {
+			resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(answer)), nil)
+			if err != nil {
+				t.Fatalf("answer before closing: %q: %v", answer, err)
+			}
+			resp.Body.Close()
+			if !tc.answerAllowed || resp.StatusCode != http.StatusBadRequest {
 				t.Errorf("answer before closing: %q", answer)
 			}
 		})
