@@ -55,6 +55,18 @@ func newTestServer(t *testing.T) *testServer {
 	srv := httptest.NewServer(NewServer(st, slog.New(slog.DiscardHandler), NewMetrics(), WithClock(ts.now)))
 	t.Cleanup(srv.Close)
 	ts.url, ts.store = srv.URL, st
+	loadFixtures(t)
+	// Path-routed issuers depend on the server's address, so each server gets copies.
+	ts.acme = withIssuer(fixtures.acme, srv.URL+"/team-a/acme/")
+	ts.beta = withIssuer(fixtures.beta, srv.URL+"/team-b/beta/")
+	ts.dom = fixtures.dom
+	st.Publish([]*store.Tenant{ts.acme.View(t), ts.beta.View(t), ts.dom.View(t)})
+	return ts
+}
+
+// loadFixtures generates the package's tenants once.
+func loadFixtures(t *testing.T) {
+	t.Helper()
 	fixturesOnce.Do(func() {
 		fixtures.acme = tokentest.NewTenant(t, "uid-acme", "team-a", "acme", "", "", bcrypt.MinCost,
 			tokentest.NewKey(t, "acme-next", "RS256", "next"),
@@ -67,12 +79,6 @@ func newTestServer(t *testing.T) *testServer {
 		fixtures.dom.Snapshot.DefaultDirectory = ""
 		fixtures.dom.Snapshot.DefaultAudience = ""
 	})
-	// Path-routed issuers depend on the server's address, so each server gets copies.
-	ts.acme = withIssuer(fixtures.acme, srv.URL+"/team-a/acme/")
-	ts.beta = withIssuer(fixtures.beta, srv.URL+"/team-b/beta/")
-	ts.dom = fixtures.dom
-	st.Publish([]*store.Tenant{ts.acme.View(t), ts.beta.View(t), ts.dom.View(t)})
-	return ts
 }
 
 func withIssuer(ft *tokentest.Tenant, issuer string) *tokentest.Tenant {

@@ -118,14 +118,12 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 // and checks the secret of a confidential client. RFC 6749 §2.3 allows one method per
 // request, so both at once is refused.
 func authenticateClient(r *http.Request, t *store.Tenant, params map[string]string) (*snapshot.Client, *oauthError) {
-	var id, secret, realm string
-	if user, pass, basic := r.BasicAuth(); basic {
-		var err1, err2 error
-		id, err1 = url.QueryUnescape(user)
-		secret, err2 = url.QueryUnescape(pass)
-		if err1 != nil || err2 != nil {
-			return nil, invalidRequest("The Basic credentials are not form-encoded.")
-		}
+	var realm string
+	id, secret, basic, oerr := basicCredentials(r)
+	if oerr != nil {
+		return nil, oerr
+	}
+	if basic {
 		if _, both := params["client_secret"]; both {
 			return nil, invalidRequest("Authenticate the client with HTTP Basic or with client_secret, not both.")
 		}
@@ -153,6 +151,21 @@ func authenticateClient(r *http.Request, t *store.Tenant, params map[string]stri
 		return nil, invalidClient("Unknown client or wrong client secret.", realm)
 	}
 	return client, nil
+}
+
+// basicCredentials reads HTTP Basic client credentials, whose client_id and secret RFC
+// 6749 §2.3.1 form-encodes inside the Basic encoding.
+func basicCredentials(r *http.Request) (id, secret string, basic bool, oerr *oauthError) {
+	user, pass, basic := r.BasicAuth()
+	if !basic {
+		return "", "", false, nil
+	}
+	id, err1 := url.QueryUnescape(user)
+	secret, err2 := url.QueryUnescape(pass)
+	if err1 != nil || err2 != nil {
+		return "", "", true, invalidRequest("The Basic credentials are not form-encoded.")
+	}
+	return id, secret, true, nil
 }
 
 // connectionName is the Connection that checks the password: the tenant's default

@@ -1,0 +1,77 @@
+package tokenserver
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
+)
+
+// TestUnknownUserIsIndistinguishable compares, over interleaved samples, the answers to
+// an unknown user and to a known user with a wrong password: they must be byte-identical
+// and take about as long. Users are hashed at the dummy hash's cost, bcrypt's default,
+// so a server that skips the dummy hash answers unknown users many times faster.
+func TestUnknownUserIsIndistinguishable(t *testing.T) {
+	const samples = 15
+	// Each request moves the clock past the attempt window, so no login gets blocked.
+	var ticks atomic.Int64
+	clock := func() time.Time { return time.Now().Add(time.Duration(ticks.Add(1)) * defaultAttemptWindow) }
+	st := store.New()
+	srv := httptest.NewServer(NewServer(st, slog.New(slog.DiscardHandler), NewMetrics(), WithClock(clock)))
+	t.Cleanup(srv.Close)
+	ft := tokentest.NewTenant(t, "uid-timing", "team-t", "timing", srv.URL+"/team-t/timing/", "", bcrypt.DefaultCost,
+		tokentest.NewKey(t, "timing-current", "ES256", "current"))
+	st.Publish([]*store.Tenant{ft.View(t)})
+
+	login := func(username string) (answer []byte, took time.Duration) {
+		body := form("grant_type", "password", "client_id", tokentest.Public, "username", username, "password", "wrong")
+		start := time.Now()
+		resp, err := http.Post(ft.Snapshot.Issuer+"oauth/token", formType, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, err := io.ReadAll(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append([]byte(strconv.Itoa(resp.StatusCode)+" "), raw...), time.Since(start)
+	}
+
+	want, _ := login(tokentest.Alice)
+	var known, unknown []time.Duration
+	for i := range samples {
+		answer, took := login(tokentest.Alice)
+		if !bytes.Equal(answer, want) {
+			t.Fatalf("wrong password: %q, then %q", want, answer)
+		}
+		known = append(known, took)
+		if answer, took = login("nobody-" + strconv.Itoa(i)); !bytes.Equal(answer, want) {
+			t.Fatalf("unknown user: %q, wrong password: %q", answer, want)
+		}
+		unknown = append(unknown, took)
+	}
+	k, u := median(known), median(unknown)
+	t.Logf("median answer: known user with a wrong password %v, unknown user %v", k, u)
+	if u < k/2 || u > 2*k {
+		t.Errorf("median answer to an unknown user %v, to a wrong password %v: not within a factor of 2", u, k)
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
