@@ -18,12 +18,10 @@ package controllers
 
 import (
 	"context"
-	"errors"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -50,18 +48,11 @@ type APIReconciler struct {
 
 // Reconcile validates one API, generates its HS256 secret when it needs one, and writes
 // its status.
-func (r *APIReconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, retErr error) {
-	var api identityv1alpha1.API
-	if err := r.Client.Get(ctx, req.NamespacedName, &api); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	before := api.DeepCopy()
-	defer func() {
-		retErr = errors.Join(retErr, r.patchStatus(ctx, before, &api, before.Status, api.Status))
-	}()
-
-	err := r.reconcileAPI(ctx, &api)
-	return reconcile.Result{}, r.setReady(&api, &api.Status.CommonStatus, "the API is served", err)
+func (r *APIReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	return reconcileChild(ctx, &r.base, req, func(api *identityv1alpha1.API) (reconcile.Result, error) {
+		err := r.reconcileAPI(ctx, api)
+		return reconcile.Result{}, r.setReady(api, &api.Status.CommonStatus, "the API is served", err)
+	})
 }
 
 func (r *APIReconciler) reconcileAPI(ctx context.Context, api *identityv1alpha1.API) error {

@@ -19,12 +19,10 @@ package controllers
 import (
 	"cmp"
 	"context"
-	"errors"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -58,18 +56,11 @@ type ClientReconciler struct {
 
 // Reconcile makes sure one Client has its client_id and credentials Secret and writes
 // its status. Deleting the credentials Secret issues a new client secret.
-func (r *ClientReconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, retErr error) {
-	var c identityv1alpha1.Client
-	if err := r.Client.Get(ctx, req.NamespacedName, &c); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	before := c.DeepCopy()
-	defer func() {
-		retErr = errors.Join(retErr, r.patchStatus(ctx, before, &c, before.Status, c.Status))
-	}()
-
-	err := r.reconcileClient(ctx, &c)
-	return reconcile.Result{}, r.setReady(&c, &c.Status.CommonStatus, "the client is served; its credentials are in Secret "+c.Status.CredentialsSecretName, err)
+func (r *ClientReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	return reconcileChild(ctx, &r.base, req, func(c *identityv1alpha1.Client) (reconcile.Result, error) {
+		err := r.reconcileClient(ctx, c)
+		return reconcile.Result{}, r.setReady(c, &c.Status.CommonStatus, "the client is served; its credentials are in Secret "+c.Status.CredentialsSecretName, err)
+	})
 }
 
 func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alpha1.Client) error {

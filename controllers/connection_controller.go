@@ -20,7 +20,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -30,7 +29,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -54,24 +52,17 @@ type ConnectionReconciler struct {
 // +kubebuilder:rbac:groups=identity.gatehouse.dev,resources=connections/status,verbs=get;patch;update
 
 // Reconcile validates one Connection and writes its status.
-func (r *ConnectionReconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, retErr error) {
-	var conn identityv1alpha1.Connection
-	if err := r.Client.Get(ctx, req.NamespacedName, &conn); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
-	}
-	before := conn.DeepCopy()
-	defer func() {
-		retErr = errors.Join(retErr, r.patchStatus(ctx, before, &conn, before.Status, conn.Status))
-	}()
-
-	resolved, err := r.validate(ctx, &conn)
-	conn.Status.Strategy = strategyOf(&conn)
-	conn.Status.Users = count(resolved.Users)
-	err = r.setReady(&conn, &conn.Status.CommonStatus, "the connection is served", err)
-	if err != nil || (resolved.LDAP == nil && resolved.ActiveDirectory == nil) {
-		return reconcile.Result{}, err // a database, or not resolved: Ready says why
-	}
-	return reconcile.Result{RequeueAfter: r.reportDirectory(ctx, &conn, resolved)}, nil
+func (r *ConnectionReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	return reconcileChild(ctx, &r.base, req, func(conn *identityv1alpha1.Connection) (reconcile.Result, error) {
+		resolved, err := r.validate(ctx, conn)
+		conn.Status.Strategy = strategyOf(conn)
+		conn.Status.Users = count(resolved.Users)
+		err = r.setReady(conn, &conn.Status.CommonStatus, "the connection is served", err)
+		if err != nil || (resolved.LDAP == nil && resolved.ActiveDirectory == nil) {
+			return reconcile.Result{}, err // a database, or not resolved: Ready says why
+		}
+		return reconcile.Result{RequeueAfter: r.reportDirectory(ctx, conn, resolved)}, nil
+	})
 }
 
 // How often a directory is checked again: soon while it fails, so that the condition

@@ -32,6 +32,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 )
@@ -103,15 +104,38 @@ func (b *base) setReady(obj client.Object, status *identityv1alpha1.CommonStatus
 	return nil
 }
 
-// patchStatus writes obj's status when it differs from before's.
-func (b *base) patchStatus(ctx context.Context, before, obj client.Object, oldStatus, newStatus any) error {
-	if equality.Semantic.DeepEqual(oldStatus, newStatus) {
+// patchStatus writes obj's status when obj differs from before. Reconcilers change
+// nothing but status in the objects they patch, so any difference is a status change.
+func (b *base) patchStatus(ctx context.Context, before, obj client.Object) error {
+	if equality.Semantic.DeepEqual(before, obj) {
 		return nil
 	}
 	if err := b.Client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("writing status: %w", err)
 	}
 	return nil
+}
+
+// childObject is a pointer to a Connection, API or Client.
+type childObject[T any] interface {
+	*T
+	client.Object
+}
+
+// reconcileChild is the frame of the Connection, API and Client reconcilers: it loads the
+// object that req names (a deleted one is nothing to do), runs reconcileFn on it, and
+// then writes what reconcileFn left in its status, once, when that changed.
+func reconcileChild[T any, P childObject[T]](ctx context.Context, b *base, req reconcile.Request,
+	reconcileFn func(P) (reconcile.Result, error)) (_ reconcile.Result, retErr error) {
+	obj := P(new(T))
+	if err := b.Client.Get(ctx, req.NamespacedName, obj); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	before := obj.DeepCopyObject().(client.Object)
+	defer func() {
+		retErr = errors.Join(retErr, b.patchStatus(ctx, before, obj))
+	}()
+	return reconcileFn(obj)
 }
 
 // tenantOf returns the Tenant an object of namespace belongs to, or a TenantNotFound problem.

@@ -74,7 +74,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	}
 	before := tenant.DeepCopy()
 	defer func() {
-		retErr = errors.Join(retErr, r.patchStatus(ctx, before, &tenant, before.Status, tenant.Status))
+		retErr = errors.Join(retErr, r.patchStatus(ctx, before, &tenant))
 	}()
 
 	children, err := r.listChildren(ctx, &tenant)
