@@ -70,6 +70,23 @@ func newConnector(t *testing.T, cfg snapshot.LDAP, opts ...ldap.Option) *ldap.Co
 	return c
 }
 
+// ownDirectory starts a slapd of the test's own, which the test may stop and restart,
+// loads the sample directory into it, and returns it with its passwords and a connector
+// to it over LDAPS.
+func ownDirectory(t *testing.T) (*testldap.Server, map[string]string, *ldap.Connector) {
+	t.Helper()
+	own, err := testldap.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(own.Close)
+	pw, err := own.LoadSample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return own, pw, newConnector(t, own.SampleConfig(pw["gatehouse"], own.LDAPSURL))
+}
+
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 
 func TestLoginReturnsClaimsOverEachTransport(t *testing.T) {
@@ -232,17 +249,7 @@ func TestDirectoryDownIsUnavailable(t *testing.T) {
 }
 
 func TestLoginRecoversWhenTheDirectoryRestarts(t *testing.T) {
-	own, err := testldap.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer own.Close()
-	pw, err := own.LoadSample()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := own.SampleConfig(pw["gatehouse"], own.LDAPSURL)
-	c := newConnector(t, cfg)
+	own, pw, c := ownDirectory(t)
 	login := func() error {
 		_, err := c.Login(context.Background(), "bob", pw["bob"])
 		return err
@@ -266,17 +273,7 @@ func TestLoginRecoversWhenTheDirectoryRestarts(t *testing.T) {
 }
 
 func TestLoginReusesPooledConnectionsAfterTheServerDroppedThem(t *testing.T) {
-	own, err := testldap.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer own.Close()
-	pw, err := own.LoadSample()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := own.SampleConfig(pw["gatehouse"], own.LDAPSURL)
-	c := newConnector(t, cfg)
+	own, pw, c := ownDirectory(t)
 	if _, err := c.Login(context.Background(), "bob", pw["bob"]); err != nil {
 		t.Fatal(err)
 	}
