@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 )
 
@@ -20,7 +21,8 @@ const (
 )
 
 // Login attempt limits: failures of one login from one address within the window,
-// after which that login answers too_many_attempts until the window ends.
+// after which that login answers too_many_attempts until the window has passed without
+// another failure.
 const (
 	defaultMaxFailedAttempts = 10
 	defaultAttemptWindow     = 15 * time.Minute
@@ -31,12 +33,18 @@ type Server struct {
 	store    *store.Store
 	log      *slog.Logger
 	now      func() time.Time
-	attempts *attemptLimiter
+	attempts attack.Counters
 	metrics  *Metrics
 }
 
 // Option configures a Server.
 type Option func(*Server)
+
+// WithCounters makes failed logins count in c, which replicas may share, rather than in
+// this process's memory.
+func WithCounters(c attack.Counters) Option {
+	return func(s *Server) { s.attempts = c }
+}
 
 // WithClock replaces time.Now, for tests of expiry and attempt limits.
 func WithClock(now func() time.Time) Option {
@@ -49,7 +57,9 @@ func NewServer(st *store.Store, log *slog.Logger, metrics *Metrics, opts ...Opti
 	for _, o := range opts {
 		o(s)
 	}
-	s.attempts = newAttemptLimiter(defaultMaxFailedAttempts, defaultAttemptWindow, s.now)
+	if s.attempts == nil {
+		s.attempts = attack.NewMemory(attack.DefaultMemoryLimit, s.now)
+	}
 	return s
 }
 

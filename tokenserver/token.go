@@ -90,21 +90,26 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 		return nil, oerr
 	}
 
-	attemptKey := t.Snapshot.Tenant.UID + "\x00" + connName + "\x00" + snapshot.NormalizeLogin(username) + "\x00" + remoteIP(r)
-	if s.attempts.blocked(attemptKey) {
+	// The attempt is counted before the password is checked, so that concurrent guesses
+	// cannot all pass the check before the first of them fails.
+	attemptKey := t.Snapshot.Tenant.UID + "\x00" + connName + "\x00" + snapshot.NormalizeLogin(username) + "\x00" + remoteIP(r) + "\x00" // ends in a separator so that no key is a prefix of another
+	if n, _ := s.attempts.Get(attemptKey); n >= defaultMaxFailedAttempts {
+		return nil, tooManyAttempts
+	}
+	if s.attempts.Add(attemptKey, 1, defaultAttemptWindow) > defaultMaxFailedAttempts {
 		return nil, tooManyAttempts
 	}
 	identity, err := t.Connectors[connName].Login(r.Context(), username, password)
 	switch {
 	case errors.Is(err, connector.ErrInvalidCredentials):
-		s.attempts.fail(attemptKey)
 		s.log.Info("login refused", "tenant", t.Name, "connection", connName, "client", client.Name, "reason", err.Error())
 		return nil, invalidGrant
 	case err != nil:
+		s.attempts.Add(attemptKey, -1, defaultAttemptWindow)
 		s.log.Error("directory unavailable", "tenant", t.Name, "connection", connName, "error", err)
 		return nil, temporarilyUnavailable
 	}
-	s.attempts.succeed(attemptKey)
+	s.attempts.Reset(attemptKey)
 
 	resp, err := s.issue(t, client, api, connName, identity, grantedScopes(params["scope"], api))
 	if err != nil {

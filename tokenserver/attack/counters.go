@@ -17,8 +17,8 @@ type Counters interface {
 	// attempts that were reserved but did not fail (the directory was down); it never
 	// takes a count below zero or extends its life.
 	Add(key string, delta int, ttl time.Duration) int
-	// Get returns key's count, zero once it has expired.
-	Get(key string) int
+	// Get returns key's count and when it expires; zero once it has expired.
+	Get(key string) (n int, expires time.Time)
 	// Reset forgets the count of every key that starts with prefix; a whole key is a
 	// prefix of itself.
 	Reset(prefix string)
@@ -75,14 +75,14 @@ func (m *Memory) Add(key string, delta int, ttl time.Duration) int {
 }
 
 // Get implements Counters.
-func (m *Memory) Get(key string) int {
+func (m *Memory) Get(key string) (n int, expires time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	c, ok := m.counts[key]
 	if !ok || !m.now().Before(c.expires) {
-		return 0
+		return 0, time.Time{}
 	}
-	return c.n
+	return c.n, c.expires
 }
 
 // Reset implements Counters.

@@ -20,11 +20,11 @@ func TestMemoryCountsUntilTTLAfterLastAdd(t *testing.T) {
 		clock.advance(50 * time.Second)
 	}
 	// The third Add was 50 s ago: its minute has not passed.
-	if got := m.Get("k"); got != 3 {
-		t.Fatalf("Get 50 s after the last Add = %d, want 3", got)
+	if got, expires := m.Get("k"); got != 3 || !expires.Equal(clock.t.Add(10*time.Second)) {
+		t.Fatalf("Get 50 s after the last Add = %d, expiring %v; want 3, expiring in 10 s", got, expires.Sub(clock.t))
 	}
 	clock.advance(10 * time.Second)
-	if got := m.Get("k"); got != 0 {
+	if got, _ := m.Get("k"); got != 0 {
 		t.Fatalf("Get a ttl after the last Add = %d, want 0", got)
 	}
 	if got := m.Add("k", 1, time.Minute); got != 1 {
@@ -59,7 +59,7 @@ func TestMemoryResetByPrefix(t *testing.T) {
 	m.Reset("t1/u/alice/")
 	want := map[string]int{"t1/u/alice/ip1": 0, "t1/u/alice/ip2": 0, "t1/u/bob/ip1": 1, "t2/u/alice/ip1": 1}
 	for k, n := range want {
-		if got := m.Get(k); got != n {
+		if got, _ := m.Get(k); got != n {
 			t.Errorf("Get(%q) after Reset = %d, want %d", k, got, n)
 		}
 	}
