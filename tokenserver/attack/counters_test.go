@@ -79,3 +79,34 @@ func TestMemoryStaysWithinItsLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestMemoryMergeKeepsTheLargerCountAndLaterExpiry(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	m := NewMemory(DefaultMemoryLimit, clock.now)
+	m.Add("both", 3, time.Minute)
+	m.Add("mine", 2, time.Minute)
+	later := clock.t.Add(2 * time.Minute)
+	m.Merge([]Entry{
+		{Key: "both", N: 5, Expires: later},
+		{Key: "theirs", N: 4, Expires: later},
+		{Key: "expired", N: 9, Expires: clock.t},
+		{Key: "mine", N: 1, Expires: clock.t.Add(time.Second)},
+	})
+	want := map[string]struct {
+		n       int
+		expires time.Time
+	}{
+		"both":    {5, later},
+		"theirs":  {4, later},
+		"expired": {0, time.Time{}},
+		"mine":    {2, clock.t.Add(time.Minute)},
+	}
+	for k, w := range want {
+		if n, expires := m.Get(k); n != w.n || !expires.Equal(w.expires) {
+			t.Errorf("Get(%q) after Merge = %d expiring %v, want %d expiring %v", k, n, expires, w.n, w.expires)
+		}
+	}
+	if got := len(m.Entries()); got != 3 {
+		t.Errorf("Entries after Merge: %d, want 3 (the expired one left out)", got)
+	}
+}

@@ -1,0 +1,234 @@
+package peers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+)
+
+// Tuning of the broadcast. A batch waits at most Linger for more ops, so one message
+// carries the attempts of a burst; a peer that cannot keep up loses ops past QueueSize
+// rather than slowing logins down.
+const (
+	DefaultQueueSize = 10_000
+	DefaultBatchSize = 1_000
+	DefaultLinger    = 2 * time.Millisecond
+	DefaultTimeout   = 2 * time.Second
+)
+
+// Counters are attack.Counters shared with peers: changes are applied locally, then
+// broadcast. It is safe for concurrent use.
+type Counters struct {
+	local   *attack.Memory
+	auth    *authenticator
+	metrics *metrics
+	log     *slog.Logger
+	client  *http.Client
+	now     func() time.Time
+
+	queueSize, batchSize int
+	linger               time.Duration
+
+	mu    sync.RWMutex
+	peers map[string]*peer // by address
+}
+
+// Options tune Counters; zero values take the defaults.
+type Options struct {
+	QueueSize, BatchSize int
+	Linger, Timeout      time.Duration
+	// Now replaces time.Now, for tests of message age.
+	Now func() time.Time
+}
+
+// New returns Counters over local that broadcast to no peer yet: see SetPeers and SetKey.
+func New(local *attack.Memory, log *slog.Logger, opts Options) *Counters {
+	opts = withDefaults(opts)
+	return &Counters{
+		local:     local,
+		auth:      newAuthenticator(opts.Now),
+		metrics:   newMetrics(),
+		log:       log,
+		client:    &http.Client{Timeout: opts.Timeout},
+		now:       opts.Now,
+		queueSize: opts.QueueSize,
+		batchSize: opts.BatchSize,
+		linger:    opts.Linger,
+		peers:     map[string]*peer{},
+	}
+}
+
+func withDefaults(o Options) Options {
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultBatchSize
+	}
+	if o.Linger <= 0 {
+		o.Linger = DefaultLinger
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Add implements attack.Counters.
+func (c *Counters) Add(key string, delta int, ttl time.Duration) int {
+	n := c.local.Add(key, delta, ttl)
+	c.broadcast(op{Key: key, Delta: delta, TTLMillis: ttl.Milliseconds()})
+	return n
+}
+
+// Get implements attack.Counters; it reads this replica's counts only.
+func (c *Counters) Get(key string) (int, time.Time) {
+	return c.local.Get(key)
+}
+
+// Reset implements attack.Counters.
+func (c *Counters) Reset(prefix string) {
+	c.local.Reset(prefix)
+	c.broadcast(op{Key: prefix, Reset: true})
+}
+
+// SetKey sets the key that signs and verifies peer messages, and reports whether it is
+// long enough to be used.
+func (c *Counters) SetKey(key []byte) bool {
+	return c.auth.setKey(key)
+}
+
+// SetPeers makes addrs (host:port of their peer listeners) the replicas to broadcast
+// to: new ones get a queue and a sender, gone ones are stopped with what they had queued.
+func (c *Counters) SetPeers(addrs []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for addr, p := range c.peers {
+		if !slices.Contains(addrs, addr) {
+			p.stop()
+			delete(c.peers, addr)
+		}
+	}
+	for _, addr := range addrs {
+		if _, ok := c.peers[addr]; !ok {
+			c.peers[addr] = c.startPeer(addr)
+		}
+	}
+	c.metrics.peers.Set(float64(len(c.peers)))
+}
+
+// Close stops every sender.
+func (c *Counters) Close() {
+	c.SetPeers(nil)
+}
+
+// broadcast queues o for every peer, never waiting: without a key nothing is sent, and a
+// full queue drops o.
+func (c *Counters) broadcast(o op) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if len(c.peers) == 0 {
+		return
+	}
+	if !c.auth.hasKey() {
+		c.metrics.messages.WithLabelValues(resultDropped).Add(float64(len(c.peers)))
+		return
+	}
+	for _, p := range c.peers {
+		if !p.enqueue(o) {
+			c.metrics.messages.WithLabelValues(resultDropped).Inc()
+		}
+	}
+}
+
+// peer is the queue and sender of one peer.
+type peer struct {
+	addr  string
+	queue chan op
+	stop  context.CancelFunc
+}
+
+func (c *Counters) startPeer(addr string) *peer {
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &peer{addr: addr, queue: make(chan op, c.queueSize), stop: cancel}
+	go c.send(ctx, p)
+	return p
+}
+
+func (p *peer) enqueue(o op) bool {
+	select {
+	case p.queue <- o:
+		return true
+	default:
+		return false
+	}
+}
+
+// send posts batches of p's queue until ctx ends. A batch that fails is dropped: the
+// ops are retried by nobody, as the attempts they count will soon be stale anyway.
+func (c *Counters) send(ctx context.Context, p *peer) {
+	failing := false
+	for {
+		batch := nextBatch(ctx, p.queue, c.batchSize, func() <-chan time.Time { return time.After(c.linger) })
+		if batch == nil {
+			return
+		}
+		err := c.post(ctx, p.addr, batch)
+		switch {
+		case err == nil:
+			c.metrics.messages.WithLabelValues(resultSent).Inc()
+			if failing {
+				c.log.Info("peer reachable again", "peer", p.addr)
+			}
+		case ctx.Err() != nil:
+			return
+		default:
+			c.metrics.messages.WithLabelValues(resultDropped).Inc()
+			if !failing {
+				c.log.Error("peer unreachable; dropping its messages until it answers", "peer", p.addr, "error", err)
+			}
+		}
+		failing = err != nil
+	}
+}
+
+// nextBatch waits for an op, then takes every op already queued and those that arrive
+// until linger fires, up to max. It returns nil when ctx ends first.
+func nextBatch(ctx context.Context, queue <-chan op, max int, linger func() <-chan time.Time) []op {
+	var batch []op
+	select {
+	case o := <-queue:
+		batch = append(batch, o)
+	case <-ctx.Done():
+		return nil
+	}
+	var timer <-chan time.Time
+	for len(batch) < max {
+		select {
+		case o := <-queue:
+			batch = append(batch, o)
+			continue
+		default:
+		}
+		if timer == nil {
+			timer = linger()
+		}
+		select {
+		case o := <-queue:
+			batch = append(batch, o)
+		case <-timer:
+			return batch
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return batch
+}

@@ -1,0 +1,21 @@
+// Package peers makes the token server's replicas agree on login-attempt counts, so that
+// an attacker who spreads guesses over N replicas does not get N times the threshold.
+//
+// Counters implements attack.Counters by replicated broadcast: every Add and Reset is
+// applied to this replica's attack.Memory at once and then sent, asynchronously and in
+// small batches, to every other replica, which applies it without sending it on. Get is
+// local, so a login never waits for the network. A replica that starts asks a live peer
+// for its counts (Join), so a restart does not reset protection.
+//
+// Membership is a Kubernetes Lease per replica (Membership): each replica renews its own
+// and watches the others'. Messages carry an HMAC-SHA256 under a key the controller keeps
+// in the Secret KeySecretName, and a timestamp and a nonce, so they can be neither forged
+// nor replayed; until the key is known a replica neither sends nor accepts messages and
+// counts alone.
+//
+// Limits: counts converge within the broadcast latency (milliseconds), so an attacker
+// who sprays concurrent guesses across replicas can exceed the threshold by the guesses
+// in flight in that window; during a network partition each side counts alone; when
+// every replica is down the counts are lost; each replica holds at most
+// attack.DefaultMemoryLimit keys.
+package peers
