@@ -17,23 +17,29 @@ limitations under the License.
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/peers"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 )
 
@@ -59,6 +65,10 @@ func runTokenServer(args []string) int {
 	fs.DurationVar(&opts.WriteTimeout, "write-timeout", 30*time.Second, "time allowed to answer a request, queueing for a password check included")
 	fs.DurationVar(&opts.IdleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	fs.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight requests may finish after SIGTERM")
+	peerOpts := peerOptions{Identity: cmp.Or(os.Getenv("POD_NAME"), hostname()), PodUID: types.UID(os.Getenv("POD_UID"))}
+	fs.StringVar(&peerOpts.BindAddress, "peer-bind-address", ":8082", "address where the other replicas send login-attempt counts")
+	fs.StringVar(&peerOpts.AdvertiseAddress, "peer-advertise-address", "", "host:port the other replicas reach --peer-bind-address at (default: $POD_IP and the bound port)")
+	fs.DurationVar(&peerOpts.JoinTimeout, "peer-join-timeout", 10*time.Second, "how long to wait for the peers' counts before serving")
 	ctrlconfig.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -68,14 +78,14 @@ func runTokenServer(args []string) int {
 	}
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := serveTokens(*namespace, opts, log); err != nil {
+	if err := serveTokens(*namespace, opts, peerOpts, log); err != nil {
 		log.Error("token server failed", "error", err)
 		return 1
 	}
 	return 0
 }
 
-func serveTokens(namespace string, opts tokenserver.ListenOptions, log *slog.Logger) error {
+func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peerOptions, log *slog.Logger) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
@@ -95,6 +105,9 @@ func serveTokens(namespace string, opts tokenserver.ListenOptions, log *slog.Log
 	registry.MustRegister(loader.Collectors()...)
 	registry.MustRegister(metrics.Collectors()...)
 
+	counters := peers.New(attack.NewMemory(attack.DefaultMemoryLimit, time.Now), log, peers.Options{})
+	registry.MustRegister(counters.Collectors()...)
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	loaderDone := make(chan error, 1)
@@ -103,7 +116,82 @@ func serveTokens(namespace string, opts tokenserver.ListenOptions, log *slog.Log
 		cancel() // without snapshots there is nothing to serve
 		loaderDone <- err
 	}()
-	serveErr := tokenserver.Serve(ctx, opts, tokenserver.NewServer(st, log, metrics), st, registry, log)
+	peersDone, err := startPeers(ctx, client, namespace, peerOpts, counters, log)
+	if err != nil {
+		cancel()
+		return errors.Join(err, <-loaderDone)
+	}
+	server := tokenserver.NewServer(st, log, metrics, tokenserver.WithCounters(counters))
+	serveErr := tokenserver.Serve(ctx, opts, server, st, registry, log)
 	cancel()
-	return errors.Join(serveErr, <-loaderDone)
+	return errors.Join(serveErr, <-loaderDone, peersDone())
+}
+
+// peerOptions configure how this replica shares login-attempt counts with the others.
+type peerOptions struct {
+	BindAddress, AdvertiseAddress string
+	// Identity names this replica's Lease: its pod name.
+	Identity    string
+	PodUID      types.UID
+	JoinTimeout time.Duration
+}
+
+// startPeers serves the peer listener, watches the peer key, and holds this replica's
+// Lease, broadcasting counts to the others. It returns once this replica has joined
+// (taken a peer's counts, or found no peer) or JoinTimeout has passed: a replica that
+// cannot join serves anyway, counting on its own. wait waits for all of it to stop after
+// ctx ends; the Lease is deleted by then.
+func startPeers(ctx context.Context, client kubernetes.Interface, namespace string, o peerOptions, counters *peers.Counters, log *slog.Logger) (wait func() error, err error) {
+	listener, err := net.Listen("tcp", o.BindAddress)
+	if err != nil {
+		return nil, fmt.Errorf("peer listener: %w", err)
+	}
+	membership := &peers.Membership{
+		Client: client, Namespace: namespace, Identity: o.Identity, PodUID: o.PodUID,
+		Address:  advertiseAddress(o.AdvertiseAddress, os.Getenv("POD_IP"), listener.Addr().(*net.TCPAddr)),
+		Counters: counters, Log: log,
+	}
+	joined := make(chan struct{})
+	errs := make(chan error, 3)
+	for _, run := range []func() error{
+		func() error { return counters.Serve(ctx, listener) },
+		func() error { return peers.WatchKey(ctx, client, namespace, counters, log) },
+		func() error { return membership.Run(ctx, func() { close(joined) }) },
+	} {
+		go func() { errs <- run() }()
+	}
+	select {
+	case <-joined:
+	case <-time.After(o.JoinTimeout):
+		log.Error("serving before having joined the peers: counting alone until they answer", "timeout", o.JoinTimeout)
+	case <-ctx.Done():
+	}
+	return func() error {
+		var all []error
+		for range 3 {
+			all = append(all, <-errs)
+		}
+		return errors.Join(all...)
+	}, nil
+}
+
+// advertiseAddress is the flag when set, else the pod IP, else the bound IP (loopback
+// when unspecified), with the bound port.
+func advertiseAddress(flagValue, podIP string, bound *net.TCPAddr) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	host := podIP
+	if host == "" {
+		host = "127.0.0.1"
+		if !bound.IP.IsUnspecified() {
+			host = bound.IP.String()
+		}
+	}
+	return net.JoinHostPort(host, strconv.Itoa(bound.Port))
+}
+
+func hostname() string {
+	name, _ := os.Hostname()
+	return name
 }

@@ -26,7 +26,7 @@ limitations under the License.
 //
 // Caching: the manager's Secret informer holds only Secrets labelled with
 // snapshot.LabelComponent, that is the Secrets this controller writes (keys, snapshot
-// parts, client credentials, HS256 secrets). Secrets that users reference (users
+// parts, the token servers' peer key, client credentials, HS256 secrets). Secrets that users reference (users
 // stores, bind passwords, CA bundles, HS256 secrets) are read uncached, when a reconcile
 // needs them, and watched through a separate metadata-only informer: their changes
 // re-enqueue the objects that reference them (field indexes) without their data being
@@ -113,7 +113,8 @@ func CacheOptions() cache.Options {
 	}
 }
 
-// Setup registers the field indexes and the four reconcilers with mgr.
+// Setup registers the field indexes, the four reconcilers and the one that keeps the
+// token servers' peer key with mgr.
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
@@ -157,6 +158,7 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		func() error { return (&ConnectionReconciler{base: b}).setup(mgr, ctrlOpts(), refSecrets) },
 		func() error { return (&APIReconciler{base: b}).setup(mgr, ctrlOpts(), refSecrets) },
 		func() error { return (&ClientReconciler{base: b}).setup(mgr, ctrlOpts()) },
+		func() error { return (&peerKeyReconciler{base: b}).setup(mgr, ctrlOpts()) },
 	} {
 		if err := setup(); err != nil {
 			return err
