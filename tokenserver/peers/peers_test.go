@@ -1,0 +1,339 @@
+package peers
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newKey() []byte {
+	k := make([]byte, MinKeyLength)
+	_, _ = rand.Read(k)
+	return k
+}
+
+func TestSignatures(t *testing.T) {
+	key, other := newKey(), newKey()
+	body := []byte(`{"ops":[{"k":"t\u0000alice\u0000","d":1,"t":900000}]}`)
+	const p = "POST " + pathOps
+	for _, tc := range []struct {
+		name string
+		// receiverKeys are set on the receiver in order; nil means the sender's key.
+		receiverKeys [][]byte
+		// advance moves the receiver's clock past the sender's.
+		advance time.Duration
+		tamper  func(h http.Header, body []byte) []byte
+		want    error
+	}{
+		{name: "as signed"},
+		{name: "tampered body", want: errBadSignature, tamper: func(_ http.Header, body []byte) []byte {
+			return bytes.Replace(body, []byte(`"d":1`), []byte(`"d":9`), 1)
+		}},
+		{name: "tampered timestamp", want: errBadSignature, tamper: func(h http.Header, body []byte) []byte {
+			h.Set(headerTimestamp, h.Get(headerTimestamp)+"0")
+			return body
+		}},
+		{name: "another nonce", want: errBadSignature, tamper: func(h http.Header, body []byte) []byte {
+			h.Set(headerNonce, "another")
+			return body
+		}},
+		{name: "unsigned", want: errBadSignature, tamper: func(h http.Header, body []byte) []byte {
+			h.Del(headerSignature)
+			return body
+		}},
+		{name: "wrong key", receiverKeys: [][]byte{other, newKey()}, want: errBadSignature},
+		{name: "receiver already moved to a new key", receiverKeys: [][]byte{key, other}},
+		{name: "receiver has no key", receiverKeys: [][]byte{}, want: errNoKey},
+		{name: "stale", advance: MaxMessageAge + time.Millisecond, want: errStale},
+		{name: "from the future", advance: -MaxMessageAge - time.Millisecond, want: errStale},
+		{name: "just within age", advance: MaxMessageAge},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{t: time.Unix(1_800_000_000, 0)}
+			sender, receiver := newAuthenticator(c.now), newAuthenticator(c.now)
+			sender.setKey(key)
+			if tc.receiverKeys == nil {
+				tc.receiverKeys = [][]byte{key}
+			}
+			for _, k := range tc.receiverKeys {
+				receiver.setKey(k)
+			}
+			h := http.Header{}
+			if err := sender.sign(h, p, "", body); err != nil {
+				t.Fatal(err)
+			}
+			got := bytes.Clone(body)
+			if tc.tamper != nil {
+				got = tc.tamper(h, got)
+			}
+			c.advance(tc.advance)
+			if err := receiver.verifyRequest(h, p, got); err != tc.want {
+				t.Errorf("verify = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestSignaturesBindPurposeAndRefuseReplays(t *testing.T) {
+	c := &clock{t: time.Unix(1_800_000_000, 0)}
+	a := newAuthenticator(c.now)
+	if err := a.sign(http.Header{}, "GET "+pathCounts, "", nil); err != errNoKey {
+		t.Fatalf("signing without a key: %v, want errNoKey", err)
+	}
+	if a.setKey([]byte("short")) {
+		t.Fatal("a key shorter than MinKeyLength was taken")
+	}
+	a.setKey(newKey())
+	h := http.Header{}
+	if err := a.sign(h, "GET "+pathCounts, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.verifyRequest(h, "POST "+pathOps, nil); err != errBadSignature {
+		t.Errorf("a counts request taken as ops: %v, want errBadSignature", err)
+	}
+	if err := a.verifyRequest(h, "GET "+pathCounts, nil); err != nil {
+		t.Fatalf("first delivery: %v", err)
+	}
+	c.advance(time.Second)
+	if err := a.verifyRequest(h, "GET "+pathCounts, nil); err != errReplayed {
+		t.Errorf("replay: %v, want errReplayed", err)
+	}
+	// A response is bound to its request's nonce.
+	resp := http.Header{}
+	if err := a.sign(resp, responsePurpose(pathCounts), h.Get(headerNonce), []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.verify(resp, responsePurpose(pathCounts), "another request", []byte("{}")); err != errBadSignature {
+		t.Errorf("a response to another request: %v, want errBadSignature", err)
+	}
+	if err := a.verify(resp, responsePurpose(pathCounts), h.Get(headerNonce), []byte("{}")); err != nil {
+		t.Errorf("the response to this request: %v", err)
+	}
+}
+
+func TestNextBatch(t *testing.T) {
+	fired := make(chan time.Time)
+	close(fired)
+	linger := func() <-chan time.Time { return fired }
+	for _, tc := range []struct {
+		queued, max int
+		want        []int
+	}{
+		{queued: 1, max: 10, want: []int{1}},
+		{queued: 10, max: 10, want: []int{10}},
+		{queued: 25, max: 10, want: []int{10, 10, 5}},
+	} {
+		queue := make(chan op, tc.queued)
+		for i := range tc.queued {
+			queue <- op{Key: string(rune('a' + i))}
+		}
+		var sizes []int
+		next := 0
+		for range tc.want {
+			batch := nextBatch(context.Background(), queue, tc.max, linger)
+			sizes = append(sizes, len(batch))
+			for _, o := range batch {
+				if o.Key != string(rune('a'+next)) {
+					t.Fatalf("op %q out of order, want %q", o.Key, string(rune('a'+next)))
+				}
+				next++
+			}
+		}
+		if !slices.Equal(sizes, tc.want) {
+			t.Errorf("%d queued, batches of at most %d: sizes %v, want %v", tc.queued, tc.max, sizes, tc.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if batch := nextBatch(ctx, make(chan op), 10, linger); batch != nil {
+		t.Errorf("a stopped sender got a batch %v", batch)
+	}
+}
+
+func TestQueueBound(t *testing.T) {
+	for _, tc := range []struct {
+		queueSize, ops, wantDropped int
+		key                         bool
+	}{
+		{queueSize: 3, ops: 2, wantDropped: 0, key: true},
+		{queueSize: 3, ops: 3, wantDropped: 0, key: true},
+		{queueSize: 3, ops: 10, wantDropped: 7, key: true},
+		{queueSize: 3, ops: 2, wantDropped: 2, key: false},
+	} {
+		c := New(attack.NewMemory(attack.DefaultMemoryLimit, time.Now), slog.New(slog.DiscardHandler), Options{QueueSize: tc.queueSize})
+		if tc.key {
+			c.SetKey(newKey())
+		}
+		// A peer whose sender is not running: its queue only fills.
+		c.peers["stuck:1"] = &peer{addr: "stuck:1", queue: make(chan op, tc.queueSize), stop: func() {}}
+		for i := range tc.ops {
+			if n := c.Add("k", 1, time.Minute); n != i+1 {
+				t.Fatalf("Add #%d = %d, want %d: a full queue must not change local counting", i+1, n, i+1)
+			}
+		}
+		if got := value(c.metrics.messages.WithLabelValues(resultDropped)); int(got) != tc.wantDropped {
+			t.Errorf("queue %d, %d ops, key %v: dropped %v, want %d", tc.queueSize, tc.ops, tc.key, got, tc.wantDropped)
+		}
+	}
+}
+
+// replica is Counters serving their peer listener on a real loopback HTTP server.
+type replica struct {
+	*Counters
+	addr string
+}
+
+func newReplica(t *testing.T, key []byte) *replica {
+	t.Helper()
+	c := New(attack.NewMemory(attack.DefaultMemoryLimit, time.Now), slog.New(slog.DiscardHandler), Options{})
+	c.SetKey(key)
+	srv := httptest.NewServer(c.Handler())
+	t.Cleanup(func() {
+		c.Close()
+		srv.Close()
+	})
+	return &replica{Counters: c, addr: strings.TrimPrefix(srv.URL, "http://")}
+}
+
+func (r *replica) metric(result string) float64 {
+	return value(r.metrics.messages.WithLabelValues(result))
+}
+
+// waitFor polls until cond holds, failing after a generous bound.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestOpsReachPeersAndAreNotSentOn(t *testing.T) {
+	key := newKey()
+	a, b, c := newReplica(t, key), newReplica(t, key), newReplica(t, key)
+	a.SetPeers([]string{b.addr, c.addr})
+	b.SetPeers([]string{a.addr, c.addr})
+	// c knows no peer: what it receives must not be sent on.
+
+	for range 3 {
+		a.Add("alice", 1, time.Minute)
+	}
+	b.Add("alice", 1, time.Minute)
+	b.Add("bob", 1, time.Minute)
+	for _, r := range []*replica{a, b, c} {
+		waitFor(t, "alice counted 4 everywhere", func() bool { n, _ := r.Get("alice"); return n == 4 })
+		waitFor(t, "bob counted 1 everywhere", func() bool { n, _ := r.Get("bob"); return n == 1 })
+	}
+	a.Reset("alice")
+	for _, r := range []*replica{a, b, c} {
+		waitFor(t, "alice reset everywhere", func() bool { n, _ := r.Get("alice"); return n == 0 })
+	}
+	if n, _ := b.Get("bob"); n != 1 {
+		t.Errorf("bob = %d after alice's reset, want 1", n)
+	}
+	if sent := c.metric(resultSent); sent != 0 {
+		t.Errorf("c, which has no peers, sent %v messages", sent)
+	}
+	if got := a.metric(resultReceived) + b.metric(resultReceived); got == 0 {
+		t.Error("no message received between a and b")
+	}
+}
+
+func TestJoinTakesAPeersCounts(t *testing.T) {
+	key := newKey()
+	a, b := newReplica(t, key), newReplica(t, key)
+	a.Add("alice", 7, time.Minute)
+	b.Add("alice", 2, time.Minute) // counted while b joined: not added twice
+	b.Add("bob", 1, time.Minute)
+	if err := b.Join(context.Background(), []string{"127.0.0.1:1", a.addr}); err != nil {
+		t.Fatal(err)
+	}
+	if n, expires := b.Get("alice"); n != 7 || time.Until(expires) < 50*time.Second {
+		t.Errorf("alice after joining = %d, expiring in %v; want 7, in about a minute", n, time.Until(expires))
+	}
+	if n, _ := b.Get("bob"); n != 1 {
+		t.Errorf("bob after joining = %d, want 1", n)
+	}
+
+	stranger := newReplica(t, newKey())
+	if err := stranger.Join(context.Background(), []string{a.addr}); err == nil {
+		t.Error("a replica with another key joined")
+	}
+	if n, _ := stranger.Get("alice"); n != 0 {
+		t.Errorf("a replica with another key got counts: alice = %d", n)
+	}
+}
+
+func TestUnsignedOpsAreRefused(t *testing.T) {
+	a := newReplica(t, newKey())
+	a.Add("alice", 10, time.Minute)
+	body := []byte(`{"ops":[{"k":"","r":true}]}`)
+	forger := newAuthenticator(time.Now)
+	forger.setKey(newKey())
+	for _, sign := range []func(http.Header){
+		func(http.Header) {},
+		func(h http.Header) { _ = forger.sign(h, "POST "+pathOps, "", body) },
+	} {
+		req, err := http.NewRequest(http.MethodPost, "http://"+a.addr+pathOps, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sign(req.Header)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a forged reset: %s, want 401", resp.Status)
+		}
+	}
+	if n, _ := a.Get("alice"); n != 10 {
+		t.Errorf("alice = %d after forged resets, want 10", n)
+	}
+	if got := a.metric(resultRejected); got != 2 {
+		t.Errorf("rejected = %v, want 2", got)
+	}
+}
+
+func value(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		panic(err)
+	}
+	return m.GetCounter().GetValue()
+}
