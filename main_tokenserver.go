@@ -65,7 +65,8 @@ func runTokenServer(args []string) int {
 	fs.DurationVar(&opts.WriteTimeout, "write-timeout", 30*time.Second, "time allowed to answer a request, queueing for a password check included")
 	fs.DurationVar(&opts.IdleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	fs.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight requests may finish after SIGTERM")
-	peerOpts := peerOptions{Identity: cmp.Or(os.Getenv("POD_NAME"), hostname()), PodUID: types.UID(os.Getenv("POD_UID"))}
+	peerOpts := peerOptions{PodUID: types.UID(os.Getenv("POD_UID"))}
+	fs.StringVar(&peerOpts.Identity, "peer-identity", cmp.Or(os.Getenv("POD_NAME"), hostname()), "name of this replica's peer Lease; $POD_NAME when set, else the host name")
 	fs.StringVar(&peerOpts.BindAddress, "peer-bind-address", ":8082", "address where the other replicas send login-attempt counts")
 	fs.StringVar(&peerOpts.AdvertiseAddress, "peer-advertise-address", "", "host:port the other replicas reach --peer-bind-address at (default: $POD_IP and the bound port)")
 	fs.DurationVar(&peerOpts.JoinTimeout, "peer-join-timeout", 10*time.Second, "how long to wait for the peers' counts before serving")
@@ -131,7 +132,8 @@ func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peer
 type peerOptions struct {
 	BindAddress, AdvertiseAddress string
 	// Identity names this replica's Lease: its pod name.
-	Identity    string
+	Identity string
+	// PodUID, from $POD_UID, makes the pod own the Lease.
 	PodUID      types.UID
 	JoinTimeout time.Duration
 }

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -81,7 +82,7 @@ func TestEndToEnd(t *testing.T) {
 	startGatehouse(t, tokenServerAddr)
 
 	password := rand.Text()
-	applySamples(t, password)
+	applySamples(t, userNamespace, password)
 	client := &identityv1alpha1.Client{ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "reporting-job"}}
 	waitReady(t, client)
 	creds := credentials(t, client)
@@ -263,31 +264,46 @@ func testLDAPDirectory(t *testing.T, tokenServerAddr string) {
 // startGatehouse starts `gatehouse controller` and `gatehouse tokenserver` as processes,
 // each with the RBAC of its ServiceAccount.
 func startGatehouse(t *testing.T, tokenServerAddr string) {
-	// TokenServerRBAC creates the operator's namespace.
-	create(t, tokentest.TokenServerRBAC(operatorNamespace, "gatehouse-tokenserver")...)
+	controllerConfig, tokenServerConfig := installRBAC(t)
 	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: userNamespace}})
-	for _, file := range []string{"service_account.yaml", "role.yaml", "role_binding.yaml"} {
-		create(t, manifests(t, filepath.Join(testenv.RepoRoot(), "config", "rbac", file))...)
-	}
+	startController(t, controllerConfig, tokenServerAddr)
+	startProcess(t, tokenServerConfig, "tokenserver", "--namespace", operatorNamespace,
+		"--bind-address", tokenServerAddr, "--metrics-bind-address", freeAddress(t))
+}
 
+// installRBAC creates the operator's namespace and the ServiceAccounts and RBAC the
+// project ships for the controller and the token server, unless an earlier test did, and
+// returns kubeconfigs that impersonate each ServiceAccount.
+func installRBAC(t *testing.T) (controllerConfig, tokenServerConfig string) {
+	ensure(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})
+	for _, file := range []string{"rbac/service_account.yaml", "rbac/role.yaml", "rbac/role_binding.yaml", "tokenserver/tokenserver.yaml"} {
+		for _, obj := range manifests(t, filepath.Join(testenv.RepoRoot(), "config", file)) {
+			switch obj.GetObjectKind().GroupVersionKind().Kind {
+			case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+				ensure(t, obj)
+			}
+		}
+	}
 	dir := t.TempDir()
-	controllerConfig := filepath.Join(dir, "controller.kubeconfig")
-	tokenServerConfig := filepath.Join(dir, "tokenserver.kubeconfig")
+	controllerConfig = filepath.Join(dir, "controller.kubeconfig")
+	tokenServerConfig = filepath.Join(dir, "tokenserver.kubeconfig")
 	for path, sa := range map[string]string{controllerConfig: "gatehouse-controller", tokenServerConfig: "gatehouse-tokenserver"} {
 		if err := env.WriteKubeConfig(path, tokentest.ServiceAccountUser(operatorNamespace, sa), tokentest.ServiceAccountGroups(operatorNamespace)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	startProcess(t, controllerConfig, "controller", "--namespace", operatorNamespace,
+	return controllerConfig, tokenServerConfig
+}
+
+func startController(t *testing.T, kubeconfig, tokenServerAddr string) {
+	startProcess(t, kubeconfig, "controller", "--namespace", operatorNamespace,
 		"--token-server-url", "http://"+tokenServerAddr, "--leader-elect=false",
 		"--metrics-bind-address", "0", "--health-probe-bind-address", freeAddress(t))
-	startProcess(t, tokenServerConfig, "tokenserver", "--namespace", operatorNamespace,
-		"--bind-address", tokenServerAddr, "--metrics-bind-address", freeAddress(t))
 }
 
 // startProcess runs the gatehouse binary with a kubeconfig; at the end of the test it
 // sends SIGTERM and expects a clean exit. Its output is shown when the test fails.
-func startProcess(t *testing.T, kubeconfig string, args ...string) {
+func startProcess(t *testing.T, kubeconfig string, args ...string) *testproc.Process {
 	cmd := exec.Command(gatehouse, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	proc, err := testproc.Start(cmd)
@@ -302,11 +318,12 @@ func startProcess(t *testing.T, kubeconfig string, args ...string) {
 			t.Logf("output of gatehouse %s:\n%s", args[0], proc.Output())
 		}
 	})
+	return proc
 }
 
-// applySamples creates config/samples in the user namespace, with the sample user's
-// password hash replaced by one of password.
-func applySamples(t *testing.T, password string) {
+// applySamples creates config/samples in namespace, with the sample user's password hash
+// replaced by one of password.
+func applySamples(t *testing.T, namespace, password string) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
 	if err != nil {
 		t.Fatal(err)
@@ -321,7 +338,7 @@ func applySamples(t *testing.T, password string) {
 		}
 		for _, obj := range manifests(t, file) {
 			u := obj.(*unstructured.Unstructured)
-			u.SetNamespace(userNamespace)
+			u.SetNamespace(namespace)
 			if users, ok, _ := unstructured.NestedString(u.Object, "stringData", "users.yaml"); ok {
 				users = strings.Replace(users, sampleHash(t, users), string(hash), 1)
 				if err := unstructured.SetNestedField(u.Object, users, "stringData", "users.yaml"); err != nil {
@@ -417,6 +434,16 @@ func create(t *testing.T, objs ...client.Object) {
 	t.Helper()
 	for _, o := range objs {
 		if err := env.Client.Create(context.Background(), o); err != nil {
+			t.Fatalf("creating %s %s: %v", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
+		}
+	}
+}
+
+// ensure creates objs unless they exist.
+func ensure(t *testing.T, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := env.Client.Create(context.Background(), o); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatalf("creating %s %s: %v", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
 		}
 	}

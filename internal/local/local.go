@@ -135,7 +135,7 @@ func Run(ctx context.Context, o Options) (err error) {
 		return err
 	}
 	if err := children.start(o.Gatehouse, "tokenserver", "--namespace="+o.OperatorNamespace,
-		"--bind-address="+addr, "--metrics-bind-address=127.0.0.1:0"); err != nil {
+		"--bind-address="+addr, "--metrics-bind-address=127.0.0.1:0", "--peer-bind-address=127.0.0.1:0"); err != nil {
 		return err
 	}
 

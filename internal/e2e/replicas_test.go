@@ -1,0 +1,210 @@
+package e2e_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/internal/testproc"
+)
+
+// replica is one token-server process and the addresses it listens on.
+type replica struct {
+	name, addr, metricsAddr, peerAddr string
+	kubeconfig                        string
+	proc                              *testproc.Process
+}
+
+func newReplica(t *testing.T, name, kubeconfig string) *replica {
+	return &replica{name: name, addr: freeAddress(t), metricsAddr: freeAddress(t), peerAddr: freeAddress(t), kubeconfig: kubeconfig}
+}
+
+// start runs the replica and waits until it is ready, which it is only once it has
+// joined its peers.
+func (r *replica) start(t *testing.T) {
+	t.Helper()
+	r.proc = startProcess(t, r.kubeconfig, "tokenserver", "--namespace", operatorNamespace,
+		"--bind-address", r.addr, "--metrics-bind-address", r.metricsAddr,
+		"--peer-identity", r.name, "--peer-bind-address", r.peerAddr, "--peer-advertise-address", r.peerAddr)
+	eventually(t, r.name+" is ready", func() error {
+		resp, err := http.Get("http://" + r.metricsAddr + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz: %s", resp.Status)
+		}
+		return nil
+	})
+}
+
+// metric reads a sample of the replica's /metrics, 0 when absent.
+func (r *replica) metric(t *testing.T, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + r.metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := bufio.NewScanner(resp.Body)
+	for lines.Scan() {
+		if v, ok := strings.CutPrefix(lines.Text(), sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}
+	}
+	return 0
+}
+
+const (
+	peersKnown        = "gatehouse_tokenserver_peers"
+	messagesReceived  = `gatehouse_tokenserver_peer_messages_total{result="received"}`
+	messagesRejected  = `gatehouse_tokenserver_peer_messages_total{result="rejected"}`
+	attemptsThreshold = 10
+)
+
+// login posts a password grant to the replica and returns the status and error code.
+func (r *replica) login(t *testing.T, creds map[string]string, username, password string) (int, string) {
+	t.Helper()
+	tokenURL, err := url.Parse(creds["token_url"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenURL.Host = r.addr
+	form := url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}}
+	req, err := http.NewRequest(http.MethodPost, tokenURL.String(), strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(creds["client_id"]), url.QueryEscape(creds["client_secret"]))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error string `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body.Error
+}
+
+// TestReplicasShareAttemptCounts runs the controller and two token-server replicas as
+// processes with the shipped RBAC: failed logins spread over both count once, towards
+// one threshold; a restarted replica takes its peer's counts; forged peer messages are
+// refused.
+func TestReplicasShareAttemptCounts(t *testing.T) {
+	const namespace = "team-replicas"
+	controllerConfig, tokenServerConfig := installRBAC(t)
+	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})
+	a, b := newReplica(t, "replica-a", tokenServerConfig), newReplica(t, "replica-b", tokenServerConfig)
+	startController(t, controllerConfig, a.addr)
+	a.start(t)
+	b.start(t)
+	replicas := []*replica{a, b}
+
+	password := rand.Text()
+	applySamples(t, namespace, password)
+	app := &identityv1alpha1.Client{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "reporting-job"}}
+	waitReady(t, app)
+	creds := credentials(t, app)
+	const user = "user@example.com"
+	for _, r := range replicas {
+		eventually(t, r.name+" serves the tenant", func() error {
+			if status, code := r.login(t, creds, user, password); status != http.StatusOK {
+				return fmt.Errorf("%d %s", status, code)
+			}
+			return nil
+		})
+		eventually(t, r.name+" knows its peer", func() error {
+			if n := r.metric(t, peersKnown); n != 1 {
+				return fmt.Errorf("%v peers", n)
+			}
+			return nil
+		})
+	}
+
+	t.Run("failures on both replicas count towards one threshold", func(t *testing.T) {
+		// The attacker alternates between the replicas. Before each guess the test waits
+		// until the other replica has received the last one: counts converge within the
+		// broadcast latency, milliseconds, which a remote attacker's round trip exceeds;
+		// guesses sent at once are the documented limit.
+		for i := range attemptsThreshold {
+			r, other := replicas[i%2], replicas[(i+1)%2]
+			before := other.metric(t, messagesReceived)
+			if status, code := r.login(t, creds, user, "wrong-"+password); code != "invalid_grant" {
+				t.Fatalf("failure %d on %s: %d %s, want invalid_grant", i+1, r.name, status, code)
+			}
+			eventually(t, other.name+" receives the count", func() error {
+				if other.metric(t, messagesReceived) <= before {
+					return fmt.Errorf("nothing received yet")
+				}
+				return nil
+			})
+		}
+		for _, r := range replicas {
+			if status, code := r.login(t, creds, user, "wrong-"+password); status != http.StatusTooManyRequests || code != "too_many_attempts" {
+				t.Errorf("after %d failures in total, %s answered %d %s; want 429 too_many_attempts", attemptsThreshold, r.name, status, code)
+			}
+		}
+		if status, code := a.login(t, creds, user, password); status != http.StatusTooManyRequests {
+			t.Errorf("the right password while locked out: %d %s, want 429", status, code)
+		}
+	})
+
+	t.Run("a restarted replica keeps the lockout", func(t *testing.T) {
+		if clean, err := b.proc.Stop(30 * time.Second); err != nil || !clean {
+			t.Fatalf("stopping %s: %v, clean %v", b.name, err, clean)
+		}
+		b.start(t)
+		if status, code := b.login(t, creds, user, "wrong-"+password); status != http.StatusTooManyRequests {
+			t.Errorf("the restarted replica answered %d %s; want 429 too_many_attempts", status, code)
+		}
+	})
+
+	t.Run("a peer message with a wrong HMAC is refused", func(t *testing.T) {
+		before := a.metric(t, messagesRejected)
+		// A reset of every count, signed with a key of the attacker's.
+		body := []byte(`{"ops":[{"k":"","r":true}]}`)
+		req, err := http.NewRequest(http.MethodPost, "http://"+a.peerAddr+"/peer/v1/ops", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Gatehouse-Peer-Timestamp", strconv.FormatInt(time.Now().UnixMilli(), 10))
+		req.Header.Set("Gatehouse-Peer-Nonce", rand.Text())
+		req.Header.Set("Gatehouse-Peer-Signature", rand.Text())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a forged message: %s, want 401", resp.Status)
+		}
+		if got := a.metric(t, messagesRejected); got != before+1 {
+			t.Errorf("rejected messages %v, want %v", got, before+1)
+		}
+		if status, code := a.login(t, creds, user, "wrong-"+password); status != http.StatusTooManyRequests {
+			t.Errorf("after a forged reset: %d %s; want 429 too_many_attempts", status, code)
+		}
+	})
+}
