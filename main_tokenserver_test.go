@@ -52,7 +52,7 @@ func TestTokenServerCommand(t *testing.T) {
 	exit := make(chan int, 1)
 	go func() {
 		exit <- runTokenServer([]string{"--kubeconfig", kubeconfig, "--namespace", ns,
-			"--bind-address", addr, "--metrics-bind-address", opsAddr})
+			"--bind-address", addr, "--metrics-bind-address", opsAddr, "--peer-bind-address", "127.0.0.1:0"})
 	}()
 	deadline := time.Now().Add(time.Minute)
 	for {
