@@ -144,7 +144,7 @@ type peerOptions struct {
 // cannot join serves anyway, counting on its own. wait waits for all of it to stop after
 // ctx ends; the Lease is deleted by then.
 func startPeers(ctx context.Context, client kubernetes.Interface, namespace string, o peerOptions, counters *peers.Counters, log *slog.Logger) (wait func() error, err error) {
-	listener, err := net.Listen("tcp", o.BindAddress)
+	listener, err := (&net.ListenConfig{}).Listen(ctx, "tcp", o.BindAddress)
 	if err != nil {
 		return nil, fmt.Errorf("peer listener: %w", err)
 	}

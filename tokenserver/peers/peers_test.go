@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -98,7 +99,7 @@ func TestSignatures(t *testing.T) {
 				got = tc.tamper(h, got)
 			}
 			c.advance(tc.advance)
-			if err := receiver.verifyRequest(h, p, got); err != tc.want {
+			if err := receiver.verifyRequest(h, p, got); !errors.Is(err, tc.want) {
 				t.Errorf("verify = %v, want %v", err, tc.want)
 			}
 		})
@@ -108,7 +109,7 @@ func TestSignatures(t *testing.T) {
 func TestSignaturesBindPurposeAndRefuseReplays(t *testing.T) {
 	c := &clock{t: time.Unix(1_800_000_000, 0)}
 	a := newAuthenticator(c.now)
-	if err := a.sign(http.Header{}, "GET "+pathCounts, "", nil); err != errNoKey {
+	if err := a.sign(http.Header{}, "GET "+pathCounts, "", nil); !errors.Is(err, errNoKey) {
 		t.Fatalf("signing without a key: %v, want errNoKey", err)
 	}
 	if a.setKey([]byte("short")) {
@@ -119,25 +120,25 @@ func TestSignaturesBindPurposeAndRefuseReplays(t *testing.T) {
 	if err := a.sign(h, "GET "+pathCounts, "", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.verifyRequest(h, "POST "+pathOps, nil); err != errBadSignature {
+	if err := a.verifyRequest(h, "POST "+pathOps, nil); !errors.Is(err, errBadSignature) {
 		t.Errorf("a counts request taken as ops: %v, want errBadSignature", err)
 	}
 	if err := a.verifyRequest(h, "GET "+pathCounts, nil); err != nil {
 		t.Fatalf("first delivery: %v", err)
 	}
 	c.advance(time.Second)
-	if err := a.verifyRequest(h, "GET "+pathCounts, nil); err != errReplayed {
+	if err := a.verifyRequest(h, "GET "+pathCounts, nil); !errors.Is(err, errReplayed) {
 		t.Errorf("replay: %v, want errReplayed", err)
 	}
 	// A response is bound to its request's nonce.
 	resp := http.Header{}
-	if err := a.sign(resp, responsePurpose(pathCounts), h.Get(headerNonce), []byte("{}")); err != nil {
+	if err := a.sign(resp, countsResponse, h.Get(headerNonce), []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.verify(resp, responsePurpose(pathCounts), "another request", []byte("{}")); err != errBadSignature {
+	if err := a.verify(resp, countsResponse, "another request", []byte("{}")); !errors.Is(err, errBadSignature) {
 		t.Errorf("a response to another request: %v, want errBadSignature", err)
 	}
-	if err := a.verify(resp, responsePurpose(pathCounts), h.Get(headerNonce), []byte("{}")); err != nil {
+	if err := a.verify(resp, countsResponse, h.Get(headerNonce), []byte("{}")); err != nil {
 		t.Errorf("the response to this request: %v", err)
 	}
 }

@@ -116,7 +116,7 @@ func (c *Counters) fetchCounts(ctx context.Context, addr string) ([]attack.Entry
 	if len(body) > maxCountsBody {
 		return nil, errors.New("counts larger than a replica can hold")
 	}
-	if err := c.auth.verify(resp.Header, responsePurpose(pathCounts), req.Header.Get(headerNonce), body); err != nil {
+	if err := c.auth.verify(resp.Header, countsResponse, req.Header.Get(headerNonce), body); err != nil {
 		c.metrics.messages.WithLabelValues(resultRejected).Inc()
 		return nil, err
 	}
@@ -185,7 +185,7 @@ func (c *Counters) serveCounts(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := json.Marshal(msg)
 	if err == nil {
-		err = c.auth.sign(w.Header(), responsePurpose(pathCounts), r.Header.Get(headerNonce), body)
+		err = c.auth.sign(w.Header(), countsResponse, r.Header.Get(headerNonce), body)
 	}
 	if err != nil {
 		http.Error(w, "cannot sign counts", http.StatusServiceUnavailable)
@@ -205,4 +205,5 @@ func (c *Counters) reject(w http.ResponseWriter, status int, err error) {
 
 func purpose(method, path string) string { return method + " " + path }
 
-func responsePurpose(path string) string { return "response " + path }
+// countsResponse is what a signed answer to a counts request is for.
+const countsResponse = "response " + pathCounts
