@@ -186,14 +186,14 @@ func (c *Counters) send(ctx context.Context, p *peer) {
 		case err == nil:
 			c.metrics.messages.WithLabelValues(resultSent).Inc()
 			if failing {
-				c.log.Info("peer reachable again", "peer", p.addr)
+				c.log.Info("peer takes messages again", "peer", p.addr)
 			}
 		case ctx.Err() != nil:
 			return
 		default:
 			c.metrics.messages.WithLabelValues(resultDropped).Inc()
 			if !failing {
-				c.log.Error("peer unreachable; dropping its messages until it answers", "peer", p.addr, "error", err)
+				c.log.Error("sending to a peer failed; dropping its messages until it takes them", "peer", p.addr, "error", err)
 			}
 		}
 		failing = err != nil

@@ -215,7 +215,7 @@ type replica struct {
 	addr string
 }
 
-func newReplica(t *testing.T, key []byte) *replica {
+func newReplica(t testing.TB, key []byte) *replica {
 	t.Helper()
 	c := New(attack.NewMemory(attack.DefaultMemoryLimit, time.Now), slog.New(slog.DiscardHandler), Options{})
 	c.SetKey(key)
@@ -232,7 +232,7 @@ func (r *replica) metric(result string) float64 {
 }
 
 // waitFor polls until cond holds, failing after a generous bound.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); {
 		if time.Now().After(deadline) {
