@@ -98,13 +98,21 @@ func (m *Membership) Run(ctx context.Context, joined func()) error {
 	// Joining waits for the key; the key watch does not tell this loop, so it retries.
 	retryJoin := time.NewTicker(time.Second)
 	defer retryJoin.Stop()
+	loggedJoinFailure := false
 	for {
 		addrs := m.peers(leases.Lister())
 		m.Counters.SetPeers(addrs)
-		if joined != nil && m.join(ctx, addrs) {
-			joined()
-			joined = nil
-			retryJoin.Stop()
+		if joined != nil {
+			done, err := m.join(ctx, addrs)
+			switch {
+			case done:
+				joined()
+				joined = nil
+				retryJoin.Stop()
+			case err != nil && !loggedJoinFailure:
+				m.Log.Error("joining peers: no peer gave its counts; retrying every second", "error", err)
+				loggedJoinFailure = true
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -120,20 +128,19 @@ func (m *Membership) Run(ctx context.Context, joined func()) error {
 
 // join reports whether this replica is done joining: it has the key, and it took the
 // counts of a peer or has none.
-func (m *Membership) join(ctx context.Context, addrs []string) bool {
+func (m *Membership) join(ctx context.Context, addrs []string) (bool, error) {
 	if !m.Counters.auth.hasKey() {
-		return false
+		return false, nil
 	}
 	if len(addrs) == 0 {
-		return true
+		return true, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*DefaultTimeout)
 	defer cancel()
 	if err := m.Counters.Join(ctx, addrs); err != nil {
-		m.Log.Error("joining peers: no peer gave its counts; retrying", "error", err)
-		return false
+		return false, err
 	}
-	return true
+	return true, nil
 }
 
 // peers are the addresses of the live Leases other than this replica's.
