@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -170,16 +171,6 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 		}
 	})
 
-	t.Run("a restarted replica keeps the lockout", func(t *testing.T) {
-		if clean, err := b.proc.Stop(30 * time.Second); err != nil || !clean {
-			t.Fatalf("stopping %s: %v, clean %v", b.name, err, clean)
-		}
-		b.start(t)
-		if status, code := b.login(t, creds, user, "wrong-"+password); status != http.StatusTooManyRequests {
-			t.Errorf("the restarted replica answered %d %s; want 429 too_many_attempts", status, code)
-		}
-	})
-
 	t.Run("a peer message with a wrong HMAC is refused", func(t *testing.T) {
 		before := a.metric(t, messagesRejected)
 		// A reset of every count, signed with a key of the attacker's.
@@ -207,4 +198,46 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 			t.Errorf("after a forged reset: %d %s; want 429 too_many_attempts", status, code)
 		}
 	})
+
+	t.Run("a simultaneous burst is the documented limit", func(t *testing.T) {
+		// 40 guesses at once, half on each replica, land within the broadcast latency:
+		// each replica decides on its own count, so up to the threshold per replica get
+		// through, once per cool-down; never more.
+		const burst = 4 * attemptsThreshold
+		var mu sync.Mutex
+		let := 0
+		var wg sync.WaitGroup
+		for i := range burst {
+			wg.Go(func() {
+				if _, code := replicas[i%2].login(t, creds, "burst@example.com", "wrong"); code == "invalid_grant" {
+					mu.Lock()
+					let++
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		t.Logf("a burst of %d simultaneous guesses over %d replicas: %d answered, the rest refused", burst, len(replicas), let)
+		if let < attemptsThreshold || let > attemptsThreshold*len(replicas) {
+			t.Errorf("%d guesses answered, want between %d and %d", let, attemptsThreshold, attemptsThreshold*len(replicas))
+		}
+		for _, r := range replicas {
+			eventually(t, r.name+" refuses the burst's user", func() error {
+				if status, code := r.login(t, creds, "burst@example.com", "wrong"); status != http.StatusTooManyRequests {
+					return fmt.Errorf("%d %s", status, code)
+				}
+				return nil
+			})
+		}
+	})
+
+	// A restarted replica keeps the lockout. This is not a subtest, as the processes a
+	// test starts stop when it ends.
+	if clean, err := b.proc.Stop(30 * time.Second); err != nil || !clean {
+		t.Fatalf("stopping %s: %v, clean %v", b.name, err, clean)
+	}
+	b.start(t)
+	if status, code := b.login(t, creds, user, "wrong-"+password); status != http.StatusTooManyRequests {
+		t.Errorf("the restarted replica answered %d %s; want 429 too_many_attempts", status, code)
+	}
 }

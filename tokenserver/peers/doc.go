@@ -13,9 +13,10 @@
 // nor replayed; until the key is known a replica neither sends nor accepts messages and
 // counts alone.
 //
-// Limits: counts converge within the broadcast latency (milliseconds), so an attacker
-// who sprays concurrent guesses across replicas can exceed the threshold by the guesses
-// in flight in that window; during a network partition each side counts alone; when
-// every replica is down the counts are lost; each replica holds at most
-// attack.DefaultMemoryLimit keys.
+// Limits: counts converge within the broadcast latency (milliseconds), and each replica
+// decides on its own count, so guesses sent to several replicas within that window are
+// judged on counts that have not seen each other: a simultaneous burst can get up to the
+// threshold per replica through, once per cool-down. During a network partition each
+// side counts alone; when every replica is down the counts are lost; each replica holds
+// at most attack.DefaultMemoryLimit keys.
 package peers
