@@ -165,7 +165,7 @@ func startPeers(ctx context.Context, client kubernetes.Interface, namespace stri
 	select {
 	case <-joined:
 	case <-time.After(o.JoinTimeout):
-		log.Error("serving before having joined the peers: counting alone until they answer", "timeout", o.JoinTimeout)
+		log.Error("serving without the peers' earlier counts; still trying to take them", "timeout", o.JoinTimeout)
 	case <-ctx.Done():
 	}
 	return func() error {

@@ -112,3 +112,23 @@ func freeAddress(t *testing.T) string {
 	defer l.Close()
 	return l.Addr().String()
 }
+
+func TestAdvertiseAddress(t *testing.T) {
+	for _, tc := range []struct {
+		flag, podIP, bound, want string
+	}{
+		{flag: "peer.example:9000", podIP: "10.0.0.7", bound: "0.0.0.0:8082", want: "peer.example:9000"},
+		{podIP: "10.0.0.7", bound: "0.0.0.0:8082", want: "10.0.0.7:8082"},
+		{podIP: "fd00::7", bound: "[::]:8082", want: "[fd00::7]:8082"},
+		{bound: "127.0.0.2:41000", want: "127.0.0.2:41000"},
+		{bound: "[::]:8082", want: "127.0.0.1:8082"},
+	} {
+		bound, err := net.ResolveTCPAddr("tcp", tc.bound)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := advertiseAddress(tc.flag, tc.podIP, bound); got != tc.want {
+			t.Errorf("advertiseAddress(%q, %q, %s) = %q, want %q", tc.flag, tc.podIP, tc.bound, got, tc.want)
+		}
+	}
+}
