@@ -149,7 +149,11 @@ func run(tenants int, algorithm, gatehouse string, timeout time.Duration) error 
 			m["reconcile_tenant"], m["reconcile_connection"], m["reconcile_api"], m["reconcile_client"])
 	}
 
-	// Second pass: a new controller process, empty caches, nothing changed.
+	// Second pass: a new controller process, empty caches, nothing changed. The first
+	// one is stopped only once idle, as Ready does not mean every status is written.
+	if err := ctl.waitIdle(ctx, tenants); err != nil {
+		return err
+	}
 	ctl.stop()
 	second, err := startController(gatehouse, kubeconfig, filepath.Join(dir, "controller-2.log"))
 	if err != nil {
