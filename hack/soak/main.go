@@ -31,13 +31,10 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/local"
 	"github.com/gatehouse-dev/gatehouse/internal/soak"
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 )
 
 func main() {
@@ -68,22 +65,7 @@ func main() {
 
 // run starts Gatehouse, soaks it and prints the report; it reports whether the run passed.
 func run(ctx context.Context, cfg soak.Config, gatehouse string, tokenServerArgs []string) (passed bool, err error) {
-	assets, err := testenv.AssetsDir()
-	if err != nil {
-		return false, err
-	}
-	root := testenv.RepoRoot()
-	sys, err := local.Start(ctx, local.Options{
-		Gatehouse:         gatehouse,
-		AssetsDir:         assets,
-		CRDDir:            filepath.Join(root, "config", "crd", "bases"),
-		SamplesDir:        filepath.Join(root, "config", "samples"),
-		OperatorNamespace: "gatehouse-system",
-		SamplesNamespace:  "default",
-		ReadyTimeout:      2 * time.Minute,
-		TokenServerArgs:   tokenServerArgs,
-		Out:               os.Stderr,
-	})
+	sys, err := soak.StartLocal(ctx, gatehouse, tokenServerArgs, os.Stderr)
 	if err != nil {
 		return false, err
 	}
@@ -105,11 +87,7 @@ func run(ctx context.Context, cfg soak.Config, gatehouse string, tokenServerArgs
 	}()
 
 	fmt.Fprintf(os.Stderr, "==> Soaking for %v at %g requests/s\n", cfg.Duration, cfg.Rate)
-	report, err := soak.Run(ctx, cfg, soak.Target{
-		TokenURL:      sys.Credentials.TokenURL,
-		PasswordGrant: sys.PasswordGrant(),
-		MetricsURL:    sys.MetricsURL,
-	})
+	report, err := soak.Run(ctx, cfg, soak.TargetOf(sys))
 	if err != nil {
 		return false, err
 	}

@@ -43,7 +43,7 @@ type scenario struct {
 // mix is the load; the package documentation explains its shares.
 var mix = []*scenario{
 	{name: "login", weight: 5, want: outcome{status: http.StatusOK}, request: validLogin},
-	{name: "login, wrong password", weight: 1, want: outcome{status: http.StatusBadRequest, code: "invalid_grant"}, request: wrongPasswordLogin},
+	{name: "login (wrong password)", weight: 1, want: outcome{status: http.StatusBadRequest, code: "invalid_grant"}, request: wrongPasswordLogin},
 	{name: "userinfo", weight: 8, want: outcome{status: http.StatusOK}, request: userinfo},
 	{name: "jwks", weight: 3, want: outcome{status: http.StatusOK}, request: fetch(func(e endpoints) string { return e.jwks })},
 	{name: "discovery", weight: 3, want: outcome{status: http.StatusOK}, request: fetch(func(e endpoints) string { return e.discovery })},

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -38,6 +39,9 @@ type Report struct {
 	Elapsed time.Duration
 	// Interrupted says the run was stopped before its duration.
 	Interrupted bool
+	// LoadAtStart and LoadAtEnd are the machine's load averages over 1, 5 and 15
+	// minutes, from /proc/loadavg, for reading latencies on a shared machine.
+	LoadAtStart, LoadAtEnd string
 	// Kinds counts requests by how they ended: "200", "400 invalid_grant",
 	// "429 too_many_attempts", "503 temporarily_unavailable", "404", "timeout",
 	// "transport error".
@@ -157,6 +161,9 @@ func (rep *Report) writeSummary(buf *bytes.Buffer) {
 	if rep.Interrupted {
 		fmt.Fprintln(buf, "  INTERRUPTED before the end of the duration")
 	}
+	if rep.LoadAtStart != "" {
+		fmt.Fprintf(buf, "  machine load average (1, 5, 15 min): %s at the start, %s at the end\n", rep.LoadAtStart, rep.LoadAtEnd)
+	}
 	fmt.Fprintf(buf, "\nRequests: %d scheduled, %d sent, %d not sent (in-flight cap); last answer after %v\n",
 		rep.Scheduled, rep.Sent, rep.NotSent, rep.Elapsed.Round(time.Millisecond))
 }
@@ -164,8 +171,10 @@ func (rep *Report) writeSummary(buf *bytes.Buffer) {
 func (rep *Report) writeKinds(buf *bytes.Buffer) {
 	fmt.Fprintln(buf, "\nResponses by kind:")
 	tw := tabwriter.NewWriter(buf, 0, 0, 2, ' ', tabwriter.AlignRight)
-	for _, kind := range slices.Sorted(maps.Keys(rep.Kinds)) {
-		fmt.Fprintf(tw, "  %s\t%d\t\n", kind, rep.Kinds[kind])
+	kinds := slices.Sorted(maps.Keys(rep.Kinds))
+	width := longest(kinds)
+	for _, kind := range kinds {
+		fmt.Fprintf(tw, "  %-*s\t%d\t\n", width, kind, rep.Kinds[kind])
 	}
 	_ = tw.Flush() // writes to a buffer
 	fmt.Fprintf(buf, "  5xx: %d; no answer: %d (of which timeouts: %d); 429 too_many_attempts: %d\n",
@@ -175,20 +184,27 @@ func (rep *Report) writeKinds(buf *bytes.Buffer) {
 func (rep *Report) writeLatencies(buf *bytes.Buffer) {
 	fmt.Fprintln(buf, "\nLatency from the scheduled start, ms:")
 	tw := tabwriter.NewWriter(buf, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "  request\tsent\tas expected\tp50\tp99\tmax\t")
+	names := []string{"request"}
+	for _, s := range rep.Requests {
+		names = append(names, s.Name)
+	}
+	width := longest(names)
+	fmt.Fprintf(tw, "  %-*s\tsent\tas expected\tp50\tp99\tmax\t\n", width, "request")
 	all := &RequestStats{Name: "all"}
 	for _, s := range rep.Requests {
-		writeLatencyRow(tw, s)
+		writeLatencyRow(tw, width, s)
 		all.Sent += s.Sent
 		all.AsExpected += s.AsExpected
 		all.latencies = append(all.latencies, s.latencies...)
 	}
-	writeLatencyRow(tw, all)
+	writeLatencyRow(tw, width, all)
 	_ = tw.Flush() // writes to a buffer
 }
 
-func writeLatencyRow(w io.Writer, s *RequestStats) {
-	fmt.Fprintf(w, "  %s\t%d\t%d\t%s\t%s\t%s\t\n", s.Name, s.Sent, s.AsExpected,
+// writeLatencyRow writes a row of a right-aligned table whose first column, the name,
+// is padded to width to read as left-aligned.
+func writeLatencyRow(w io.Writer, width int, s *RequestStats) {
+	fmt.Fprintf(w, "  %-*s\t%d\t%d\t%s\t%s\t%s\t\n", width, s.Name, s.Sent, s.AsExpected,
 		millis(s.Percentile(0.50)), millis(s.Percentile(0.99)), millis(s.Percentile(1)))
 }
 
@@ -238,6 +254,24 @@ func peak(samples []MemorySample, value func(MemorySample) float64) float64 {
 		highest = max(highest, value(s))
 	}
 	return highest
+}
+
+// loadAverage is the first three fields of /proc/loadavg, or "" where there is none.
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	fields := strings.Fields(string(data))
+	return strings.Join(fields[:min(3, len(fields))], " ")
+}
+
+func longest(names []string) int {
+	width := 0
+	for _, name := range names {
+		width = max(width, len(name))
+	}
+	return width
 }
 
 func millis(d time.Duration) string {

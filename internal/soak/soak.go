@@ -128,11 +128,13 @@ func Run(ctx context.Context, cfg Config, target Target) (*Report, error) {
 		return nil, err
 	}
 
+	r.report.LoadAtStart = loadAverage()
 	start := time.Now()
 	samplerDone := r.sampleMemory(start)
 	r.sendOnSchedule(ctx, start)
 	r.report.Elapsed = time.Since(start)
 	samplerDone()
+	r.report.LoadAtEnd = loadAverage()
 	r.report.Interrupted = ctx.Err() != nil
 	return r.report, nil
 }
