@@ -52,13 +52,12 @@ func main() {
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	passed, err := run(ctx, cfg, *gatehouse, tokenServerArgs)
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "soak:", err)
-		os.Exit(1)
 	}
-	if !passed {
+	if err != nil || !passed {
 		os.Exit(1)
 	}
 }
