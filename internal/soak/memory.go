@@ -45,33 +45,36 @@ var sampledMetrics = map[string]func(*MemorySample) *float64{
 	"go_goroutines":                 func(s *MemorySample) *float64 { return &s.Goroutines },
 }
 
-// sampleMemory samples now and every SampleEvery until the returned stop, which takes
-// the last sample.
-func (r *runner) sampleMemory(start time.Time) (stop func()) {
+// sampleMemory samples now, before the load, then every SampleEvery until the returned
+// stop, which takes the last sample after the load.
+func (r *runner) sampleMemory() (stop func()) {
+	begin := time.Now()
+	r.sampleOnce(begin)
 	done, stopped := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(stopped)
 		ticker := time.NewTicker(r.cfg.SampleEvery)
 		defer ticker.Stop()
 		for {
-			r.sampleOnce(start)
 			select {
 			case <-done:
 				return
 			case <-ticker.C:
+				r.sampleOnce(begin)
 			}
 		}
 	}()
 	return func() {
 		close(done)
 		<-stopped
-		r.sampleOnce(start)
+		r.sampleOnce(begin)
 	}
 }
 
-func (r *runner) sampleOnce(start time.Time) {
+// sampleOnce records a sample taken at its time since begin, or why it failed.
+func (r *runner) sampleOnce(begin time.Time) {
 	sample, err := r.scrape()
-	sample.At = time.Since(start)
+	sample.At = time.Since(begin)
 	r.record(func(rep *Report) {
 		if err != nil {
 			rep.MemoryErrors = append(rep.MemoryErrors, err.Error())

@@ -129,11 +129,11 @@ func Run(ctx context.Context, cfg Config, target Target) (*Report, error) {
 	}
 
 	r.report.LoadAtStart = loadAverage()
+	stopSampling := r.sampleMemory()
 	start := time.Now()
-	samplerDone := r.sampleMemory(start)
 	r.sendOnSchedule(ctx, start)
 	r.report.Elapsed = time.Since(start)
-	samplerDone()
+	stopSampling()
 	r.report.LoadAtEnd = loadAverage()
 	r.report.Interrupted = ctx.Err() != nil
 	return r.report, nil
@@ -188,7 +188,7 @@ func (r *runner) warmUp(ctx context.Context) error {
 // sendOnSchedule starts request i at start + i/rate until the duration or ctx ends, and
 // waits for the answers.
 func (r *runner) sendOnSchedule(ctx context.Context, start time.Time) {
-	total := int(r.cfg.Duration.Seconds() * r.cfg.Rate)
+	total := scheduled(r.cfg)
 	inFlight := make(chan struct{}, r.cfg.MaxInFlight)
 	var wg sync.WaitGroup
 	defer wg.Wait()
