@@ -38,7 +38,7 @@ import (
 )
 
 func main() {
-	var cfg soak.Config
+	cfg := soak.Config{Progress: os.Stderr}
 	flag.DurationVar(&cfg.Duration, "duration", 5*time.Minute, "how long requests are started for")
 	flag.Float64Var(&cfg.Rate, "rate", 20, "requests started per second, whatever the answers take (open loop)")
 	flag.IntVar(&cfg.MaxInFlight, "max-in-flight", 256, "requests awaiting an answer at most; a request due beyond it is not sent and fails the run")

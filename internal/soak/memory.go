@@ -78,9 +78,12 @@ func (r *runner) sampleOnce(begin time.Time) {
 	r.record(func(rep *Report) {
 		if err != nil {
 			rep.MemoryErrors = append(rep.MemoryErrors, err.Error())
-			return
+		} else {
+			rep.Memory = append(rep.Memory, sample)
 		}
-		rep.Memory = append(rep.Memory, sample)
+		if r.cfg.Progress != nil {
+			rep.writeProgress(r.cfg.Progress, sample, err)
+		}
 	})
 }
 

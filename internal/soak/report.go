@@ -237,6 +237,16 @@ func (rep *Report) writeResult(buf *bytes.Buffer) {
 	fmt.Fprintf(buf, "\nResult: FAIL: %s\n", strings.Join(failures, "; "))
 }
 
+// writeProgress prints a line of the report so far at a memory sample.
+func (rep *Report) writeProgress(w io.Writer, sample MemorySample, sampleErr error) {
+	memory := fmt.Sprintf("RSS %s MiB, heap in use %s MiB, %.0f goroutines", mib(sample.RSS), mib(sample.HeapInUse), sample.Goroutines)
+	if sampleErr != nil {
+		memory = "memory not sampled: " + sampleErr.Error()
+	}
+	fmt.Fprintf(w, "%7v  %d answered, %d 5xx, %d no answer, %d not sent; %s\n",
+		sample.At.Round(time.Second), rep.Sent, rep.ServerErrors, rep.TransportErrors, rep.NotSent, memory)
+}
+
 // memorySeries are the figures of MemorySample the summary gives start, end and max of.
 var memorySeries = []struct {
 	name   string

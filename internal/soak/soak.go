@@ -43,6 +43,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -68,6 +69,8 @@ type Config struct {
 	ClientAddresses int
 	// SampleEvery is the interval of memory samples. Default Duration/30, within 1s to 1m.
 	SampleEvery time.Duration
+	// Progress, when set, gets a line at each memory sample, for watching a long run.
+	Progress io.Writer
 }
 
 // Target is the token server and tenant under load.
@@ -91,6 +94,9 @@ const (
 func (c Config) withDefaults() (Config, error) {
 	if c.Duration <= 0 || c.Rate <= 0 {
 		return c, errors.New("duration and rate must be positive")
+	}
+	if c.MaxInFlight < 0 || c.Timeout < 0 || c.SampleEvery < 0 {
+		return c, errors.New("the in-flight cap, the timeout and the sample interval cannot be negative")
 	}
 	if c.MaxInFlight == 0 {
 		c.MaxInFlight = defaultMaxInFlight
@@ -179,7 +185,7 @@ func (r *runner) warmUp(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("warm-up login: %w", err)
 	}
-	if got.kind() != "200" {
+	if got.status != http.StatusOK {
 		return fmt.Errorf("warm-up login: answered %s", got.kind())
 	}
 	return nil

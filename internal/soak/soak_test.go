@@ -36,7 +36,8 @@ import (
 // passwords as invalid_grant, no 5xx, and sample the token server's memory.
 func TestSoak(t *testing.T) {
 	sys := startGatehouse(t)
-	cfg := soak.Config{Duration: 8 * time.Second, Rate: 10, Timeout: 30 * time.Second, SampleEvery: 2 * time.Second}
+	var progress strings.Builder
+	cfg := soak.Config{Duration: 8 * time.Second, Rate: 10, Timeout: 30 * time.Second, SampleEvery: 2 * time.Second, Progress: &progress}
 	report, err := soak.Run(t.Context(), cfg, soak.TargetOf(sys))
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +80,9 @@ func TestSoak(t *testing.T) {
 		if s.RSS < 1<<20 || s.HeapInUse < 1<<20 || s.Goroutines < 1 || (i > 0 && s.At < report.Memory[i-1].At) {
 			t.Errorf("memory sample %d is not a live server's: %+v", i, s)
 		}
+	}
+	if lines := strings.Count(progress.String(), " answered, 0 5xx, 0 no answer, 0 not sent; RSS "); lines != len(report.Memory) {
+		t.Errorf("%d progress lines for %d memory samples:\n%s", lines, len(report.Memory), progress.String())
 	}
 	for _, want := range []string{"400 invalid_grant", "login (wrong password)", "Token server memory", "RSS: start", "Result: PASS"} {
 		if !strings.Contains(out.String(), want) {
