@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -71,7 +72,7 @@ func (s *RequestStats) Percentile(p float64) time.Duration {
 		return 0
 	}
 	sorted := slices.Sorted(slices.Values(s.latencies))
-	rank := int(p*float64(len(sorted))+0.999999) - 1
+	rank := int(math.Ceil(p*float64(len(sorted)))) - 1
 	return sorted[min(max(rank, 0), len(sorted)-1)]
 }
 
