@@ -1,0 +1,152 @@
+package attack
+
+import (
+	"time"
+)
+
+// Reason names the limit that blocks an attempt, as metrics and logs report it.
+type Reason string
+
+// The limits of a Policy.
+const (
+	// ReasonBruteForce is the limit on failures of one login from one address.
+	ReasonBruteForce Reason = "brute_force"
+	// ReasonIPThrottling is the limit on failures from one address across logins.
+	ReasonIPThrottling Reason = "ip_throttling"
+)
+
+// Limit is how many failures a key may count before further attempts are blocked, and
+// how long after its last failure the count lasts. A zero Limit is off.
+type Limit struct {
+	MaxAttempts int
+	CoolDown    time.Duration
+}
+
+func (l Limit) on() bool { return l.MaxAttempts > 0 && l.CoolDown > 0 }
+
+// Policy is a tenant's protection of password logins.
+type Policy struct {
+	// BruteForce limits the failures of one login from one address; a success clears them.
+	BruteForce Limit
+	// IPThrottling limits the failures from one address across every login of the
+	// tenant; a success does not clear them, so one valid account cannot clear an
+	// attacker's address.
+	IPThrottling Limit
+}
+
+// Block says why an attempt was refused and when the refusing count expires.
+type Block struct {
+	Reason     Reason
+	RetryAfter time.Duration
+}
+
+// Guard decides whether a login may be attempted, and counts its outcome in Counters.
+type Guard struct {
+	counters Counters
+	now      func() time.Time
+	unblocks unblocks
+}
+
+// NewGuard returns a Guard counting in counters, reading time from now.
+func NewGuard(counters Counters, now func() time.Time) *Guard {
+	return &Guard{counters: counters, now: now, unblocks: unblocks{applied: map[string]string{}}}
+}
+
+// Attempt is a login that passed the Guard: it reserved one failure of each limit,
+// which its outcome keeps or returns. Exactly one of Succeeded, Failed and Unavailable
+// must be called.
+type Attempt struct {
+	counters Counters
+	limits   []limited
+}
+
+// limited is one limit's key, and the count an Attempt reserved in it.
+type limited struct {
+	key    string
+	limit  Limit
+	reason Reason
+	// clearedBySuccess counts are reset by a success rather than given back.
+	clearedBySuccess bool
+	reserved         int
+}
+
+// Begin checks l against p and, unless a limit blocks it, reserves one failure of each
+// limit before the password is checked, so that concurrent guesses cannot all pass.
+func (g *Guard) Begin(p Policy, l Login) (*Attempt, *Block) {
+	limits := limitsOf(p, l)
+	if b := g.blocked(limits); b != nil {
+		return nil, b
+	}
+	a := &Attempt{counters: g.counters}
+	for _, c := range limits {
+		c.reserved = g.counters.Add(c.key, 1, c.limit.CoolDown)
+		a.limits = append(a.limits, c)
+		if c.reserved > c.limit.MaxAttempts {
+			// A concurrent attempt reached the limit between the check and the reservation;
+			// the reservation just set the count to expire a cool-down from now.
+			a.Unavailable()
+			return nil, &Block{Reason: c.reason, RetryAfter: c.limit.CoolDown}
+		}
+	}
+	return a, nil
+}
+
+func limitsOf(p Policy, l Login) []limited {
+	var limits []limited
+	if p.BruteForce.on() {
+		limits = append(limits, limited{key: UserIPKey(l), limit: p.BruteForce, reason: ReasonBruteForce, clearedBySuccess: true})
+	}
+	if p.IPThrottling.on() {
+		limits = append(limits, limited{key: IPKey(l.Tenant, l.IP), limit: p.IPThrottling, reason: ReasonIPThrottling})
+	}
+	return limits
+}
+
+// blocked returns the first of limits that is reached, waiting for the longest
+// of those reached to expire.
+func (g *Guard) blocked(limits []limited) *Block {
+	var b *Block
+	for _, c := range limits {
+		n, expires := g.counters.Get(c.key)
+		if n < c.limit.MaxAttempts {
+			continue
+		}
+		wait := expires.Sub(g.now())
+		if b == nil {
+			b = &Block{Reason: c.reason, RetryAfter: wait}
+		}
+		b.RetryAfter = max(b.RetryAfter, wait)
+	}
+	return b
+}
+
+// Succeeded clears the login's failures from its address and gives back the reserved
+// failure of its address.
+func (a *Attempt) Succeeded() {
+	for _, c := range a.limits {
+		if c.clearedBySuccess {
+			a.counters.Reset(c.key)
+		} else {
+			a.counters.Add(c.key, -1, c.limit.CoolDown)
+		}
+	}
+}
+
+// Failed keeps the reserved failures and returns the limits this failure reached: the
+// lockouts it caused.
+func (a *Attempt) Failed() []Reason {
+	var lockouts []Reason
+	for _, c := range a.limits {
+		if c.reserved == c.limit.MaxAttempts {
+			lockouts = append(lockouts, c.reason)
+		}
+	}
+	return lockouts
+}
+
+// Unavailable gives back the reserved failures: the password could not be checked.
+func (a *Attempt) Unavailable() {
+	for _, c := range a.limits {
+		a.counters.Add(c.key, -1, c.limit.CoolDown)
+	}
+}
