@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
@@ -66,12 +67,22 @@ func retryAfter(t *testing.T, resp reply) int {
 	return s
 }
 
-func (ts *testServer) blocked(reason attack.Reason) float64 {
-	return testutil.ToFloat64(ts.metrics.blocked.WithLabelValues("team-a/acme", string(reason)))
+func (ts *testServer) blocked(t *testing.T, reason attack.Reason) float64 {
+	return counterValue(t, ts.metrics.blocked, reason)
 }
 
-func (ts *testServer) lockouts(reason attack.Reason) float64 {
-	return testutil.ToFloat64(ts.metrics.lockouts.WithLabelValues("team-a/acme", string(reason)))
+func (ts *testServer) lockouts(t *testing.T, reason attack.Reason) float64 {
+	return counterValue(t, ts.metrics.lockouts, reason)
+}
+
+// counterValue reads acme's counter of reason.
+func counterValue(t *testing.T, v *prometheus.CounterVec, reason attack.Reason) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := v.WithLabelValues("team-a/acme", string(reason)).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }
 
 func TestBruteForceProtection(t *testing.T) {
@@ -82,7 +93,7 @@ func TestBruteForceProtection(t *testing.T) {
 		resp, body := ts.login(t, attacker, tokentest.Alice, "wrong")
 		expect(t, "failure "+strconv.Itoa(i+1), resp, body, "invalid_grant")
 	}
-	if got := ts.lockouts(attack.ReasonBruteForce); got != 1 {
+	if got := ts.lockouts(t, attack.ReasonBruteForce); got != 1 {
 		t.Errorf("lockouts %v after the 10th failure, want 1", got)
 	}
 
@@ -94,7 +105,7 @@ func TestBruteForceProtection(t *testing.T) {
 	}
 	resp, body = ts.login(t, attacker, tokentest.Alice, "wrong")
 	expect(t, "a wrong password while locked", resp, body, "too_many_attempts")
-	if got := ts.blocked(attack.ReasonBruteForce); got != 2 {
+	if got := ts.blocked(t, attack.ReasonBruteForce); got != 2 {
 		t.Errorf("blocked attempts %v, want 2", got)
 	}
 
@@ -125,7 +136,7 @@ func TestBruteForceProtection(t *testing.T) {
 		resp, body = ts.login(t, attacker, tokentest.Alice, "wrong")
 		expect(t, "failure after a second success", resp, body, "invalid_grant")
 	}
-	if got := ts.lockouts(attack.ReasonBruteForce); got != 1 {
+	if got := ts.lockouts(t, attack.ReasonBruteForce); got != 1 {
 		t.Errorf("lockouts %v, want still 1", got)
 	}
 }
@@ -166,10 +177,10 @@ func TestSuspiciousIPThrottling(t *testing.T) {
 	expect(t, "another address of the attacker's /64", resp, body, "too_many_attempts")
 	resp, body = ts.login(t, "2001:db8:1:3::1", tokentest.Alice, password)
 	expect(t, "another /64", resp, body, "ok")
-	if l, b := ts.lockouts(attack.ReasonIPThrottling), ts.blocked(attack.ReasonIPThrottling); l != 1 || b != 3 {
+	if l, b := ts.lockouts(t, attack.ReasonIPThrottling), ts.blocked(t, attack.ReasonIPThrottling); l != 1 || b != 3 {
 		t.Errorf("IP throttling: %v lockouts and %v blocked attempts, want 1 and 3", l, b)
 	}
-	if got := ts.lockouts(attack.ReasonBruteForce); got != 0 {
+	if got := ts.lockouts(t, attack.ReasonBruteForce); got != 0 {
 		t.Errorf("brute-force lockouts %v, want 0", got)
 	}
 }
