@@ -34,7 +34,8 @@ type Policy struct {
 	IPThrottling Limit
 }
 
-// Block says why an attempt was refused and when the refusing count expires.
+// Block says why an attempt was refused and how long until the refusing count expires
+// (at least a second).
 type Block struct {
 	Reason     Reason
 	RetryAfter time.Duration
@@ -111,7 +112,9 @@ func (g *Guard) blocked(limits []limited) *Block {
 		if n < c.limit.MaxAttempts {
 			continue
 		}
-		wait := expires.Sub(g.now())
+		// At least a second, should counts shared with a replica whose clock is ahead
+		// expire here a moment from now.
+		wait := max(expires.Sub(g.now()), time.Second)
 		if b == nil {
 			b = &Block{Reason: c.reason, RetryAfter: wait}
 		}
