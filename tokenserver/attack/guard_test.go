@@ -169,8 +169,8 @@ func TestUnblock(t *testing.T) {
 		fail(login("dave", "192.0.2.3")) // 192.0.2.3 has failed 5 times: throttled
 	}
 
-	if u := g.Unblock("uid-acme", ""); u != nil {
-		t.Fatalf("the first value seen was applied: %+v", u)
+	if u := g.Unblock("uid-acme", ";1"); u != nil {
+		t.Fatalf("a value naming nobody cleared %+v", u)
 	}
 	lockAll()
 	if u := g.Unblock("uid-acme", "ALICE@example.com, Alice ; 1"); u == nil || len(u.Users) != 2 {
@@ -199,6 +199,9 @@ func TestUnblock(t *testing.T) {
 	}
 	if !blocked(other) {
 		t.Error("unblocking one tenant cleared another")
+	}
+	if u := g.Unblock("uid-other", "alice"); u == nil || blocked(other) {
+		t.Errorf("the first value seen of a tenant cleared %+v; alice blocked: %v", u, blocked(other))
 	}
 }
 

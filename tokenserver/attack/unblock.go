@@ -33,24 +33,23 @@ func ParseUnblock(value string) Unblock {
 // Empty tells whether u clears nothing.
 func (u Unblock) Empty() bool { return !u.All && len(u.Users) == 0 }
 
-// unblocks remembers, per tenant, the unblock value last seen.
+// unblocks remembers, per tenant, the unblock value last applied.
 type unblocks struct {
 	mu      sync.Mutex
 	applied map[string]string
 }
 
-// Unblock clears the counts that a tenant's unblock value names, once per new value.
-// The first value seen of a tenant is only remembered: a request older than this
-// process has been acted on by the replicas that counted before it started. It returns
-// what it cleared, nil when the value is not new.
+// Unblock clears the counts that a tenant's unblock value names, once per value: every
+// replica applies each new value to the counts it holds. A process applies the value it
+// first sees too, which clears nothing when its counts start empty. It returns what it
+// cleared, nil when the value was applied before or names nothing.
 func (g *Guard) Unblock(tenantUID, value string) *Unblock {
 	g.unblocks.mu.Lock()
 	defer g.unblocks.mu.Unlock()
-	last, seen := g.unblocks.applied[tenantUID]
-	g.unblocks.applied[tenantUID] = value
-	if !seen || last == value {
+	if g.unblocks.applied[tenantUID] == value {
 		return nil
 	}
+	g.unblocks.applied[tenantUID] = value
 	u := ParseUnblock(value)
 	if u.Empty() {
 		return nil
