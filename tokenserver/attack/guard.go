@@ -79,14 +79,14 @@ func (g *Guard) Begin(p Policy, l Login) (*Attempt, *Block) {
 		return nil, b
 	}
 	a := &Attempt{counters: g.counters}
-	for _, c := range limits {
-		c.reserved = g.counters.Add(c.key, 1, c.limit.CoolDown)
-		a.limits = append(a.limits, c)
-		if c.reserved > c.limit.MaxAttempts {
+	for _, lim := range limits {
+		lim.reserved = g.counters.Add(lim.key, 1, lim.limit.CoolDown)
+		a.limits = append(a.limits, lim)
+		if lim.reserved > lim.limit.MaxAttempts {
 			// A concurrent attempt reached the limit between the check and the reservation;
 			// the reservation just set the count to expire a cool-down from now.
 			a.Unavailable()
-			return nil, &Block{Reason: c.reason, RetryAfter: c.limit.CoolDown}
+			return nil, &Block{Reason: lim.reason, RetryAfter: lim.limit.CoolDown}
 		}
 	}
 	return a, nil
@@ -107,16 +107,16 @@ func limitsOf(p Policy, l Login) []limited {
 // of those reached to expire.
 func (g *Guard) blocked(limits []limited) *Block {
 	var b *Block
-	for _, c := range limits {
-		n, expires := g.counters.Get(c.key)
-		if n < c.limit.MaxAttempts {
+	for _, lim := range limits {
+		n, expires := g.counters.Get(lim.key)
+		if n < lim.limit.MaxAttempts {
 			continue
 		}
-		// At least a second, should counts shared with a replica whose clock is ahead
-		// expire here a moment from now.
+		// At least a second: counts shared with a replica whose clock runs ahead may
+		// expire here now.
 		wait := max(expires.Sub(g.now()), time.Second)
 		if b == nil {
-			b = &Block{Reason: c.reason, RetryAfter: wait}
+			b = &Block{Reason: lim.reason, RetryAfter: wait}
 		}
 		b.RetryAfter = max(b.RetryAfter, wait)
 	}
@@ -126,11 +126,11 @@ func (g *Guard) blocked(limits []limited) *Block {
 // Succeeded clears the login's failures from its address and gives back the reserved
 // failure of its address.
 func (a *Attempt) Succeeded() {
-	for _, c := range a.limits {
-		if c.clearedBySuccess {
-			a.counters.Reset(c.key)
+	for _, lim := range a.limits {
+		if lim.clearedBySuccess {
+			a.counters.Reset(lim.key)
 		} else {
-			a.counters.Add(c.key, -1, c.limit.CoolDown)
+			a.counters.Add(lim.key, -1, lim.limit.CoolDown)
 		}
 	}
 }
@@ -139,9 +139,9 @@ func (a *Attempt) Succeeded() {
 // lockouts it caused.
 func (a *Attempt) Failed() []Reason {
 	var lockouts []Reason
-	for _, c := range a.limits {
-		if c.reserved == c.limit.MaxAttempts {
-			lockouts = append(lockouts, c.reason)
+	for _, lim := range a.limits {
+		if lim.reserved == lim.limit.MaxAttempts {
+			lockouts = append(lockouts, lim.reason)
 		}
 	}
 	return lockouts
@@ -149,7 +149,7 @@ func (a *Attempt) Failed() []Reason {
 
 // Unavailable gives back the reserved failures: the password could not be checked.
 func (a *Attempt) Unavailable() {
-	for _, c := range a.limits {
-		a.counters.Add(c.key, -1, c.limit.CoolDown)
+	for _, lim := range a.limits {
+		a.counters.Add(lim.key, -1, lim.limit.CoolDown)
 	}
 }
