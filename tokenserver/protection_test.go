@@ -1,10 +1,15 @@
 package tokenserver
 
 import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -359,4 +364,70 @@ func TestUnblockFromSnapshot(t *testing.T) {
 	ts.republish(t, func(s *snapshot.Snapshot) { s.Unblock = "*" })
 	probe("* unblocks every login", b, tokentest.AliceEmail, ts.acme.AlicePassword, "ok")
 	probe("* unblocks every address", c, tokentest.Alice, ts.acme.AlicePassword, "ok")
+}
+
+// lockedBuffer is a log destination that handlers may write concurrently.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for line := range bytes.Lines(b.buf.Bytes()) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("log line is not JSON: %q", line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// TestAttackLogs checks the lockout and blocked-attempt log lines: who, from where,
+// why, and never a password.
+func TestAttackLogs(t *testing.T) {
+	var logs lockedBuffer
+	ts := newLoggingTestServer(t, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), loopbackProxy)
+	const attacker = "198.51.100.7"
+	wrong := tokentest.Random(t)
+	for range 10 {
+		ts.login(t, attacker, tokentest.Alice, wrong)
+	}
+	ts.login(t, attacker, tokentest.Alice, ts.acme.AlicePassword)
+
+	want := map[string]any{"tenant": "team-a/acme", "connection": tokentest.Connection, "client": "public",
+		"reason": "brute_force", "clientIP": attacker, "username": tokentest.Alice}
+	counts := map[string]int{}
+	for _, line := range logs.lines(t) {
+		raw, _ := json.Marshal(line)
+		if strings.Contains(string(raw), wrong) || strings.Contains(string(raw), ts.acme.AlicePassword) {
+			t.Errorf("a log line holds a password: %s", raw)
+		}
+		msg, _ := line["msg"].(string)
+		counts[msg]++
+		if msg != "login locked out" && msg != "login blocked" {
+			continue
+		}
+		if wantLevel := map[string]string{"login locked out": "WARN", "login blocked": "INFO"}[msg]; line["level"] != wantLevel {
+			t.Errorf("%q logged at %v, want %s", msg, line["level"], wantLevel)
+		}
+		for k, v := range want {
+			if line[k] != v {
+				t.Errorf("%q: %s = %v, want %v", msg, k, line[k], v)
+			}
+		}
+	}
+	if counts["login refused"] != 10 || counts["login locked out"] != 1 || counts["login blocked"] != 1 {
+		t.Errorf("logged %v, want 10 refusals, 1 lockout, 1 blocked attempt", counts)
+	}
 }

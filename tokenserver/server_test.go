@@ -51,9 +51,15 @@ var (
 // package's tenants, whose keys are generated once.
 func newTestServer(t *testing.T, opts ...Option) *testServer {
 	t.Helper()
+	return newLoggingTestServer(t, slog.New(slog.DiscardHandler), opts...)
+}
+
+// newLoggingTestServer is newTestServer logging to log.
+func newLoggingTestServer(t *testing.T, log *slog.Logger, opts ...Option) *testServer {
+	t.Helper()
 	ts := &testServer{metrics: NewMetrics()}
 	st := store.New()
-	srv := httptest.NewServer(NewServer(st, slog.New(slog.DiscardHandler), ts.metrics, append(opts, WithClock(ts.now))...))
+	srv := httptest.NewServer(NewServer(st, log, ts.metrics, append(opts, WithClock(ts.now))...))
 	t.Cleanup(srv.Close)
 	ts.url, ts.store = srv.URL, st
 	loadFixtures(t)
