@@ -34,6 +34,7 @@ import (
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 )
 
@@ -59,6 +60,15 @@ func runTokenServer(args []string) int {
 	fs.DurationVar(&opts.WriteTimeout, "write-timeout", 30*time.Second, "time allowed to answer a request, queueing for a password check included")
 	fs.DurationVar(&opts.IdleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	fs.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "how long in-flight requests may finish after SIGTERM")
+	var serverOpts []tokenserver.Option
+	fs.Func("trusted-proxies", "comma-separated CIDRs and IP addresses of the proxies in front of the token server, whose X-Forwarded-For header gives the client address that attack protection counts; none by default", func(s string) error {
+		proxies, err := attack.ParseTrustedProxies(s)
+		if err != nil {
+			return err
+		}
+		serverOpts = append(serverOpts, tokenserver.WithTrustedProxies(proxies))
+		return nil
+	})
 	ctrlconfig.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -68,14 +78,14 @@ func runTokenServer(args []string) int {
 	}
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := serveTokens(*namespace, opts, log); err != nil {
+	if err := serveTokens(*namespace, opts, log, serverOpts...); err != nil {
 		log.Error("token server failed", "error", err)
 		return 1
 	}
 	return 0
 }
 
-func serveTokens(namespace string, opts tokenserver.ListenOptions, log *slog.Logger) error {
+func serveTokens(namespace string, opts tokenserver.ListenOptions, log *slog.Logger, serverOpts ...tokenserver.Option) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
@@ -103,7 +113,7 @@ func serveTokens(namespace string, opts tokenserver.ListenOptions, log *slog.Log
 		cancel() // without snapshots there is nothing to serve
 		loaderDone <- err
 	}()
-	serveErr := tokenserver.Serve(ctx, opts, tokenserver.NewServer(st, log, metrics), st, registry, log)
+	serveErr := tokenserver.Serve(ctx, opts, tokenserver.NewServer(st, log, metrics, serverOpts...), st, registry, log)
 	cancel()
 	return errors.Join(serveErr, <-loaderDone)
 }
