@@ -134,3 +134,17 @@ bench-token: ## Benchmark the token server: logins (bcrypt cost 10, RS256) at co
 	go test -run '^$$' -bench 'BenchmarkPasswordGrant' -benchtime $(BENCH_LOGINS)x ./tokenserver/
 	go test -run '^$$' -bench 'BenchmarkUserinfo|BenchmarkJWKS' -benchtime 2s ./tokenserver/
 	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$(ENVTEST_ASSETS)}" go test -run '^$$' -bench 'BenchmarkClientAccepted' -benchtime 20x ./tokenserver/store/
+
+##@ Soak
+
+# SOAK_RATE is requests/s, of which 6 in 20 are logins: at 20/s, 6 bcrypt checks/s, half
+# of what a shared 2-core machine sustains (see internal/soak). SOAK_FLAGS are more flags
+# of hack/soak, e.g. SOAK_FLAGS=-tokenserver-flag=<a flag of gatehouse tokenserver>.
+SOAK_DURATION ?= 5m
+SOAK_RATE     ?= 20
+SOAK_FLAGS    ?=
+
+.PHONY: soak
+soak: build ## Run the whole system on loopback under SOAK_RATE requests/s for SOAK_DURATION; print requests by kind, p50/p99 latency and the token server's memory over time; fail on any 5xx or unanswered request.
+	@hack/controlplane.sh build
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/soak -duration $(SOAK_DURATION) -rate $(SOAK_RATE) -gatehouse $(BIN)/gatehouse $(SOAK_FLAGS)

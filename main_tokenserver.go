@@ -70,6 +70,15 @@ func runTokenServer(args []string) int {
 	fs.StringVar(&peerOpts.BindAddress, "peer-bind-address", ":8082", "address where the other replicas send login-attempt counts")
 	fs.StringVar(&peerOpts.AdvertiseAddress, "peer-advertise-address", "", "host:port the other replicas reach --peer-bind-address at (default: $POD_IP and the bound port)")
 	fs.DurationVar(&peerOpts.JoinTimeout, "peer-join-timeout", 10*time.Second, "how long to wait for the peers' counts before serving")
+	var serverOpts []tokenserver.Option
+	fs.Func("trusted-proxies", "comma-separated CIDRs and IP addresses of the proxies in front of the token server, whose X-Forwarded-For header gives the client address that attack protection counts; none by default", func(s string) error {
+		proxies, err := attack.ParseTrustedProxies(s)
+		if err != nil {
+			return err
+		}
+		serverOpts = append(serverOpts, tokenserver.WithTrustedProxies(proxies))
+		return nil
+	})
 	ctrlconfig.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -79,14 +88,14 @@ func runTokenServer(args []string) int {
 	}
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := serveTokens(*namespace, opts, peerOpts, log); err != nil {
+	if err := serveTokens(*namespace, opts, peerOpts, log, serverOpts...); err != nil {
 		log.Error("token server failed", "error", err)
 		return 1
 	}
 	return 0
 }
 
-func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peerOptions, log *slog.Logger) error {
+func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peerOptions, log *slog.Logger, serverOpts ...tokenserver.Option) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
@@ -122,7 +131,7 @@ func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peer
 		cancel()
 		return errors.Join(err, <-loaderDone)
 	}
-	server := tokenserver.NewServer(st, log, metrics, tokenserver.WithCounters(counters))
+	server := tokenserver.NewServer(st, log, metrics, append(serverOpts, tokenserver.WithCounters(counters))...)
 	serveErr := tokenserver.Serve(ctx, opts, server, st, registry, log)
 	cancel()
 	return errors.Join(serveErr, <-loaderDone, peersDone())

@@ -132,3 +132,11 @@ func TestAdvertiseAddress(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenServerRefusesUntrustworthyProxies(t *testing.T) {
+	for _, value := range []string{"ingress.local", "10.0.0.0/33", "10.0.0.1:80"} {
+		if code := runTokenServer([]string{"--trusted-proxies=" + value}); code != 2 {
+			t.Errorf("--trusted-proxies=%s: exit code %d, want 2 (usage)", value, code)
+		}
+	}
+}

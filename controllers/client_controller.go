@@ -125,6 +125,7 @@ func isConfidential(c *identityv1alpha1.Client) bool {
 // not written yet is a problem.
 func (b *base) resolveClient(ctx context.Context, c *identityv1alpha1.Client) (snapshot.Client, error) {
 	out := snapshot.Client{ClientID: c.Status.ClientID, Name: c.Name, Type: string(cmp.Or(c.Spec.Type, identityv1alpha1.ClientConfidential))}
+	out.TrustForwardedFor = c.Spec.TrustForwardedFor && isConfidential(c)
 	for _, g := range c.Spec.GrantTypes {
 		out.GrantTypes = append(out.GrantTypes, string(g))
 	}

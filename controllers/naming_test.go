@@ -22,7 +22,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
+
+// TestAttackProtectionUnsetIsOn: fields a client left unset, bypassing the API server's
+// defaults, compile to the defaults, protections on.
+func TestAttackProtectionUnsetIsOn(t *testing.T) {
+	got := attackProtectionOf(identityv1alpha1.AttackProtectionSpec{})
+	if want := snapshot.DefaultAttackProtection(); *got != want {
+		t.Errorf("an unset attack protection compiles to %+v, want the defaults %+v", *got, want)
+	}
+}
 
 func TestIssuerOf(t *testing.T) {
 	tenant := func(domain string) *identityv1alpha1.Tenant {

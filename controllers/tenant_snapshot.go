@@ -17,10 +17,13 @@ limitations under the License.
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -42,6 +45,8 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant *identityv1alpha1
 		DefaultAudience:     tenant.Spec.DefaultAudience,
 		AccessTokenLifetime: tenant.Spec.Tokens.AccessTokenLifetime.Duration,
 		IDTokenLifetime:     tenant.Spec.Tokens.IDTokenLifetime.Duration,
+		AttackProtection:    attackProtectionOf(tenant.Spec.AttackProtection),
+		Unblock:             tenant.Annotations[identityv1alpha1.UnblockAnnotation],
 	}
 	for _, k := range stated {
 		snap.Keys = append(snap.Keys, snapshot.Key{
@@ -59,6 +64,24 @@ func (r *TenantReconciler) compile(ctx context.Context, tenant *identityv1alpha1
 		return nil, err
 	}
 	return snap, nil
+}
+
+// attackProtectionOf compiles the Tenant's attack protection. The API server defaults
+// every field; a field left unset, by a client that bypassed defaulting, is on.
+func attackProtectionOf(spec identityv1alpha1.AttackProtectionSpec) *snapshot.AttackProtection {
+	defaults := snapshot.DefaultAttackProtection()
+	limit := func(enabled *bool, maxAttempts int32, coolDown metav1.Duration, def snapshot.AttackLimit) snapshot.AttackLimit {
+		return snapshot.AttackLimit{
+			Enabled:     ptr.Deref(enabled, true),
+			MaxAttempts: cmp.Or(int(maxAttempts), def.MaxAttempts),
+			CoolDown:    cmp.Or(coolDown.Duration, def.CoolDown),
+		}
+	}
+	bf, ip := spec.BruteForce, spec.SuspiciousIPThrottling
+	return &snapshot.AttackProtection{
+		BruteForce:             limit(bf.Enabled, bf.MaxAttempts, bf.CoolDown, defaults.BruteForce),
+		SuspiciousIPThrottling: limit(ip.Enabled, ip.MaxAttempts, ip.CoolDown, defaults.SuspiciousIPThrottling),
+	}
 }
 
 // resolveAll resolves each object, leaving out those with a problem.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // oauthError is an error answer of the token endpoint, RFC 6749 §5.2.
@@ -13,6 +14,8 @@ type oauthError struct {
 	description string
 	// basicRealm, when set, asks for HTTP Basic client authentication again.
 	basicRealm string
+	// retryAfter, when set, is sent in Retry-After.
+	retryAfter time.Duration
 }
 
 func (e *oauthError) Error() string { return e.code + ": " + e.description }
@@ -36,11 +39,15 @@ var (
 		description: "This grant type is not enabled for the client."}
 	invalidTarget = &oauthError{status: http.StatusBadRequest, code: "invalid_target",
 		description: "The audience is not an API of this tenant."}
-	tooManyAttempts = &oauthError{status: http.StatusTooManyRequests, code: "too_many_attempts",
-		description: "Too many failed login attempts; try again later."}
 	temporarilyUnavailable = &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
-		description: "The directory cannot be reached; try again later."}
+		description: "The directory cannot be reached; try again later.", retryAfter: time.Minute}
 )
+
+// tooManyAttempts answers an attempt that attack protection blocks for retryAfter.
+func tooManyAttempts(retryAfter time.Duration) *oauthError {
+	return &oauthError{status: http.StatusTooManyRequests, code: "too_many_attempts",
+		description: "Too many failed login attempts; try again later.", retryAfter: retryAfter}
+}
 
 // noStore marks an answer as not cacheable, as RFC 6749 §5.1 requires for tokens and
 // their errors.
@@ -53,8 +60,9 @@ func writeOAuthError(w http.ResponseWriter, e *oauthError) {
 	if e.basicRealm != "" {
 		w.Header().Set("WWW-Authenticate", "Basic realm="+strconv.Quote(e.basicRealm))
 	}
-	if e.status == http.StatusTooManyRequests || e.status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "60")
+	if e.retryAfter > 0 {
+		// Whole seconds, rounded up so that a client that waits is not refused again.
+		w.Header().Set("Retry-After", strconv.FormatInt(int64((e.retryAfter+time.Second-1)/time.Second), 10))
 	}
 	noStore(w.Header())
 	writeJSON(w, e.status, map[string]string{"error": e.code, "error_description": e.description})

@@ -6,10 +6,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Metrics are the token server's request metrics.
+// Metrics are the token server's request and attack protection metrics.
 type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	blocked  *prometheus.CounterVec
+	lockouts *prometheus.CounterVec
 }
 
 // NewMetrics returns unregistered request metrics; register Collectors.
@@ -26,12 +28,20 @@ func NewMetrics() *Metrics {
 			// queueing behind it can take seconds.
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"endpoint", "outcome"}),
+		blocked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokenserver_login_attempts_blocked_total",
+			Help: "Login attempts refused with too_many_attempts, by tenant and reason (brute_force or ip_throttling).",
+		}, []string{"tenant", "reason"}),
+		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokenserver_lockouts_total",
+			Help: "Failed logins that reached a limit of attack protection, by tenant and reason (brute_force or ip_throttling).",
+		}, []string{"tenant", "reason"}),
 	}
 }
 
 // Collectors are the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.latency}
+	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts}
 }
 
 func (m *Metrics) observe(tenant, endpoint, grant, outcome string, d time.Duration) {

@@ -20,20 +20,14 @@ const (
 	pathAuthServerMeta = ".well-known/oauth-authorization-server"
 )
 
-// Login attempt limits: failures of one login from one address within the window,
-// after which that login answers too_many_attempts until the window has passed without
-// another failure.
-const (
-	defaultMaxFailedAttempts = 10
-	defaultAttemptWindow     = 15 * time.Minute
-)
-
 // Server is the token server's HTTP handler.
 type Server struct {
 	store    *store.Store
 	log      *slog.Logger
 	now      func() time.Time
 	attempts attack.Counters
+	guard    *attack.Guard
+	proxies  attack.TrustedProxies
 	metrics  *Metrics
 }
 
@@ -44,6 +38,12 @@ type Option func(*Server)
 // this process's memory.
 func WithCounters(c attack.Counters) Option {
 	return func(s *Server) { s.attempts = c }
+}
+
+// WithTrustedProxies makes the server believe the X-Forwarded-For header of requests
+// whose TCP peer is one of proxies.
+func WithTrustedProxies(proxies attack.TrustedProxies) Option {
+	return func(s *Server) { s.proxies = proxies }
 }
 
 // WithClock replaces time.Now, for tests of expiry and attempt limits.
@@ -60,6 +60,7 @@ func NewServer(st *store.Store, log *slog.Logger, metrics *Metrics, opts ...Opti
 	if s.attempts == nil {
 		s.attempts = attack.NewMemory(attack.DefaultMemoryLimit, s.now)
 	}
+	s.guard = attack.NewGuard(s.attempts, s.now)
 	return s
 }
 

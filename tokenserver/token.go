@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -90,26 +89,26 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 		return nil, oerr
 	}
 
-	// The attempt is counted before the password is checked, so that concurrent guesses
-	// cannot all pass the check before the first of them fails.
-	attemptKey := t.Snapshot.Tenant.UID + "\x00" + connName + "\x00" + snapshot.NormalizeLogin(username) + "\x00" + remoteIP(r) + "\x00" // ends in a separator so that no key is a prefix of another
-	if n, _ := s.attempts.Get(attemptKey); n >= defaultMaxFailedAttempts {
-		return nil, tooManyAttempts
+	// Attack protection reserves the attempt before the password is checked.
+	login, oerr := s.loginOf(r, t, client, connName, username)
+	if oerr != nil {
+		return nil, oerr
 	}
-	if s.attempts.Add(attemptKey, 1, defaultAttemptWindow) > defaultMaxFailedAttempts {
-		return nil, tooManyAttempts
+	attempt, oerr := s.beginLogin(t, client, login)
+	if oerr != nil {
+		return nil, oerr
 	}
 	identity, err := t.Connectors[connName].Login(r.Context(), username, password)
 	switch {
 	case errors.Is(err, connector.ErrInvalidCredentials):
-		s.log.Info("login refused", "tenant", t.Name, "connection", connName, "client", client.Name, "reason", err.Error())
+		s.loginFailed(t, client, login, attempt, err)
 		return nil, invalidGrant
 	case err != nil:
-		s.attempts.Add(attemptKey, -1, defaultAttemptWindow)
+		attempt.Unavailable()
 		s.log.Error("directory unavailable", "tenant", t.Name, "connection", connName, "error", err)
 		return nil, temporarilyUnavailable
 	}
-	s.attempts.Reset(attemptKey)
+	attempt.Succeeded()
 
 	resp, err := s.issue(t, client, api, connName, identity, grantedScopes(params["scope"], api))
 	if err != nil {
@@ -312,12 +311,4 @@ func grantLabel(grantType string) string {
 	default:
 		return "other"
 	}
-}
-
-func remoteIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -44,6 +44,7 @@ const (
 )
 
 // ClientSpec declares an application that requests tokens.
+// +kubebuilder:validation:XValidation:rule="!has(self.trustForwardedFor) || !self.trustForwardedFor || !has(self.type) || self.type == 'confidential'",message="trustForwardedFor needs a confidential client: a public client has no secret, so anyone could claim to be it and choose the address that attack protection counts"
 type ClientSpec struct {
 	// tenantRef names the Tenant, in this namespace, that the Client belongs to. Immutable.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="tenantRef is immutable; delete and recreate the object to move it to another Tenant"
@@ -77,6 +78,14 @@ type ClientSpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="credentialsSecretName must be a lowercase DNS name such as reporting-job-credentials"
 	// +optional
 	CredentialsSecretName string `json:"credentialsSecretName,omitempty"`
+
+	// trustForwardedFor lets this confidential Client pass the end user's IP address in
+	// the auth0-forwarded-for header of token requests (Auth0's "Trust Token Endpoint IP
+	// Header"), for a backend that logs users in from its own address. Attack protection
+	// then counts that address; a malformed header is refused with invalid_request. The
+	// header of a Client without it is ignored.
+	// +optional
+	TrustForwardedFor bool `json:"trustForwardedFor,omitempty"`
 }
 
 // ClientStatus is what the controller reports about a Client.
@@ -89,6 +98,14 @@ type ClientStatus struct {
 	// credentialsSecretName is the Secret that holds the Client's credentials.
 	// +optional
 	CredentialsSecretName string `json:"credentialsSecretName,omitempty"`
+
+	// trustForwardedFor lets this confidential Client pass the end user's IP address in
+	// the auth0-forwarded-for header of token requests (Auth0's "Trust Token Endpoint IP
+	// Header"), for a backend that logs users in from its own address. Attack protection
+	// then counts that address; a malformed header is refused with invalid_request. The
+	// header of a Client without it is ignored.
+	// +optional
+	TrustForwardedFor bool `json:"trustForwardedFor,omitempty"`
 }
 
 // Client is an application that requests tokens with the password grants.

@@ -12,6 +12,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -26,6 +27,9 @@ func TestServerAppliesDefaults(t *testing.T) {
 	tenant := &v1alpha1.Tenant{ObjectMeta: meta("acme")}
 	api := &v1alpha1.API{ObjectMeta: meta("api"), Spec: v1alpha1.APISpec{TenantRef: ref, Identifier: "https://someapi.com/api"}}
 	cl := &v1alpha1.Client{ObjectMeta: meta("client"), Spec: v1alpha1.ClientSpec{TenantRef: ref}}
+	partial := &v1alpha1.Tenant{ObjectMeta: meta("partial"), Spec: v1alpha1.TenantSpec{AttackProtection: v1alpha1.AttackProtectionSpec{
+		BruteForce: v1alpha1.BruteForceSpec{Enabled: ptr.To(false), MaxAttempts: 3},
+	}}}
 	conn := &v1alpha1.Connection{ObjectMeta: meta("ldap"), Spec: v1alpha1.ConnectionSpec{
 		TenantRef: ref,
 		LDAP: &v1alpha1.LDAPConnection{
@@ -37,7 +41,7 @@ func TestServerAppliesDefaults(t *testing.T) {
 			UserSearch: v1alpha1.LDAPUserSearch{BaseDN: "ou=people,dc=corp"},
 		},
 	}}
-	for _, obj := range []client.Object{tenant, api, cl, conn} {
+	for _, obj := range []client.Object{tenant, partial, api, cl, conn} {
 		if err := env.Client.Create(ctx, obj); err != nil {
 			t.Fatalf("creating %T: %v", obj, err)
 		}
@@ -52,8 +56,19 @@ func TestServerAppliesDefaults(t *testing.T) {
 		{"tenant signingKeys.rotationPeriod", tenant.Spec.SigningKeys.RotationPeriod.Duration, 2160 * time.Hour},
 		{"tenant tokens.accessTokenLifetime", tenant.Spec.Tokens.AccessTokenLifetime.Duration, 24 * time.Hour},
 		{"tenant tokens.idTokenLifetime", tenant.Spec.Tokens.IDTokenLifetime.Duration, 10 * time.Hour},
+		{"tenant bruteForce.enabled", ptr.Deref(tenant.Spec.AttackProtection.BruteForce.Enabled, false), true},
+		{"tenant bruteForce.maxAttempts", tenant.Spec.AttackProtection.BruteForce.MaxAttempts, int32(10)},
+		{"tenant bruteForce.coolDown", tenant.Spec.AttackProtection.BruteForce.CoolDown.Duration, 15 * time.Minute},
+		{"tenant suspiciousIPThrottling.enabled", ptr.Deref(tenant.Spec.AttackProtection.SuspiciousIPThrottling.Enabled, false), true},
+		{"tenant suspiciousIPThrottling.maxAttempts", tenant.Spec.AttackProtection.SuspiciousIPThrottling.MaxAttempts, int32(100)},
+		{"tenant suspiciousIPThrottling.coolDown", tenant.Spec.AttackProtection.SuspiciousIPThrottling.CoolDown.Duration, time.Hour},
+		{"partial bruteForce.enabled kept false", ptr.Deref(partial.Spec.AttackProtection.BruteForce.Enabled, true), false},
+		{"partial bruteForce.maxAttempts kept", partial.Spec.AttackProtection.BruteForce.MaxAttempts, int32(3)},
+		{"partial bruteForce.coolDown", partial.Spec.AttackProtection.BruteForce.CoolDown.Duration, 15 * time.Minute},
+		{"partial suspiciousIPThrottling.maxAttempts", partial.Spec.AttackProtection.SuspiciousIPThrottling.MaxAttempts, int32(100)},
 		{"api signingAlgorithm", api.Spec.SigningAlgorithm, v1alpha1.RS256},
 		{"client type", cl.Spec.Type, v1alpha1.ClientConfidential},
+		{"client trustForwardedFor", cl.Spec.TrustForwardedFor, false},
 		{"client grantTypes", strings.Join(grantStrings(cl.Spec.GrantTypes), ","), "password"},
 		{"ldap userSearch.scope", conn.Spec.LDAP.UserSearch.Scope, v1alpha1.LDAPScopeSubtree},
 		{"ldap userSearch.filter", conn.Spec.LDAP.UserSearch.Filter, "(objectClass=person)"},
@@ -168,7 +183,7 @@ func TestKubectlExplain(t *testing.T) {
 	}
 	for _, want := range []string{
 		"defaultDirectory", "names the Connection",
-		"signingKeys", "tokens", "domain", "Host header",
+		"signingKeys", "tokens", "domain", "Host header", "attackProtection",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("kubectl explain tenant.spec does not mention %q:\n%s", want, out)

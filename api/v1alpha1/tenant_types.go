@@ -38,6 +38,13 @@ const (
 // and a new next key is published. Any new value works, e.g. a timestamp.
 const RotateKeysAnnotation = "identity.gatehouse.dev/rotate-keys"
 
+// UnblockAnnotation on a Tenant clears failed-login counts before their cool-down ends:
+// its value lists login names separated by commas (each is unblocked from every address
+// and Connection), or is "*" for every count of the Tenant, suspicious IP throttling
+// included. Anything after a ";" is ignored, so setting the value again with a new
+// suffix repeats the request, e.g. "alice@example.com;1732612345".
+const UnblockAnnotation = "identity.gatehouse.dev/unblock"
+
 // TenantSpec declares an issuer: where it is served, how it signs, how long tokens live.
 type TenantSpec struct {
 	// displayName is a human-readable name, shown in discovery as the service name.
@@ -76,6 +83,85 @@ type TenantSpec struct {
 	// +kubebuilder:default={}
 	// +optional
 	Tokens TokensSpec `json:"tokens,omitzero"`
+
+	// attackProtection limits failed password logins, as Auth0's attack protection does.
+	// Both of its protections are on by default. The client address is the TCP peer, or
+	// the X-Forwarded-For address when the peer is a trusted proxy of the token server
+	// (--trusted-proxies), or the auth0-forwarded-for header of a confidential Client
+	// with trustForwardedFor. An administrator clears counts with the
+	// identity.gatehouse.dev/unblock annotation.
+	// +kubebuilder:default={}
+	// +optional
+	AttackProtection AttackProtectionSpec `json:"attackProtection,omitzero"`
+}
+
+// AttackProtectionSpec configures the protections of password logins against guessing.
+type AttackProtectionSpec struct {
+	// bruteForce blocks one login from one client address after too many failures.
+	// +kubebuilder:default={}
+	// +optional
+	BruteForce BruteForceSpec `json:"bruteForce,omitzero"`
+
+	// suspiciousIPThrottling blocks one client address after too many failures across
+	// all logins of the Tenant.
+	// +kubebuilder:default={}
+	// +optional
+	SuspiciousIPThrottling SuspiciousIPThrottlingSpec `json:"suspiciousIPThrottling,omitzero"`
+}
+
+// BruteForceSpec blocks a login (a username or email, per Connection) from one client
+// address once maxAttempts failures have been counted, until coolDown has passed since
+// the last failure; meanwhile every attempt, even with the right password, gets 429
+// too_many_attempts with Retry-After. A successful login clears the count.
+type BruteForceSpec struct {
+	// enabled turns the protection on.
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// maxAttempts is the number of failures that blocks a login from an address, 1 to 100.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=100
+	// +kubebuilder:default=10
+	// +optional
+	MaxAttempts int32 `json:"maxAttempts,omitempty"`
+
+	// coolDown is how long after its last failure a block lasts, at least 1m and at
+	// most 24h.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="bruteForce.coolDown must be a duration such as 15m, at least 1m and at most 24h"
+	// +kubebuilder:default="15m"
+	// +optional
+	CoolDown metav1.Duration `json:"coolDown,omitzero"`
+}
+
+// SuspiciousIPThrottlingSpec blocks a client address once maxAttempts failed logins,
+// across all users of the Tenant, have been counted, until coolDown has passed since the
+// last failure. A successful login neither counts nor clears the count, so an attacker
+// who knows one valid account cannot clear his address. Clients that log in on behalf of
+// many users from one address should pass each user's address in auth0-forwarded-for.
+type SuspiciousIPThrottlingSpec struct {
+	// enabled turns the protection on.
+	// +kubebuilder:default=true
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+
+	// maxAttempts is the number of failed logins that blocks an address, 1 to 10000.
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10000
+	// +kubebuilder:default=100
+	// +optional
+	MaxAttempts int32 `json:"maxAttempts,omitempty"`
+
+	// coolDown is how long after its last failure a block lasts, at least 1m and at
+	// most 24h.
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="suspiciousIPThrottling.coolDown must be a duration such as 1h, at least 1m and at most 24h"
+	// +kubebuilder:default="1h"
+	// +optional
+	CoolDown metav1.Duration `json:"coolDown,omitzero"`
 }
 
 // SigningKeysSpec configures the Tenant's signing keys.

@@ -147,6 +147,20 @@ var invalidCases = []invalidCase{
 	{"tenant display name too long", tenantHead + "spec: {displayName: " + strings.Repeat("x", 129) + "}",
 		"Too long: may not be more than 128"},
 	{"tenant without spec", tenantHead, `spec: Required value`},
+	{"tenant brute force of no attempts", tenantHead + "spec: {attackProtection: {bruteForce: {maxAttempts: 0}}}",
+		"spec.attackProtection.bruteForce.maxAttempts in body should be greater than or equal to 1"},
+	{"tenant brute force over 100 attempts", tenantHead + "spec: {attackProtection: {bruteForce: {maxAttempts: 101}}}",
+		"spec.attackProtection.bruteForce.maxAttempts in body should be less than or equal to 100"},
+	{"tenant brute force cool-down too short", tenantHead + "spec: {attackProtection: {bruteForce: {coolDown: 30s}}}",
+		"bruteForce.coolDown must be a duration such as 15m, at least 1m and at most 24h"},
+	{"tenant brute force cool-down in days", tenantHead + "spec: {attackProtection: {bruteForce: {coolDown: 2d}}}",
+		"bruteForce.coolDown must be a duration such as 15m"},
+	{"tenant IP throttling over 10000 attempts", tenantHead + "spec: {attackProtection: {suspiciousIPThrottling: {maxAttempts: 10001}}}",
+		"spec.attackProtection.suspiciousIPThrottling.maxAttempts in body should be less than or equal to 10000"},
+	{"tenant IP throttling cool-down over a day", tenantHead + "spec: {attackProtection: {suspiciousIPThrottling: {coolDown: 25h}}}",
+		"suspiciousIPThrottling.coolDown must be a duration such as 1h, at least 1m and at most 24h"},
+	{"tenant attack protection enabled as text", tenantHead + "spec: {attackProtection: {bruteForce: {enabled: 'yes'}}}",
+		"spec.attackProtection.bruteForce.enabled: Invalid value"},
 
 	// Connection
 	{"connection without a directory", connectionHead + "spec: {tenantRef: {name: acme}}",
@@ -219,6 +233,8 @@ var invalidCases = []invalidCase{
 		`Unsupported value: "secret": supported values: "confidential", "public"`},
 	{"client credentials secret not a name", clientHead + "spec: {tenantRef: {name: acme}, credentialsSecretName: Bad_Name}",
 		"credentialsSecretName must be a lowercase DNS name such as reporting-job-credentials"},
+	{"public client trusting auth0-forwarded-for", clientHead + "spec: {tenantRef: {name: acme}, type: public, trustForwardedFor: true}",
+		"trustForwardedFor needs a confidential client: a public client has no secret, so anyone could claim to be it"},
 }
 
 func TestInvalidManifestsAreRefused(t *testing.T) {

@@ -30,16 +30,19 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -48,7 +51,9 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
@@ -62,6 +67,9 @@ func main() {
 	gatehouse := flag.String("gatehouse", "bin/gatehouse", "the gatehouse binary")
 	timeout := flag.Duration("timeout", 15*time.Minute, "give up after this long")
 	flag.Parse()
+	// The benchmark's own watches have nothing to say; without a logger controller-runtime
+	// complains with a stack trace.
+	ctrllog.SetLogger(logr.Discard())
 	if err := run(*tenants, *algorithm, *gatehouse, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-reconcile:", err)
 		os.Exit(1)
@@ -94,6 +102,10 @@ func run(tenants int, algorithm, gatehouse string, timeout time.Duration) error 
 		return err
 	}
 
+	watched, err := watchObjects(ctx, env)
+	if err != nil {
+		return err
+	}
 	ctl, err := startController(gatehouse, kubeconfig, filepath.Join(dir, "controller-1.log"))
 	if err != nil {
 		return err
@@ -109,7 +121,7 @@ func run(tenants int, algorithm, gatehouse string, timeout time.Duration) error 
 		return err
 	}
 	applied := time.Since(start)
-	if err := waitAllReady(ctx, c, tenants); err != nil {
+	if err := waitAllReady(ctx, watched, tenants); err != nil {
 		return err
 	}
 	elapsed := time.Since(start)
@@ -121,17 +133,27 @@ func run(tenants int, algorithm, gatehouse string, timeout time.Duration) error 
 	if err != nil {
 		return err
 	}
+	cpu, err := cpuSeconds(map[string]int{"controller": ctl.cmd.Process.Pid})
+	if err != nil {
+		return err
+	}
 	controllerWrites := writesAfter - writesBefore - float64(created)
 	fmt.Printf("objects created:            %d in %v (the API server's pace on this machine)\n", created, applied.Round(time.Millisecond))
 	fmt.Printf("all Ready after:            %v from the first create, %v after the last\n", elapsed.Round(time.Millisecond), (elapsed - applied).Round(time.Millisecond))
 	fmt.Printf("controller writes:          %.0f (%.0f writes/s)\n", controllerWrites, controllerWrites/elapsed.Seconds())
 	fmt.Printf("controller peak memory:     %.1f MiB (VmHWM)\n", float64(peak)/(1<<20))
+	fmt.Printf("CPU seconds until Ready:    controller %.1f, kube-apiserver %.1f, etcd %.1f (of %.0f on %d cores)\n",
+		cpu["controller"], cpu["kube-apiserver"], cpu["etcd"], elapsed.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU())
 	if m, err := ctl.metrics(); err == nil {
 		fmt.Printf("reconciles:                 %.0f tenant, %.0f connection, %.0f api, %.0f client\n",
 			m["reconcile_tenant"], m["reconcile_connection"], m["reconcile_api"], m["reconcile_client"])
 	}
 
-	// Second pass: a new controller process, empty caches, nothing changed.
+	// Second pass: a new controller process, empty caches, nothing changed. The first
+	// one is stopped only once idle, as Ready does not mean every status is written.
+	if err := ctl.waitIdle(ctx, tenants); err != nil {
+		return err
+	}
 	ctl.stop()
 	second, err := startController(gatehouse, kubeconfig, filepath.Join(dir, "controller-2.log"))
 	if err != nil {
@@ -233,9 +255,29 @@ func tenantObjects(ns, algorithm, hash string) []client.Object {
 	return objs
 }
 
+// watchObjects returns a reader of the benchmark's kinds served from watches, so that
+// waiting for readiness costs the API server nothing but the watch; listing thousands of
+// objects twice a second took a seventh of its CPU.
+func watchObjects(ctx context.Context, env *testenv.Env) (client.Reader, error) {
+	c, err := cache.New(env.Config, cache.Options{Scheme: env.Scheme})
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range []client.Object{&identityv1alpha1.Tenant{}, &identityv1alpha1.Connection{}, &identityv1alpha1.API{}, &identityv1alpha1.Client{}} {
+		if _, err := c.GetInformer(ctx, o); err != nil {
+			return nil, err
+		}
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		return nil, fmt.Errorf("watching the benchmark's objects: %w", ctx.Err())
+	}
+	return c, nil
+}
+
 // waitAllReady polls until every Tenant, Connection, API and Client is Ready for its
 // current generation.
-func waitAllReady(ctx context.Context, c client.Client, tenants int) error {
+func waitAllReady(ctx context.Context, c client.Reader, tenants int) error {
 	want := map[string]int{"Tenant": tenants, "Connection": 2 * tenants, "API": 2 * tenants, "Client": 3 * tenants}
 	for {
 		ready := map[string]int{}
@@ -417,6 +459,63 @@ func (p *controllerProcess) metrics() (map[string]float64, error) {
 		}
 	}
 	return out, sc.Err()
+}
+
+// cpuSeconds returns the CPU time used so far by the named processes and by this
+// program's kube-apiserver and etcd children, so that a slow run shows where the time
+// went.
+func cpuSeconds(named map[string]int) (map[string]float64, error) {
+	pids := maps.Clone(named)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if stat, ok := procStat(pid); ok && stat.ppid == os.Getpid() && (stat.comm == "kube-apiserver" || stat.comm == "etcd") {
+			pids[stat.comm] = pid
+		}
+	}
+	out := map[string]float64{}
+	for name, pid := range pids {
+		stat, ok := procStat(pid)
+		if !ok {
+			return nil, fmt.Errorf("reading /proc/%d/stat of %s", pid, name)
+		}
+		out[name] = stat.cpu
+	}
+	return out, nil
+}
+
+type stat struct {
+	comm string
+	ppid int
+	cpu  float64 // user + system seconds
+}
+
+// procStat parses /proc/<pid>/stat; the command name is in parentheses and may contain
+// spaces, so fields are counted after its closing parenthesis.
+func procStat(pid int) (stat, bool) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return stat{}, false
+	}
+	open, closing := strings.IndexByte(string(raw), '('), strings.LastIndexByte(string(raw), ')')
+	if open < 0 || closing < open {
+		return stat{}, false
+	}
+	fields := strings.Fields(string(raw[closing+1:]))
+	if len(fields) < 13 {
+		return stat{}, false
+	}
+	ppid, _ := strconv.Atoi(fields[1])
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	const clockTicks = 100 // USER_HZ, 100 on Linux
+	return stat{comm: string(raw[open+1 : closing]), ppid: ppid, cpu: (utime + stime) / clockTicks}, true
 }
 
 func freeAddr() (string, error) {

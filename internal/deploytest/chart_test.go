@@ -43,6 +43,11 @@ func TestChartDefaultValues(t *testing.T) {
 	if replicas, _, _ := nestedInt(tokenServer, "spec", "replicas"); replicas != 2 {
 		t.Errorf("token server replicas %d, want 2", replicas)
 	}
+	for _, arg := range containerArgs(t, tokenServer) {
+		if strings.HasPrefix(arg, "--trusted-proxies") {
+			t.Errorf("token server arg %s; by default no proxy is trusted", arg)
+		}
+	}
 	controllerArgs := containerArgs(t, find(t, objs, "Deployment", "gatehouse-controller"))
 	for _, arg := range []string{"--leader-elect=true", "--token-server-url=http://gatehouse-tokenserver.gatehouse-system.svc:8080"} {
 		if !slices.Contains(controllerArgs, arg) {
@@ -71,7 +76,7 @@ func TestChartCustomValues(t *testing.T) {
 	if _, found, _ := nestedInt(tokenServer, "spec", "replicas"); found {
 		t.Error("with autoscaling the token server Deployment must leave replicas to the HPA")
 	}
-	for _, arg := range []string{"--tls-cert-file=/etc/gatehouse/tls/tls.crt", "--tls-key-file=/etc/gatehouse/tls/tls.key"} {
+	for _, arg := range []string{"--tls-cert-file=/etc/gatehouse/tls/tls.crt", "--tls-key-file=/etc/gatehouse/tls/tls.key", "--trusted-proxies=10.0.0.0/8,fd00::/8"} {
 		if !slices.Contains(containerArgs(t, tokenServer), arg) {
 			t.Errorf("token server args lack %s", arg)
 		}
@@ -132,6 +137,7 @@ func TestChartRejectsWrongValues(t *testing.T) {
 		{"external URL with a trailing slash", "tokenServer.externalURL=https://login.example.com/", schemaError},
 		{"misspelt key", "tokenServer.replica=3", schemaError},
 		{"unknown pull policy", "image.pullPolicy=Sometimes", schemaError},
+		{"trusted proxy not an address", "tokenServer.trustedProxies={ingress.local}", schemaError},
 		{"autoscaling below its minimum", "tokenServer.autoscaling.enabled=true,tokenServer.autoscaling.maxReplicas=1", "must not exceed maxReplicas"},
 	}
 	for _, tt := range tests {

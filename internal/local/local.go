@@ -67,6 +67,8 @@ type Options struct {
 	Port int
 	// ReadyTimeout bounds the wait for the samples to become Ready.
 	ReadyTimeout time.Duration
+	// TokenServerArgs are extra flags of the token server.
+	TokenServerArgs []string
 	// Out shows progress and, at the end, the curl to paste.
 	Out io.Writer
 }
@@ -74,16 +76,100 @@ type Options struct {
 // Run starts everything, prints how to get a token and serves until ctx is done; then it
 // stops the children and the control plane and removes its temporary files.
 func Run(ctx context.Context, o Options) (err error) {
-	tmp, err := os.MkdirTemp("", "gatehouse-local-")
+	sys, err := Start(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
-			showLogs(o.Out, tmp)
+			showLogs(o.Out, sys.LogDir)
 		}
-		err = errors.Join(err, os.RemoveAll(tmp))
+		err = errors.Join(err, sys.Stop())
 	}()
+
+	fmt.Fprintf(o.Out, "\nGatehouse is running.\n  token endpoint: %s\n  kubeconfig:     %s\n  logs:           %s\n\n",
+		sys.Credentials.TokenURL, sys.Kubeconfig, sys.LogDir)
+	fmt.Fprintf(o.Out, "Get a token for the sample user %s:\n\n%s\n\nPress Ctrl-C to stop.\n",
+		sys.SampleUser, curlCommand(sys.Credentials.TokenURL, sys.PasswordGrant()))
+
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(o.Out)
+		return nil
+	case err := <-sys.Exited():
+		return err
+	}
+}
+
+// System is a running Gatehouse that Start returned: what a client needs to get tokens
+// from it, and where to watch the token server.
+type System struct {
+	// Credentials are the sample Client's, with the sample tenant's token URL.
+	Credentials tokenclient.Credentials
+	// SampleUser and SamplePassword log in through the sample tenant's default directory.
+	SampleUser, SamplePassword string
+	// Audience and Scope are what the printed curl asks for: the sample API's identifier,
+	// and the OpenID scopes with the API's scopes.
+	Audience, Scope string
+	// MetricsURL is the token server's Prometheus endpoint.
+	MetricsURL string
+	// Kubeconfig reaches the API server as an administrator; LogDir holds the children's logs.
+	Kubeconfig, LogDir string
+
+	exited <-chan error
+	// cleanups undo Start's steps; Stop runs them last first.
+	cleanups []func() error
+}
+
+// Exited reports a child (the controller or the token server) that exits before Stop.
+func (s *System) Exited() <-chan error {
+	return s.exited
+}
+
+// Stop stops the children and the control plane and removes the temporary files.
+func (s *System) Stop() error {
+	var err error
+	for i := len(s.cleanups) - 1; i >= 0; i-- {
+		err = errors.Join(err, s.cleanups[i]())
+	}
+	s.cleanups = nil
+	return err
+}
+
+// PasswordGrant is the body of a password grant of the sample user with the sample
+// Client: the one the printed curl sends.
+func (s *System) PasswordGrant() map[string]string {
+	body := map[string]string{
+		"grant_type":    "password",
+		"username":      s.SampleUser,
+		"password":      s.SamplePassword,
+		"client_id":     s.Credentials.ClientID,
+		"client_secret": s.Credentials.ClientSecret,
+		"scope":         s.Scope,
+	}
+	if s.Audience != "" {
+		body["audience"] = s.Audience
+	}
+	return body
+}
+
+// Start starts the control plane, the controller and the token server, applies the
+// samples, and returns once the token server serves the sample tenant. Stop undoes it.
+func Start(ctx context.Context, o Options) (_ *System, err error) {
+	s := &System{}
+	defer func() {
+		if err == nil {
+			return
+		}
+		if s.LogDir != "" {
+			showLogs(o.Out, s.LogDir)
+		}
+		err = errors.Join(err, s.Stop())
+	}()
+	if s.LogDir, err = os.MkdirTemp("", "gatehouse-local-"); err != nil {
+		return nil, err
+	}
+	s.cleanups = append(s.cleanups, func() error { return os.RemoveAll(s.LogDir) })
 
 	step(o.Out, "Starting kube-apiserver and etcd from %s", o.AssetsDir)
 	scheme := newScheme()
@@ -95,89 +181,81 @@ func Run(ctx context.Context, o Options) (err error) {
 	}
 	cfg, err := env.Start()
 	if err != nil {
-		return fmt.Errorf("starting the control plane: %w", err)
+		return nil, fmt.Errorf("starting the control plane: %w", err)
 	}
-	defer func() {
+	s.cleanups = append(s.cleanups, func() error {
 		step(o.Out, "Stopping the control plane")
-		err = errors.Join(err, env.Stop())
-	}()
+		return env.Stop()
+	})
 	step(o.Out, "CRDs installed")
 
-	kubeconfig := filepath.Join(tmp, "kubeconfig")
-	if err := writeKubeconfig(env, kubeconfig); err != nil {
-		return err
+	s.Kubeconfig = filepath.Join(s.LogDir, "kubeconfig")
+	if err := writeKubeconfig(env, s.Kubeconfig); err != nil {
+		return nil, err
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, ns := range []string{o.OperatorNamespace, o.SamplesNamespace} {
 		if err := ensureNamespace(ctx, c, ns); err != nil {
-			return err
+			return nil, err
 		}
 	}
 
 	addr, err := freeAddress(ctx, o.Out, o.Port)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	serverURL := "http://" + addr
+	metricsAddr, err := freeAddress(ctx, o.Out, 0)
+	if err != nil {
+		return nil, err
+	}
+	s.MetricsURL = "http://" + metricsAddr + "/metrics"
 
-	children := &processGroup{dir: tmp, env: append(os.Environ(), "KUBECONFIG="+kubeconfig)}
-	defer func() {
+	children := &processGroup{dir: s.LogDir, env: append(os.Environ(), "KUBECONFIG="+s.Kubeconfig), exited: make(chan error, 2)}
+	s.exited = children.exited
+	s.cleanups = append(s.cleanups, func() error {
 		step(o.Out, "Stopping the controller and the token server")
-		err = errors.Join(err, children.stop())
-	}()
+		return children.stop()
+	})
 	step(o.Out, "Starting the controller and the token server")
 	if err := children.start(o.Gatehouse, "controller", "--namespace="+o.OperatorNamespace,
-		"--leader-elect=false", "--token-server-url="+serverURL,
+		"--leader-elect=false", "--token-server-url=http://"+addr,
 		"--metrics-bind-address=0", "--health-probe-bind-address=0"); err != nil {
-		return err
+		return nil, err
 	}
-	if err := children.start(o.Gatehouse, "tokenserver", "--namespace="+o.OperatorNamespace,
-		"--bind-address="+addr, "--metrics-bind-address=127.0.0.1:0", "--peer-bind-address=127.0.0.1:0"); err != nil {
-		return err
+	if err := children.start(o.Gatehouse, append([]string{"tokenserver", "--namespace=" + o.OperatorNamespace,
+		"--bind-address=" + addr, "--metrics-bind-address=" + metricsAddr, "--peer-bind-address=127.0.0.1:0"}, o.TokenServerArgs...)...); err != nil {
+		return nil, err
 	}
 
 	step(o.Out, "Applying %s to namespace %s with a fresh password for the sample user", o.SamplesDir, o.SamplesNamespace)
 	samples, err := readSamples(scheme, o.SamplesDir, o.SamplesNamespace)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	password, err := samples.setSamplePassword()
-	if err != nil {
-		return err
+	if s.SamplePassword, err = samples.setSamplePassword(); err != nil {
+		return nil, err
 	}
+	s.SampleUser, s.Audience, s.Scope = samples.sampleUser, samples.audience(), samples.scope()
 	for _, obj := range samples.objects {
 		if err := c.Create(ctx, obj); err != nil {
-			return fmt.Errorf("applying %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
+			return nil, fmt.Errorf("applying %s %s: %w", obj.GetObjectKind().GroupVersionKind().Kind, obj.GetName(), err)
 		}
 	}
 
 	step(o.Out, "Waiting for the Tenant and the Client to become Ready")
 	readyCtx, cancel := context.WithTimeout(ctx, o.ReadyTimeout)
 	defer cancel()
-	creds, err := waitForCredentials(readyCtx, c, samples, children.exited)
-	if err != nil {
-		return err
+	if s.Credentials, err = waitForCredentials(readyCtx, c, samples, children.exited); err != nil {
+		return nil, err
 	}
 	step(o.Out, "Waiting for the token server to serve the tenant")
-	if err := waitForDiscovery(readyCtx, creds.TokenURL, children.exited); err != nil {
-		return err
+	if err := waitForDiscovery(readyCtx, s.Credentials.TokenURL, children.exited); err != nil {
+		return nil, err
 	}
-
-	fmt.Fprintf(o.Out, "\nGatehouse is running.\n  token endpoint: %s\n  kubeconfig:     %s\n  logs:           %s\n\n",
-		creds.TokenURL, kubeconfig, tmp)
-	fmt.Fprintf(o.Out, "Get a token for the sample user %s:\n\n%s\n\nPress Ctrl-C to stop.\n",
-		samples.sampleUser, curlCommand(creds, samples, password))
-
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(o.Out)
-		return nil
-	case err := <-children.exited:
-		return err
-	}
+	return s, nil
 }
 
 // freeAddress returns 127.0.0.1:port, or a free port of 127.0.0.1 when port is taken.
@@ -256,9 +334,6 @@ type processGroup struct {
 }
 
 func (g *processGroup) start(binary string, args ...string) error {
-	if g.exited == nil {
-		g.exited = make(chan error, 2)
-	}
 	logFile, err := os.Create(filepath.Join(g.dir, args[0]+".log"))
 	if err != nil {
 		return err
@@ -455,29 +530,34 @@ func poll(ctx context.Context, exited <-chan error, done func() (bool, error)) e
 	}
 }
 
-// curlCommand is the command printed for people to paste: the password grant of the
-// sample user with the sample Client, in single quotes for any POSIX shell.
-func curlCommand(creds tokenclient.Credentials, s *samples, password string) string {
-	body := map[string]string{
-		"grant_type":    "password",
-		"username":      s.sampleUser,
-		"password":      password,
-		"client_id":     creds.ClientID,
-		"client_secret": creds.ClientSecret,
-		"scope":         "openid profile email",
-	}
-	if s.api != nil {
-		body["audience"] = s.api.Spec.Identifier
-		for _, scope := range s.api.Spec.Scopes {
-			body["scope"] += " " + scope.Name
-		}
-	}
+// curlCommand is the command printed for people to paste: body posted to tokenURL as
+// JSON, in single quotes for any POSIX shell.
+func curlCommand(tokenURL string, body map[string]string) string {
 	data, err := json.Marshal(body)
 	if err != nil {
 		panic(err) // a map of strings always marshals
 	}
 	return fmt.Sprintf("curl -s -X POST %s -H 'Content-Type: application/json' -d %s",
-		shellQuote(creds.TokenURL), shellQuote(string(data)))
+		shellQuote(tokenURL), shellQuote(string(data)))
+}
+
+// audience is the identifier of the sample API, if there is one.
+func (s *samples) audience() string {
+	if s.api == nil {
+		return ""
+	}
+	return s.api.Spec.Identifier
+}
+
+// scope asks for the OpenID scopes and every scope of the sample API.
+func (s *samples) scope() string {
+	scope := "openid profile email"
+	if s.api != nil {
+		for _, sc := range s.api.Spec.Scopes {
+			scope += " " + sc.Name
+		}
+	}
+	return scope
 }
 
 func shellQuote(s string) string {

@@ -93,6 +93,37 @@ type Snapshot struct {
 	APIs []API `json:"apis,omitempty"`
 	// Clients of the Tenant that are ready.
 	Clients []Client `json:"clients,omitempty"`
+	// AttackProtection limits failed logins. The controller always writes it; a snapshot
+	// without it, written before it existed, gets DefaultAttackProtection.
+	AttackProtection *AttackProtection `json:"attackProtection,omitempty"`
+	// Unblock is the value of the Tenant's unblock annotation. A token server that sees
+	// it change clears the failed-login counts it names (see attack.ParseUnblock).
+	Unblock string `json:"unblock,omitempty"`
+}
+
+// AttackProtection is the Tenant's protection of password logins against guessing.
+type AttackProtection struct {
+	// BruteForce limits the failures of one login from one client address.
+	BruteForce AttackLimit `json:"bruteForce"`
+	// SuspiciousIPThrottling limits the failures from one client address across logins.
+	SuspiciousIPThrottling AttackLimit `json:"suspiciousIPThrottling"`
+}
+
+// AttackLimit blocks further attempts once MaxAttempts failures were counted, until
+// CoolDown has passed since the last of them.
+type AttackLimit struct {
+	Enabled     bool          `json:"enabled"`
+	MaxAttempts int           `json:"maxAttempts"`
+	CoolDown    time.Duration `json:"coolDown"`
+}
+
+// DefaultAttackProtection is the protection of a Tenant that sets none, as the Tenant
+// API defaults it.
+func DefaultAttackProtection() AttackProtection {
+	return AttackProtection{
+		BruteForce:             AttackLimit{Enabled: true, MaxAttempts: 10, CoolDown: 15 * time.Minute},
+		SuspiciousIPThrottling: AttackLimit{Enabled: true, MaxAttempts: 100, CoolDown: time.Hour},
+	}
 }
 
 // TenantRef identifies a Tenant.
@@ -218,4 +249,7 @@ type Client struct {
 	GrantTypes []string `json:"grantTypes"`
 	// SecretHash is HashClientSecret of a confidential client's secret.
 	SecretHash string `json:"secretHash,omitempty"`
+	// TrustForwardedFor lets a confidential client pass the end user's IP address in
+	// the auth0-forwarded-for header, which attack protection then counts.
+	TrustForwardedFor bool `json:"trustForwardedFor,omitempty"`
 }

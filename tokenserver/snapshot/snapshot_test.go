@@ -22,7 +22,12 @@ func sample() *Snapshot {
 			{ID: "1", Username: "alice", PasswordHash: "$2a$10$x", Claims: map[string]any{"team": "a"}},
 		}}},
 		APIs:    []API{{Identifier: "https://someapi.com/api", Name: "sample", Scopes: []string{"read:sample"}, Algorithm: "RS256"}},
-		Clients: []Client{{ClientID: "abc", Name: "job", Type: "confidential", GrantTypes: []string{"password"}, SecretHash: HashClientSecret("s")}},
+		Clients: []Client{{ClientID: "abc", Name: "job", Type: "confidential", GrantTypes: []string{"password"}, SecretHash: HashClientSecret("s"), TrustForwardedFor: true}},
+		AttackProtection: &AttackProtection{
+			BruteForce:             AttackLimit{Enabled: true, MaxAttempts: 3, CoolDown: time.Minute},
+			SuspiciousIPThrottling: AttackLimit{MaxAttempts: 100, CoolDown: time.Hour},
+		},
+		Unblock: "alice;1",
 	}
 }
 

@@ -1,0 +1,59 @@
+/*
+Copyright 2026 The Gatehouse Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package soak
+
+import (
+	"context"
+	"io"
+	"path/filepath"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/internal/local"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+)
+
+// StartLocal starts the whole of Gatehouse on loopback, as `gatehouse local` does, from
+// this repository's checkout: its CRDs and samples, the control plane that
+// hack/controlplane.sh builds (or $KUBEBUILDER_ASSETS), the gatehouse binary given.
+// Stop the system when done.
+func StartLocal(ctx context.Context, gatehouse string, tokenServerArgs []string, progress io.Writer) (*local.System, error) {
+	assets, err := testenv.AssetsDir()
+	if err != nil {
+		return nil, err
+	}
+	root := testenv.RepoRoot()
+	return local.Start(ctx, local.Options{
+		Gatehouse:         gatehouse,
+		AssetsDir:         assets,
+		CRDDir:            filepath.Join(root, "config", "crd", "bases"),
+		SamplesDir:        filepath.Join(root, "config", "samples"),
+		OperatorNamespace: "gatehouse-system",
+		SamplesNamespace:  "default",
+		ReadyTimeout:      2 * time.Minute,
+		TokenServerArgs:   tokenServerArgs,
+		Out:               progress,
+	})
+}
+
+// TargetOf is the sample tenant of sys, with the sample user's password grant.
+func TargetOf(sys *local.System) Target {
+	return Target{
+		TokenURL:      sys.Credentials.TokenURL,
+		PasswordGrant: sys.PasswordGrant(),
+		MetricsURL:    sys.MetricsURL,
+	}
+}

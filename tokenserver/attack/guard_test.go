@@ -1,0 +1,242 @@
+package attack
+
+import (
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+)
+
+var testPolicy = Policy{
+	BruteForce:   Limit{MaxAttempts: 3, CoolDown: 15 * time.Minute},
+	IPThrottling: Limit{MaxAttempts: 5, CoolDown: time.Hour},
+}
+
+func newTestGuard() (*Guard, *fakeClock) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	return NewGuard(NewMemory(DefaultMemoryLimit, clock.now), clock.now), clock
+}
+
+func login(user, ip string) Login {
+	return Login{Tenant: "uid-acme", Connection: "users", Username: user, IP: netip.MustParseAddr(ip)}
+}
+
+// outcome is what a step does with an attempt that passes the Guard.
+type outcome int
+
+const (
+	fail outcome = iota
+	succeed
+	unavailable
+)
+
+func TestGuard(t *testing.T) {
+	type step struct {
+		login    Login
+		outcome  outcome
+		advance  time.Duration // before the step
+		blocked  Reason        // "" when the step must pass
+		retry    time.Duration // RetryAfter of a block
+		lockouts []Reason      // what a failure reaches
+	}
+	alice, aliceOther, bob := login("alice", "192.0.2.1"), login("alice", "192.0.2.2"), login("bob", "192.0.2.1")
+	tests := []struct {
+		name   string
+		policy Policy
+		steps  []step
+	}{
+		{"locks a login from an address at its limit, even with the right password", testPolicy, []step{
+			{login: alice}, {login: alice},
+			{login: alice, lockouts: []Reason{ReasonBruteForce}},
+			{login: alice, outcome: succeed, blocked: ReasonBruteForce, retry: 15 * time.Minute},
+			{login: aliceOther, outcome: succeed},
+		}},
+		{"the cool-down runs from the last failure", testPolicy, []step{
+			{login: alice}, {login: alice}, {login: alice, advance: 10 * time.Minute, lockouts: []Reason{ReasonBruteForce}},
+			{login: alice, advance: 10 * time.Minute, blocked: ReasonBruteForce, retry: 5 * time.Minute},
+			{login: alice, advance: 5 * time.Minute},
+		}},
+		{"a success clears the login's failures", testPolicy, []step{
+			{login: alice}, {login: alice}, {login: alice, outcome: succeed},
+			// The address has failed 5 times now, a success in between included.
+			{login: alice}, {login: alice}, {login: alice, lockouts: []Reason{ReasonBruteForce, ReasonIPThrottling}},
+		}},
+		{"an unavailable directory counts nothing", testPolicy, []step{
+			{login: alice}, {login: alice}, {login: alice, outcome: unavailable}, {login: alice, outcome: unavailable},
+			{login: alice, lockouts: []Reason{ReasonBruteForce}},
+		}},
+		{"case and spaces of the login do not matter", testPolicy, []step{
+			{login: alice}, {login: login(" Alice", "192.0.2.1")}, {login: login("ALICE ", "192.0.2.1"), lockouts: []Reason{ReasonBruteForce}},
+			{login: alice, blocked: ReasonBruteForce, retry: 15 * time.Minute},
+		}},
+		{"an address is throttled across logins, and a success does not clear it", testPolicy, []step{
+			{login: alice}, {login: alice}, {login: bob}, {login: bob, outcome: succeed}, {login: login("carol", "192.0.2.1")},
+			{login: login("dave", "192.0.2.1"), lockouts: []Reason{ReasonIPThrottling}},
+			{login: bob, outcome: succeed, advance: time.Minute, blocked: ReasonIPThrottling, retry: 59 * time.Minute},
+			{login: aliceOther, outcome: succeed},
+		}},
+		{"a lockout of both limits waits for the longer", testPolicy, []step{
+			{login: bob}, {login: bob}, {login: bob, lockouts: []Reason{ReasonBruteForce}}, {login: login("carol", "192.0.2.1")},
+			{login: alice, lockouts: []Reason{ReasonIPThrottling}},
+			{login: bob, blocked: ReasonBruteForce, retry: time.Hour},
+		}},
+		{"an IPv6 /64 counts as one address", testPolicy, []step{
+			{login: login("alice", "2001:db8::1")}, {login: login("alice", "2001:db8::2")},
+			{login: login("alice", "2001:db8::ffff:1"), lockouts: []Reason{ReasonBruteForce}},
+			{login: login("alice", "2001:db8::3"), blocked: ReasonBruteForce, retry: 15 * time.Minute},
+			{login: login("alice", "2001:db8:0:1::1"), outcome: succeed},
+		}},
+		{"IPv4 in IPv6 counts as IPv4", testPolicy, []step{
+			{login: alice}, {login: login("alice", "::ffff:192.0.2.1")}, {login: alice, lockouts: []Reason{ReasonBruteForce}},
+			{login: login("alice", "::ffff:192.0.2.1"), blocked: ReasonBruteForce, retry: 15 * time.Minute},
+		}},
+		{"a disabled policy never blocks", Policy{}, []step{
+			{login: alice}, {login: alice}, {login: alice}, {login: alice}, {login: alice}, {login: alice}, {login: alice, outcome: succeed},
+		}},
+		{"a limit of one locks at the first failure", Policy{BruteForce: Limit{MaxAttempts: 1, CoolDown: time.Minute}}, []step{
+			{login: alice, lockouts: []Reason{ReasonBruteForce}},
+			{login: alice, blocked: ReasonBruteForce, retry: time.Minute},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			g, clock := newTestGuard()
+			for i, s := range tc.steps {
+				clock.advance(s.advance)
+				a, b := g.Begin(tc.policy, s.login)
+				if s.blocked != "" {
+					if b == nil || b.Reason != s.blocked || b.RetryAfter != s.retry {
+						t.Fatalf("step %d: block %+v, want %s retrying after %v", i, b, s.blocked, s.retry)
+					}
+					continue
+				}
+				if b != nil {
+					t.Fatalf("step %d: blocked %+v, want an attempt", i, b)
+				}
+				switch s.outcome {
+				case fail:
+					if got := a.Failed(); !slices.Equal(got, s.lockouts) {
+						t.Fatalf("step %d: lockouts %v, want %v", i, got, s.lockouts)
+					}
+				case succeed:
+					a.Succeeded()
+				case unavailable:
+					a.Unavailable()
+				}
+			}
+		})
+	}
+}
+
+// TestGuardConcurrentAttemptsCannotPassTheLimit begins more attempts than the limit
+// before any of them fails: those past the limit are blocked.
+func TestGuardConcurrentAttemptsCannotPassTheLimit(t *testing.T) {
+	g, _ := newTestGuard()
+	var passed []*Attempt
+	for range 10 {
+		if a, b := g.Begin(testPolicy, login("alice", "192.0.2.1")); b == nil {
+			passed = append(passed, a)
+		}
+	}
+	if len(passed) != testPolicy.BruteForce.MaxAttempts {
+		t.Fatalf("%d attempts passed before any failed, want %d", len(passed), testPolicy.BruteForce.MaxAttempts)
+	}
+	var lockouts int
+	for _, a := range passed {
+		lockouts += len(a.Failed())
+	}
+	if lockouts != 1 {
+		t.Errorf("%d lockouts reported, want 1", lockouts)
+	}
+}
+
+func TestUnblock(t *testing.T) {
+	g, _ := newTestGuard()
+	fail := func(l Login) {
+		if a, b := g.Begin(testPolicy, l); b == nil {
+			a.Failed()
+		}
+	}
+	blocked := func(l Login) bool { _, b := g.Begin(testPolicy, l); return b != nil }
+	other := Login{Tenant: "uid-other", Connection: "users", Username: "alice", IP: netip.MustParseAddr("192.0.2.1")}
+	lockAll := func() {
+		for range 3 {
+			for _, l := range []Login{login("alice", "192.0.2.1"), login("alice", "192.0.2.2"), login("bob", "192.0.2.3"), other} {
+				fail(l)
+			}
+		}
+		fail(login("carol", "192.0.2.3"))
+		fail(login("dave", "192.0.2.3")) // 192.0.2.3 has failed 5 times: throttled
+	}
+
+	if u := g.Unblock("uid-acme", ";1"); u != nil {
+		t.Fatalf("a value naming nobody cleared %+v", u)
+	}
+	lockAll()
+	if u := g.Unblock("uid-acme", "ALICE@example.com, Alice ; 1"); u == nil || len(u.Users) != 2 {
+		t.Fatalf("a new value cleared %+v, want two users", u)
+	}
+	for l, want := range map[Login]bool{login("alice", "192.0.2.1"): false, login("alice", "192.0.2.2"): false,
+		login("bob", "192.0.2.3"): true, login("erin", "192.0.2.3"): true, other: true} {
+		if got := blocked(l); got != want {
+			t.Errorf("after unblocking alice, %s from %s blocked: %v, want %v", l.Username, l.IP, got, want)
+		}
+	}
+	lockAll()
+	if u := g.Unblock("uid-acme", "ALICE@example.com, Alice ; 1"); u != nil {
+		t.Errorf("the same value was applied again: %+v", u)
+	}
+	if !blocked(login("alice", "192.0.2.1")) {
+		t.Error("the same value cleared alice again")
+	}
+	if u := g.Unblock("uid-acme", "*"); u == nil || !u.All {
+		t.Fatalf("* cleared %+v, want the whole tenant", u)
+	}
+	for _, l := range []Login{login("alice", "192.0.2.1"), login("bob", "192.0.2.3"), login("erin", "192.0.2.3")} {
+		if blocked(l) {
+			t.Errorf("after unblocking *, %s from %s is blocked", l.Username, l.IP)
+		}
+	}
+	if !blocked(other) {
+		t.Error("unblocking one tenant cleared another")
+	}
+	if u := g.Unblock("uid-other", "alice"); u == nil || blocked(other) {
+		t.Errorf("the first value seen of a tenant cleared %+v; alice blocked: %v", u, blocked(other))
+	}
+}
+
+func TestParseUnblock(t *testing.T) {
+	tests := []struct {
+		value string
+		want  Unblock
+	}{
+		{"", Unblock{}},
+		{"alice", Unblock{Users: []string{"alice"}}},
+		{" alice@example.com , bob,,", Unblock{Users: []string{"alice@example.com", "bob"}}},
+		{"alice;2026-11-26T10:00", Unblock{Users: []string{"alice"}}},
+		{"*;1", Unblock{All: true}},
+		{";1732612345", Unblock{}},
+	}
+	for _, tc := range tests {
+		got := ParseUnblock(tc.value)
+		if got.All != tc.want.All || !slices.Equal(got.Users, tc.want.Users) {
+			t.Errorf("ParseUnblock(%q) = %+v, want %+v", tc.value, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkGuard measures what attack protection adds to a login: a failed attempt from
+// one of many addresses, with both limits on.
+func BenchmarkGuard(b *testing.B) {
+	g := NewGuard(NewMemory(DefaultMemoryLimit, time.Now), time.Now)
+	policy := Policy{BruteForce: Limit{MaxAttempts: 10, CoolDown: 15 * time.Minute}, IPThrottling: Limit{MaxAttempts: 100, CoolDown: time.Hour}}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		ip := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		if a, _ := g.Begin(policy, Login{Tenant: "uid-acme", Connection: "users", Username: "alice", IP: ip}); a != nil {
+			a.Failed()
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package tokenserver
+
+import (
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
+)
+
+// headerForwardedFor is Auth0's header in which a trusted confidential client passes the
+// end user's IP address.
+const headerForwardedFor = "auth0-forwarded-for"
+
+// loginOf is who logs in, against which Connection, from which address.
+func (s *Server) loginOf(r *http.Request, t *store.Tenant, client *snapshot.Client, connName, username string) (attack.Login, *oauthError) {
+	ip, oerr := s.clientIP(r, client)
+	return attack.Login{Tenant: t.Snapshot.Tenant.UID, Connection: connName, Username: username, IP: ip}, oerr
+}
+
+// clientIP is the end user's address: the one a trusted confidential client passes in
+// auth0-forwarded-for, or the TCP peer's, or the one trusted proxies forwarded for.
+func (s *Server) clientIP(r *http.Request, client *snapshot.Client) (netip.Addr, *oauthError) {
+	if values := r.Header.Values(headerForwardedFor); len(values) > 0 {
+		if client.TrustForwardedFor && client.Type == "confidential" {
+			ip, err := attack.ParseIP(values[0])
+			if len(values) > 1 || err != nil {
+				return netip.Addr{}, invalidRequest("auth0-forwarded-for must be one IP address.")
+			}
+			return ip, nil
+		}
+		s.log.Debug("ignoring auth0-forwarded-for: the client is not trusted with it", "client", client.Name)
+	}
+	peer, _ := netip.ParseAddrPort(r.RemoteAddr) // the zero address, trusted by no proxy, if the listener is not TCP
+	return s.proxies.ClientIP(peer.Addr(), r.Header.Values("X-Forwarded-For")), nil
+}
+
+// beginLogin applies a new unblock request of the tenant, then asks the guard whether
+// the login may be attempted.
+func (s *Server) beginLogin(t *store.Tenant, client *snapshot.Client, l attack.Login) (*attack.Attempt, *oauthError) {
+	if u := s.guard.Unblock(l.Tenant, t.Snapshot.Unblock); u != nil {
+		s.log.Info("failed logins unblocked", "tenant", t.Name, "wholeTenant", u.All, "usernames", u.Users)
+	}
+	attempt, block := s.guard.Begin(policyOf(t.Snapshot.AttackProtection), l)
+	if block != nil {
+		s.metrics.blocked.WithLabelValues(t.Name, string(block.Reason)).Inc()
+		s.log.Info("login blocked", "tenant", t.Name, "connection", l.Connection, "client", client.Name,
+			"reason", block.Reason, "clientIP", l.IP.String(), "username", l.Username, "retryAfter", block.RetryAfter.Round(time.Second).String())
+		return nil, tooManyAttempts(block.RetryAfter)
+	}
+	return attempt, nil
+}
+
+// loginFailed counts a failed login, and reports the lockouts it causes.
+func (s *Server) loginFailed(t *store.Tenant, client *snapshot.Client, l attack.Login, attempt *attack.Attempt, err error) {
+	s.log.Info("login refused", "tenant", t.Name, "connection", l.Connection, "client", client.Name, "clientIP", l.IP.String(), "reason", err.Error())
+	for _, reason := range attempt.Failed() {
+		s.metrics.lockouts.WithLabelValues(t.Name, string(reason)).Inc()
+		s.log.Warn("login locked out", "tenant", t.Name, "connection", l.Connection, "client", client.Name,
+			"reason", reason, "clientIP", l.IP.String(), "username", l.Username)
+	}
+}
+
+// policyOf is the guard's policy for a tenant's attack protection; a snapshot without one
+// gets the defaults.
+func policyOf(p *snapshot.AttackProtection) attack.Policy {
+	if p == nil {
+		defaults := snapshot.DefaultAttackProtection()
+		p = &defaults
+	}
+	return attack.Policy{BruteForce: limitOf(p.BruteForce), IPThrottling: limitOf(p.SuspiciousIPThrottling)}
+}
+
+func limitOf(l snapshot.AttackLimit) attack.Limit {
+	if !l.Enabled {
+		return attack.Limit{}
+	}
+	return attack.Limit{MaxAttempts: l.MaxAttempts, CoolDown: l.CoolDown}
+}
