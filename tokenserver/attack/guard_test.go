@@ -205,6 +205,47 @@ func TestUnblock(t *testing.T) {
 	}
 }
 
+// TestUnblockOnceAcrossReplicas has two Guards share counts, as replicas do: a value
+// one applied is not applied again by the other, which would clear the failures counted
+// since; a value set again after another is a new request.
+func TestUnblockOnceAcrossReplicas(t *testing.T) {
+	shared := NewMemory(DefaultMemoryLimit, time.Now)
+	first, second := NewGuard(shared, time.Now), NewGuard(shared, time.Now)
+	alice := login("alice", "192.0.2.1")
+	failAlice := func() {
+		for range testPolicy.BruteForce.MaxAttempts {
+			if a, b := first.Begin(testPolicy, alice); b == nil {
+				a.Failed()
+			}
+		}
+	}
+	aliceCount := func() int { n, _ := shared.Get(UserIPKey(alice)); return n }
+
+	failAlice()
+	if u := first.Unblock("uid-acme", "alice;1"); u == nil || aliceCount() != 0 {
+		t.Fatalf("the first replica's unblock cleared %+v; alice counts %d", u, aliceCount())
+	}
+	failAlice()
+	if u := second.Unblock("uid-acme", "alice;1"); u != nil || aliceCount() == 0 {
+		t.Errorf("the second replica applied the value again: cleared %+v, alice counts %d", u, aliceCount())
+	}
+	if u := second.Unblock("uid-acme", "bob"); u == nil {
+		t.Fatal("a new value was not applied")
+	}
+	if u := first.Unblock("uid-acme", "bob"); u != nil {
+		t.Errorf("the first replica applied the second's value again: %+v", u)
+	}
+	if u := first.Unblock("uid-acme", "alice;1"); u == nil || aliceCount() != 0 {
+		t.Errorf("a value set again after another was not applied: cleared %+v, alice counts %d", u, aliceCount())
+	}
+	if u := first.Unblock("uid-acme", "*"); u == nil {
+		t.Fatal("* was not applied")
+	}
+	if n, _ := shared.Get(unblockMark("uid-acme", "*")); n != 1 {
+		t.Errorf("unblocking the whole tenant cleared its own mark: %d", n)
+	}
+}
+
 func TestParseUnblock(t *testing.T) {
 	tests := []struct {
 		value string

@@ -26,6 +26,7 @@ type Login struct {
 //
 //	<tenant>/u/<digest(user)>/<digest(connection)>/<digest(address)>/   one login from one address
 //	<tenant>/ip/<digest(address)>/                                     one address, every login
+//	/unblock/<tenant>/<digest(value)>/                                  an unblock value applied
 //
 // Every key ends in "/" and no segment holds one, so no key is a prefix of another, and
 // TenantPrefix and UserPrefix select what an unblock clears. Users and addresses are

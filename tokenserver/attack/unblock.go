@@ -1,8 +1,10 @@
 package attack
 
 import (
+	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Unblock is what an administrator asked to clear: every count of a tenant, or the
@@ -39,10 +41,15 @@ type unblocks struct {
 	applied map[string]string
 }
 
-// Unblock clears the counts that a tenant's unblock value names, once per value: every
-// replica applies each new value to the counts it holds. A process applies the value it
-// first sees too, which clears nothing when its counts start empty. It returns what it
-// cleared, nil when the value was applied before or names nothing.
+// Unblock clears the counts that a tenant's unblock value names, once per value. A
+// process applies the value it first sees too, which clears nothing when its counts
+// start empty. It returns what it cleared, nil when the value was applied before or
+// names nothing.
+//
+// When replicas share Counters, the value applied is marked in them too (unblockMark),
+// and a replica that finds the mark does not apply the value again: a second
+// application, by a replica that sees the value later or starts with counts taken from
+// its peers, would clear the failures counted since the first.
 func (g *Guard) Unblock(tenantUID, value string) *Unblock {
 	g.unblocks.mu.Lock()
 	defer g.unblocks.mu.Unlock()
@@ -54,6 +61,14 @@ func (g *Guard) Unblock(tenantUID, value string) *Unblock {
 	if u.Empty() {
 		return nil
 	}
+	mark := unblockMark(tenantUID, value)
+	if n, _ := g.counters.Get(mark); n > 0 {
+		return nil
+	}
+	// One mark per tenant: the marks of earlier values go, so that a value set again
+	// later is a new request.
+	g.counters.Reset(unblockMarkPrefix(tenantUID))
+	g.counters.Add(mark, 1, unblockMarkLifetime)
 	if u.All {
 		g.counters.Reset(TenantPrefix(tenantUID))
 		return &u
@@ -62,4 +77,20 @@ func (g *Guard) Unblock(tenantUID, value string) *Unblock {
 		g.counters.Reset(UserPrefix(tenantUID, name))
 	}
 	return &u
+}
+
+// unblockMarkLifetime is how long the mark of an applied unblock value lasts: a replica
+// that starts later than that after an unblock, while the annotation still holds the
+// value, applies it again.
+const unblockMarkLifetime = 365 * 24 * time.Hour
+
+// unblockMarkPrefix is the prefix of a tenant's unblock marks. It starts with "/", which
+// no TenantPrefix does (a UID is never empty), so unblocking a tenant never clears them.
+func unblockMarkPrefix(tenantUID string) string {
+	return "/unblock/" + url.PathEscape(tenantUID) + "/"
+}
+
+// unblockMark is the key marking that value was applied to the tenant's counts.
+func unblockMark(tenantUID, value string) string {
+	return unblockMarkPrefix(tenantUID) + digest(value) + "/"
 }
