@@ -108,6 +108,36 @@ func (r *replica) login(t *testing.T, creds map[string]string, username, passwor
 	return resp.StatusCode, body.Error
 }
 
+// fail makes n failed logins of user, alternating between the replicas. Before each the
+// test waits until the other replica has received the last: counts converge within the
+// broadcast latency, milliseconds, which a remote attacker's round trip exceeds; guesses
+// sent at once are the documented limit.
+func fail(t *testing.T, replicas []*replica, creds map[string]string, user string, n int) {
+	t.Helper()
+	for i := range n {
+		r, other := replicas[i%2], replicas[(i+1)%2]
+		before := other.metric(t, messagesReceived)
+		if status, code := r.login(t, creds, user, "wrong"); code != "invalid_grant" {
+			t.Fatalf("failure %d on %s: %d %s, want invalid_grant", i+1, r.name, status, code)
+		}
+		eventually(t, other.name+" receives the count", func() error {
+			if other.metric(t, messagesReceived) <= before {
+				return fmt.Errorf("nothing received yet")
+			}
+			return nil
+		})
+	}
+}
+
+func expectBlocked(t *testing.T, replicas []*replica, creds map[string]string, user string) {
+	t.Helper()
+	for _, r := range replicas {
+		if status, code := r.login(t, creds, user, "wrong"); status != http.StatusTooManyRequests || code != "too_many_attempts" {
+			t.Errorf("%s answered %d %s; want 429 too_many_attempts", r.name, status, code)
+		}
+	}
+}
+
 // TestReplicasShareAttemptCounts runs the controller and two token-server replicas as
 // processes with the shipped RBAC: failed logins spread over both count once, towards
 // one threshold; a restarted replica takes its peer's counts; forged peer messages are
@@ -144,28 +174,8 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 	}
 
 	t.Run("failures on both replicas count towards one threshold", func(t *testing.T) {
-		// The attacker alternates between the replicas. Before each guess the test waits
-		// until the other replica has received the last one: counts converge within the
-		// broadcast latency, milliseconds, which a remote attacker's round trip exceeds;
-		// guesses sent at once are the documented limit.
-		for i := range attemptsThreshold {
-			r, other := replicas[i%2], replicas[(i+1)%2]
-			before := other.metric(t, messagesReceived)
-			if status, code := r.login(t, creds, user, "wrong-"+password); code != "invalid_grant" {
-				t.Fatalf("failure %d on %s: %d %s, want invalid_grant", i+1, r.name, status, code)
-			}
-			eventually(t, other.name+" receives the count", func() error {
-				if other.metric(t, messagesReceived) <= before {
-					return fmt.Errorf("nothing received yet")
-				}
-				return nil
-			})
-		}
-		for _, r := range replicas {
-			if status, code := r.login(t, creds, user, "wrong-"+password); status != http.StatusTooManyRequests || code != "too_many_attempts" {
-				t.Errorf("after %d failures in total, %s answered %d %s; want 429 too_many_attempts", attemptsThreshold, r.name, status, code)
-			}
-		}
+		fail(t, replicas, creds, user, attemptsThreshold)
+		expectBlocked(t, replicas, creds, user)
 		if status, code := a.login(t, creds, user, password); status != http.StatusTooManyRequests {
 			t.Errorf("the right password while locked out: %d %s, want 429", status, code)
 		}
@@ -194,7 +204,7 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 		if got := a.metric(t, messagesRejected); got != before+1 {
 			t.Errorf("rejected messages %v, want %v", got, before+1)
 		}
-		if status, code := a.login(t, creds, user, "wrong-"+password); status != http.StatusTooManyRequests {
+		if status, code := a.login(t, creds, user, "wrong"); status != http.StatusTooManyRequests {
 			t.Errorf("after a forged reset: %d %s; want 429 too_many_attempts", status, code)
 		}
 	})
@@ -237,7 +247,28 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 		t.Fatalf("stopping %s: %v, clean %v", b.name, err, clean)
 	}
 	b.start(t)
-	if status, code := b.login(t, creds, user, "wrong-"+password); status != http.StatusTooManyRequests {
+	if status, code := b.login(t, creds, user, "wrong"); status != http.StatusTooManyRequests {
 		t.Errorf("the restarted replica answered %d %s; want 429 too_many_attempts", status, code)
 	}
+
+	// An unblock is applied once: failures counted after it survive a replica's restart,
+	// which must not apply it again.
+	tenant := &identityv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "acme"}}
+	update(t, tenant, func(tn *identityv1alpha1.Tenant) {
+		metav1.SetMetaDataAnnotation(&tn.ObjectMeta, identityv1alpha1.UnblockAnnotation, user+";1")
+	})
+	eventually(t, "the unblock reaches the token servers", func() error {
+		if status, code := a.login(t, creds, user, password); status != http.StatusOK {
+			return fmt.Errorf("%d %s", status, code)
+		}
+		return nil
+	})
+	const before = 3
+	fail(t, replicas, creds, user, before)
+	if clean, err := a.proc.Stop(30 * time.Second); err != nil || !clean {
+		t.Fatalf("stopping %s: %v, clean %v", a.name, err, clean)
+	}
+	a.start(t)
+	fail(t, []*replica{a, b}, creds, user, attemptsThreshold-before)
+	expectBlocked(t, replicas, creds, user)
 }
