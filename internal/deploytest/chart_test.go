@@ -19,6 +19,7 @@ package deploytest
 import (
 	"maps"
 	"os/exec"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -165,10 +166,16 @@ func TestKustomizeDefault(t *testing.T) {
 		t.Fatalf("kubectl kustomize config/default: %v", err)
 	}
 	objs := decodeAll(t, string(out))
-	chart := names(renderChart(t))
+	chartObjs := renderChart(t)
+	chart := names(chartObjs)
 	chart["Namespace/"+releaseNamespace] = true // helm install --create-namespace makes the chart's
 	if got := names(objs); !maps.Equal(got, chart) {
 		t.Errorf("config/default installs %v, the chart %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(chart)))
+	}
+	// The token server's Role is written by hand twice, in config/tokenserver and in the chart.
+	kustomized, charted := find(t, objs, "Role", "gatehouse-tokenserver"), find(t, chartObjs, "Role", "gatehouse-tokenserver")
+	if !reflect.DeepEqual(kustomized.Object["rules"], charted.Object["rules"]) {
+		t.Errorf("the token server's Role grants %v in config/tokenserver, %v in the chart", kustomized.Object["rules"], charted.Object["rules"])
 	}
 	dryRunApply(t, objs)
 }
