@@ -42,8 +42,6 @@ type Counters struct {
 type Options struct {
 	QueueSize, BatchSize int
 	Linger, Timeout      time.Duration
-	// Now replaces time.Now, for tests of message age.
-	Now func() time.Time
 }
 
 // New returns Counters over local that broadcast to no peer yet: see SetPeers and SetKey.
@@ -51,11 +49,11 @@ func New(local *attack.Memory, log *slog.Logger, opts Options) *Counters {
 	opts = withDefaults(opts)
 	return &Counters{
 		local:     local,
-		auth:      newAuthenticator(opts.Now),
+		auth:      newAuthenticator(time.Now),
 		metrics:   newMetrics(),
 		log:       log,
 		client:    &http.Client{Timeout: opts.Timeout},
-		now:       opts.Now,
+		now:       time.Now,
 		queueSize: opts.QueueSize,
 		batchSize: opts.BatchSize,
 		linger:    opts.Linger,
@@ -75,9 +73,6 @@ func withDefaults(o Options) Options {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
-	}
-	if o.Now == nil {
-		o.Now = time.Now
 	}
 	return o
 }
@@ -201,8 +196,8 @@ func (c *Counters) send(ctx context.Context, p *peer) {
 }
 
 // nextBatch waits for an op, then takes every op already queued and those that arrive
-// until linger fires, up to max. It returns nil when ctx ends first.
-func nextBatch(ctx context.Context, queue <-chan op, max int, linger func() <-chan time.Time) []op {
+// until linger fires, up to limit. It returns nil when ctx ends first.
+func nextBatch(ctx context.Context, queue <-chan op, limit int, linger func() <-chan time.Time) []op {
 	var batch []op
 	select {
 	case o := <-queue:
@@ -211,7 +206,7 @@ func nextBatch(ctx context.Context, queue <-chan op, max int, linger func() <-ch
 		return nil
 	}
 	var timer <-chan time.Time
-	for len(batch) < max {
+	for len(batch) < limit {
 		select {
 		case o := <-queue:
 			batch = append(batch, o)

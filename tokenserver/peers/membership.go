@@ -52,8 +52,6 @@ type Membership struct {
 	PodUID   types.UID
 	Counters *Counters
 	Log      *slog.Logger
-	// Now replaces time.Now in tests.
-	Now func() time.Time
 }
 
 // LeaseName is the name of a replica's Lease.
@@ -65,9 +63,6 @@ func LeaseName(identity string) string {
 // the Lease. It calls joined once, after it first knew the peers and the key and either
 // took the counts of one of them or found none.
 func (m *Membership) Run(ctx context.Context, joined func()) error {
-	if m.Now == nil {
-		m.Now = time.Now
-	}
 	factory := informers.NewSharedInformerFactoryWithOptions(m.Client, 0,
 		informers.WithNamespace(m.Namespace),
 		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelComponent + "=" + ComponentPeer }))
@@ -150,7 +145,7 @@ func (m *Membership) peers(lister coordinationlisters.LeaseLister) []string {
 		m.Log.Error("listing peer Leases from the cache", "error", err)
 		return nil
 	}
-	now := m.Now()
+	now := time.Now()
 	var addrs []string
 	for _, l := range list {
 		addr := l.Annotations[AnnotationAddress]
@@ -181,7 +176,7 @@ func (m *Membership) renew(ctx context.Context) {
 
 func (m *Membership) writeLease(ctx context.Context) error {
 	leases := m.Client.CoordinationV1().Leases(m.Namespace)
-	now := metav1.NewMicroTime(m.Now())
+	now := metav1.NewMicroTime(time.Now())
 	existing, err := leases.Get(ctx, LeaseName(m.Identity), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		l := m.desiredLease(&coordinationv1.Lease{}, now)
