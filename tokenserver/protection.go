@@ -45,12 +45,26 @@ func (s *Server) beginLogin(t *store.Tenant, client *snapshot.Client, l attack.L
 	}
 	attempt, block := s.guard.Begin(policyOf(t.Snapshot.AttackProtection), l)
 	if block != nil {
-		s.metrics.blocked.WithLabelValues(t.Name, string(block.Reason)).Inc()
-		s.log.Info("login blocked", "tenant", t.Name, "connection", l.Connection, "client", client.Name,
-			"reason", block.Reason, "clientIP", l.IP.String(), "username", l.Username, "retryAfter", block.RetryAfter.Round(time.Second).String())
-		return nil, tooManyAttempts(block.RetryAfter)
+		return nil, s.blocked(t, client, l, block)
 	}
 	return attempt, nil
+}
+
+// overrun refuses a checked attempt when a burst over several replicas reserved more
+// attempts than the limit allows; see attack.Attempt.Overrun.
+func (s *Server) overrun(t *store.Tenant, client *snapshot.Client, l attack.Login, attempt *attack.Attempt) *oauthError {
+	if block := attempt.Overrun(); block != nil {
+		return s.blocked(t, client, l, block)
+	}
+	return nil
+}
+
+// blocked reports a refused attempt and returns its answer.
+func (s *Server) blocked(t *store.Tenant, client *snapshot.Client, l attack.Login, block *attack.Block) *oauthError {
+	s.metrics.blocked.WithLabelValues(t.Name, string(block.Reason)).Inc()
+	s.log.Info("login blocked", "tenant", t.Name, "connection", l.Connection, "client", client.Name,
+		"reason", block.Reason, "clientIP", l.IP.String(), "username", l.Username, "retryAfter", block.RetryAfter.Round(time.Second).String())
+	return tooManyAttempts(block.RetryAfter)
 }
 
 // loginFailed counts a failed login, and reports the lockouts it causes.

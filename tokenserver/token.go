@@ -99,6 +99,11 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 		return nil, oerr
 	}
 	identity, err := t.Connectors[connName].Login(r.Context(), username, password)
+	if err == nil || errors.Is(err, connector.ErrInvalidCredentials) {
+		if oerr := s.overrun(t, client, login, attempt); oerr != nil {
+			return nil, oerr
+		}
+	}
 	switch {
 	case errors.Is(err, connector.ErrInvalidCredentials):
 		s.loginFailed(t, client, login, attempt, err)

@@ -209,10 +209,11 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 		}
 	})
 
-	t.Run("a simultaneous burst is the documented limit", func(t *testing.T) {
+	t.Run("a simultaneous burst gets no more answers than the threshold", func(t *testing.T) {
 		// 40 guesses at once, half on each replica, land within the broadcast latency:
-		// each replica decides on its own count, so up to the threshold per replica get
-		// through, once per cool-down; never more.
+		// each replica passes up to the threshold on its own count, but their
+		// reservations meet while the passwords are checked, and an attempt over the
+		// limit is then refused whatever its password.
 		const burst = 4 * attemptsThreshold
 		var mu sync.Mutex
 		let := 0
@@ -228,8 +229,8 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 		}
 		wg.Wait()
 		t.Logf("a burst of %d simultaneous guesses over %d replicas: %d answered, the rest refused", burst, len(replicas), let)
-		if let < attemptsThreshold || let > attemptsThreshold*len(replicas) {
-			t.Errorf("%d guesses answered, want between %d and %d", let, attemptsThreshold, attemptsThreshold*len(replicas))
+		if let > attemptsThreshold {
+			t.Errorf("%d guesses answered, want at most %d", let, attemptsThreshold)
 		}
 		for _, r := range replicas {
 			eventually(t, r.name+" refuses the burst's user", func() error {

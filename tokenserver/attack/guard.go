@@ -57,8 +57,8 @@ func NewGuard(counters Counters, now func() time.Time) *Guard {
 // which its outcome keeps or returns. Exactly one of Succeeded, Failed and Unavailable
 // must be called.
 type Attempt struct {
-	counters Counters
-	limits   []limited
+	guard  *Guard
+	limits []limited
 }
 
 // limited is one limit's key, and the count an Attempt reserved in it.
@@ -78,7 +78,7 @@ func (g *Guard) Begin(p Policy, l Login) (*Attempt, *Block) {
 	if b := g.blocked(limits); b != nil {
 		return nil, b
 	}
-	a := &Attempt{counters: g.counters}
+	a := &Attempt{guard: g}
 	for _, lim := range limits {
 		lim.reserved = g.counters.Add(lim.key, 1, lim.limit.CoolDown)
 		a.limits = append(a.limits, lim)
@@ -106,10 +106,16 @@ func limitsOf(p Policy, l Login) []limited {
 // blocked returns the first of limits that is reached, waiting for the longest
 // of those reached to expire.
 func (g *Guard) blocked(limits []limited) *Block {
+	return g.over(limits, 0)
+}
+
+// over returns the first of limits whose count exceeds its maximum by more than slack,
+// waiting for the longest of those to expire.
+func (g *Guard) over(limits []limited, slack int) *Block {
 	var b *Block
 	for _, lim := range limits {
 		n, expires := g.counters.Get(lim.key)
-		if n < lim.limit.MaxAttempts {
+		if n < lim.limit.MaxAttempts+slack {
 			continue
 		}
 		// At least a second: counts shared with a replica whose clock runs ahead may
@@ -123,14 +129,24 @@ func (g *Guard) blocked(limits []limited) *Block {
 	return b
 }
 
+// Overrun reports, once the password is checked, whether more attempts were reserved
+// than a limit allows: replicas each decide on their own count, so guesses sent to
+// several at the same instant can all pass Begin before their reservations reach each
+// other, which they do long before a password check ends. The caller then refuses the
+// attempt whatever the password, keeping its reservation, so that a burst over the
+// limit learns nothing; a lone or sequential attempt never overruns.
+func (a *Attempt) Overrun() *Block {
+	return a.guard.over(a.limits, 1)
+}
+
 // Succeeded clears the login's failures from its address and gives back the reserved
 // failure of its address.
 func (a *Attempt) Succeeded() {
 	for _, lim := range a.limits {
 		if lim.clearedBySuccess {
-			a.counters.Reset(lim.key)
+			a.guard.counters.Reset(lim.key)
 		} else {
-			a.counters.Add(lim.key, -1, lim.limit.CoolDown)
+			a.guard.counters.Add(lim.key, -1, lim.limit.CoolDown)
 		}
 	}
 }
@@ -150,6 +166,6 @@ func (a *Attempt) Failed() []Reason {
 // Unavailable gives back the reserved failures: the password could not be checked.
 func (a *Attempt) Unavailable() {
 	for _, lim := range a.limits {
-		a.counters.Add(lim.key, -1, lim.limit.CoolDown)
+		a.guard.counters.Add(lim.key, -1, lim.limit.CoolDown)
 	}
 }

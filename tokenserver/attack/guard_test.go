@@ -150,6 +150,38 @@ func TestGuardConcurrentAttemptsCannotPassTheLimit(t *testing.T) {
 	}
 }
 
+func TestGuardOverrunWhenAPeerReservedTheSameLimit(t *testing.T) {
+	g, _ := newTestGuard()
+	alice := login("alice", "192.0.2.1")
+	var inFlight []*Attempt
+	for range testPolicy.BruteForce.MaxAttempts {
+		a, b := g.Begin(testPolicy, alice)
+		if b != nil {
+			t.Fatalf("attempt within the limit blocked: %+v", b)
+		}
+		inFlight = append(inFlight, a)
+	}
+	// At the limit, but not over it: the attempts are answered.
+	for _, a := range inFlight {
+		if b := a.Overrun(); b != nil {
+			t.Fatalf("attempts at the limit overrun: %+v", b)
+		}
+	}
+	// A peer's reservations of the same burst arrive while the passwords are checked.
+	g.counters.Add(UserIPKey(alice), 2, testPolicy.BruteForce.CoolDown)
+	for _, a := range inFlight {
+		b := a.Overrun()
+		if b == nil || b.Reason != ReasonBruteForce || b.RetryAfter != testPolicy.BruteForce.CoolDown {
+			t.Fatalf("Overrun after a peer's reservations = %+v, want brute_force for the cool-down", b)
+		}
+	}
+	// Another address of the same user is not affected.
+	other, b := g.Begin(testPolicy, login("alice", "192.0.2.2"))
+	if b != nil || other.Overrun() != nil {
+		t.Errorf("another address: blocked %+v", b)
+	}
+}
+
 func TestUnblock(t *testing.T) {
 	g, _ := newTestGuard()
 	fail := func(l Login) {

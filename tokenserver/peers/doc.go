@@ -14,9 +14,10 @@
 // counts alone.
 //
 // Limits: counts converge within the broadcast latency (milliseconds), and each replica
-// decides on its own count, so guesses sent to several replicas within that window are
-// judged on counts that have not seen each other: a simultaneous burst can get up to the
-// threshold per replica through, once per cool-down. During a network partition each
+// decides on its own count, so guesses sent to several replicas within that window pass
+// on counts that have not seen each other; the policy (attack.Attempt.Overrun) reads the
+// count again after the password check, which outlasts the broadcast, and refuses an
+// attempt over the limit whatever its password. During a network partition each
 // side counts alone; when every replica is down the counts are lost; each replica holds
 // at most attack.DefaultMemoryLimit keys.
 package peers
