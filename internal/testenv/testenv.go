@@ -98,6 +98,9 @@ func Start() (*Env, error) {
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
+	// Without a bound, a stopping API server waits for its clients' watches to end,
+	// which they do not while the processes under test run.
+	env.ControlPlane.APIServer.Configure().Set("shutdown-watch-termination-grace-period", "1s")
 	cfg, err := env.Start()
 	if err != nil {
 		_ = os.RemoveAll(certDir)
