@@ -120,6 +120,20 @@ func TestNextKeyOfAnotherAlgorithmIsReplaced(t *testing.T) {
 	}
 }
 
+func TestOnlyTheEarliestNextKeyIsKept(t *testing.T) {
+	// Two controllers generated a current and a next key each at once.
+	keys := []Key{
+		{KID: "a1", Algorithm: ES256, NotBefore: t0},
+		{KID: "b1", Algorithm: ES256, NotBefore: t0.Add(time.Millisecond)},
+		{KID: "a2", Algorithm: ES256, NotBefore: t0.Add(100 * time.Hour)},
+		{KID: "b2", Algorithm: ES256, NotBefore: t0.Add(100*time.Hour + time.Millisecond)},
+	}
+	plan := Decide(keys, t0.Add(time.Second), policy, false)
+	if len(plan.Remove) != 1 || plan.Remove[0].KID != "b2" || plan.Promote != nil || len(plan.Generate) != 0 {
+		t.Fatalf("plan %+v, want b2 removed and nothing else", plan)
+	}
+}
+
 func TestNextTransition(t *testing.T) {
 	keys := []Key{
 		{KID: "k1", NotBefore: t0},

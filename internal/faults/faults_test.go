@@ -3,7 +3,6 @@ package faults_test
 import (
 	"crypto/rand"
 	"errors"
-	"net/http"
 	"testing"
 	"time"
 
@@ -35,6 +34,14 @@ type sample struct {
 // issues tokens for its Client.
 func applySample(t *testing.T, namespace string) *sample {
 	t.Helper()
+	s := createSample(t, namespace)
+	s.waitServed(t)
+	return s
+}
+
+// createSample applies config/samples in namespace.
+func createSample(t *testing.T, namespace string) *sample {
+	t.Helper()
 	s := &sample{
 		tenant:   &identityv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "acme"}},
 		client:   &identityv1alpha1.Client{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "reporting-job"}},
@@ -42,13 +49,19 @@ func applySample(t *testing.T, namespace string) *sample {
 	}
 	sys.CreateNamespace(t, namespace)
 	sys.ApplySamples(t, namespace, s.password)
+	return s
+}
+
+// waitServed waits until the sample is Ready and the token server issues tokens for its
+// Client.
+func (s *sample) waitServed(t *testing.T) {
+	t.Helper()
 	sys.WaitReady(t, s.tenant, s.client)
 	s.creds = sys.Credentials(t, s.client)
-	systemtest.Eventually(t, "the token server serves the tenant of "+namespace, func() error {
+	systemtest.Eventually(t, "the token server serves the tenant of "+s.tenant.Namespace, func() error {
 		_, err := s.token()
 		return err
 	})
-	return s
 }
 
 // token gets a token for the sample user.
@@ -83,9 +96,4 @@ func oauthError(err error) (status int, code string) {
 		return 0, ""
 	}
 	return re.Response.StatusCode, re.ErrorCode
-}
-
-// httpClient is a client that gives up after timeout.
-func httpClient(timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout}
 }
