@@ -134,6 +134,26 @@ func TestOnlyTheEarliestNextKeyIsKept(t *testing.T) {
 	}
 }
 
+func TestSecondRotationWithinASecond(t *testing.T) {
+	// z was made current by a rotation at now; a second rotation at the same instant
+	// promotes a, whose kid sorts first.
+	now := t0.Add(time.Hour)
+	keys := []Key{
+		{KID: "z", Algorithm: ES256, NotBefore: now},
+		{KID: "a", Algorithm: ES256, NotBefore: now.Add(100 * time.Hour)},
+	}
+	generated := 0
+	keys = apply(keys, Decide(keys, now, policy, true), policy, &generated)
+	if got, want := statesString(keys, now), "z=current a=next "; got != want {
+		t.Fatalf("at once: states %q, want %q (a becomes current a second later)", got, want)
+	}
+	later := now.Add(time.Second)
+	keys = apply(keys, Decide(keys, later, policy, false), policy, &generated)
+	if got, want := statesString(keys, later), "z=previous a=current k1=next "; got != want {
+		t.Fatalf("a second later: states %q, want %q", got, want)
+	}
+}
+
 func TestNextTransition(t *testing.T) {
 	keys := []Key{
 		{KID: "k1", NotBefore: t0},

@@ -139,9 +139,16 @@ func Decide(keys []Key, now time.Time, policy Policy, rotate bool) Plan {
 		}
 	}
 	if rotate {
-		if next := firstInState(States(kept, now, policy.MaxTokenLifetime), StateNext); next != nil {
+		stated := States(kept, now, policy.MaxTokenLifetime)
+		if next := firstInState(stated, StateNext); next != nil {
 			promoted := next.Key
 			promoted.NotBefore = now
+			// A second rotation within the clock's resolution (a second): the promoted
+			// key must still come after the current one, so it becomes current a
+			// second after it.
+			if current := firstInState(stated, StateCurrent); current != nil && !now.After(current.NotBefore) {
+				promoted.NotBefore = current.NotBefore.Add(time.Second)
+			}
 			plan.Promote = &promoted
 			kept = replaceKey(kept, promoted)
 		} else {
