@@ -202,7 +202,7 @@ func Eventually(t *testing.T, what string, check func() error) {
 // FreeAddress is a loopback address that nothing listens on.
 func FreeAddress(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func run(m *testing.M, sys **System) (int, error) {
 	}
 	defer os.RemoveAll(dir)
 	binary := filepath.Join(dir, "gatehouse")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	build := exec.CommandContext(context.Background(), "go", "build", "-o", binary, ".") //nolint:gosec // builds this repository into a temporary directory
 	build.Dir = testenv.RepoRoot()
 	if out, err := build.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("building gatehouse: %w\n%s", err, out)
@@ -100,7 +100,7 @@ func (s *System) installRBAC() error {
 
 // Manifests reads the objects of a multi-document YAML file.
 func Manifests(path string) ([]client.Object, error) {
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // manifests of this repository
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +164,8 @@ func (s *System) start(t *testing.T, serviceAccount string, args ...string) *Pro
 		tokentest.ServiceAccountGroups(OperatorNamespace)); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(s.binary, args...)
+	// Not the test's context: it ends before the cleanup that stops the process cleanly.
+	cmd := exec.CommandContext(context.Background(), s.binary, args...) //nolint:gosec // the binary Main built, with the tests' arguments
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	proc, err := testproc.Start(cmd)
 	if err != nil {
