@@ -136,15 +136,7 @@ func TestEndToEnd(t *testing.T) {
 
 // testLDAPDirectory serves a second Tenant whose default directory is a real slapd.
 func testLDAPDirectory(t *testing.T) {
-	directory, err := testldap.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(directory.Close)
-	passwords, err := directory.LoadSample()
-	if err != nil {
-		t.Fatal(err)
-	}
+	directory, passwords := testldap.StartSample(t)
 
 	live := systemtest.LDAPConnection(userNamespace, "corp-directory", "corp", "corp-ldap", directory.LDAPSURL)
 	dead := systemtest.LDAPConnection(userNamespace, "corp-dead", "corp", "corp-ldap", "ldaps://"+systemtest.FreeAddress(t))
@@ -163,7 +155,7 @@ func testLDAPDirectory(t *testing.T) {
 
 	creds := sys.Credentials(t, app)
 	var tok *oauth2.Token
-	systemtest.Eventually(t, "the token server serves the LDAP tenant", func() error {
+	systemtest.Eventually(t, "the token server serves the LDAP tenant", func() (err error) {
 		tok, err = creds.PasswordToken("alice", passwords["alice"])
 		return err
 	})

@@ -2,10 +2,8 @@ package faults_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,15 +29,7 @@ const clientTimeout = 2*directoryTimeout + 3*time.Second
 // back on the same port, with the same token server.
 func TestDirectoryDown(t *testing.T) {
 	const namespace = "directory-down"
-	directory, err := testldap.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(directory.Close)
-	passwords, err := directory.LoadSample()
-	if err != nil {
-		t.Fatal(err)
-	}
+	directory, passwords := testldap.StartSample(t)
 	sys.StartGatehouse(t)
 	sys.CreateNamespace(t, namespace)
 	conn := systemtest.LDAPConnection(namespace, "corp-directory", "corp", "corp-ldap", directory.LDAPSURL)
@@ -79,9 +69,9 @@ func TestDirectoryDown(t *testing.T) {
 		}
 	}
 	unavailable("with slapd stopped")
-	stopHanging := hang(t, strings.TrimPrefix(directory.LDAPSURL, "ldaps://"))
+	silent := testldap.StartSilent(t, strings.TrimPrefix(directory.LDAPSURL, "ldaps://"))
 	unavailable("with a directory that does not answer")
-	if accepted := stopHanging(); accepted == 0 {
+	if accepted := silent.Stop(); accepted == 0 {
 		t.Fatal("the token server never connected to the directory that does not answer")
 	}
 
@@ -89,42 +79,4 @@ func TestDirectoryDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	systemtest.Eventually(t, "the token server logs in to the directory again", login)
-}
-
-// hang listens on addr and accepts connections without ever answering, as a directory
-// that hangs does. The returned function closes the listener and the connections, and
-// tells how many there were.
-func hang(t *testing.T, addr string) func() int {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	stop := sync.OnceValue(func() int {
-		_ = l.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-		return len(conns)
-	})
-	t.Cleanup(func() { stop() })
-	return stop
 }

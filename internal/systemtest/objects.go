@@ -186,17 +186,7 @@ func LDAPConnection(namespace, name, tenant, bindSecret, url string) *identityv1
 // has not within a minute.
 func Eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testenv.Eventually(t, waitTimeout, 100*time.Millisecond, what, check)
 }
 
 // FreeAddress is a loopback address that nothing listens on.

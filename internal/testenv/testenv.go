@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -171,4 +172,21 @@ func Main(m *testing.M, env **Env) {
 		fmt.Fprintln(os.Stderr, "stopping the API server:", err)
 	}
 	os.Exit(code)
+}
+
+// Eventually calls check every interval until it succeeds, and fails the test when it
+// has not within timeout.
+func Eventually(t testing.TB, timeout, interval time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s: %v", what, err)
+		}
+		time.Sleep(interval)
+	}
 }
