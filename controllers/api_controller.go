@@ -75,7 +75,7 @@ func (r *APIReconciler) reconcileAPI(ctx context.Context, api *identityv1alpha1.
 		secret = []byte(randomString(minHS256SecretBytes))
 	}
 	labels, annotations := userSecretMeta(componentHS256Secret, api.Namespace, tenant.Name)
-	if err := r.apply(ctx, desiredSecret{
+	if err := r.write(ctx, desiredSecret{
 		Namespace: api.Namespace, Name: name, Labels: labels, Annotations: annotations,
 		Data:  map[string][]byte{hs256SecretKey: secret},
 		Owner: api,

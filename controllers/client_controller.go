@@ -74,31 +74,35 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 		return err
 	}
 	// status is the source of truth for the client_id; the credentials Secret recovers
-	// it when status was lost (a backup restored without status, for instance).
-	if c.Status.ClientID == "" {
-		c.Status.ClientID = cmp.Or(string(existingValue(existing, credentialsClientID)), randomString(clientIDBytes))
-	}
-	c.Status.CredentialsSecretName = name
-
+	// it when status was lost (a backup restored without status, for instance). A new
+	// one goes to status only once the Secret holding it is written.
+	clientID := cmp.Or(c.Status.ClientID, string(existingValue(existing, credentialsClientID)), randomString(clientIDBytes))
 	issuer := issuerOf(tenant, r.opts.TokenServerURL, r.opts.Namespace)
 	data := map[string][]byte{
-		credentialsClientID: []byte(c.Status.ClientID),
+		credentialsClientID: []byte(clientID),
 		credentialsIssuer:   []byte(issuer),
 		credentialsTokenURL: []byte(issuer + "oauth/token"),
 	}
+	issued := false
 	if isConfidential(c) {
 		secret := existingValue(existing, credentialsClientSecret)
 		if len(secret) == 0 {
-			secret = []byte(randomString(clientSecretBytes))
-			r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, ReasonClientSecretIssued, "IssueSecret",
-				"issued a new client secret in Secret %s", name)
+			secret, issued = []byte(randomString(clientSecretBytes)), true
 		}
 		data[credentialsClientSecret] = secret
 	}
 	labels, annotations := userSecretMeta(componentClientCredentials, c.Namespace, tenant.Name)
-	return r.apply(ctx, desiredSecret{
+	if err := r.write(ctx, desiredSecret{
 		Namespace: c.Namespace, Name: name, Labels: labels, Annotations: annotations, Data: data, Owner: c,
-	}, existing)
+	}, existing); err != nil {
+		return err
+	}
+	c.Status.ClientID, c.Status.CredentialsSecretName = clientID, name
+	if issued {
+		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, ReasonClientSecretIssued, "IssueSecret",
+			"issued a new client secret in Secret %s", name)
+	}
+	return nil
 }
 
 func (r *ClientReconciler) setup(mgr ctrl.Manager, opts controller.Options) error {

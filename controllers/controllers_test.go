@@ -352,6 +352,28 @@ func TestKeyRotation(t *testing.T) {
 	if len(events(t, tenant, controllers.ReasonKeyRotated)) == 0 {
 		t.Error("no KeyRotated event")
 	}
+
+	// A second rotation within the same second makes the new next key current a second
+	// later: keys made current in one second would not be ordered.
+	k4 := strings.TrimSuffix(keyStates(tenant)[2], "=next")
+	update(t, tenant, func(tn *identityv1alpha1.Tenant) {
+		tn.Annotations[identityv1alpha1.RotateKeysAnnotation] = "2026-01-01T12:00:00.5"
+	})
+	eventually(t, "the second rotation is acted on", func() error {
+		get(t, tenant)
+		if tenant.Status.LastRotationRequest != "2026-01-01T12:00:00.5" {
+			return fmt.Errorf("lastRotationRequest %q", tenant.Status.LastRotationRequest)
+		}
+		return nil
+	})
+	fakeClock.Step(time.Second)
+	poke(t, tenant)
+	expect("a second manual rotation within a second", func(states []string) error {
+		if len(states) != 4 || states[1] != k3+"=previous" || states[2] != k4+"=current" || !strings.HasSuffix(states[3], "=next") {
+			return fmt.Errorf("keys %v, want %s previous, %s current, a new next", states, k3, k4)
+		}
+		return nil
+	})
 }
 
 func TestTamperedAndDeletedKeysAreRepaired(t *testing.T) {

@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +27,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
@@ -78,18 +80,57 @@ func (b *base) apply(ctx context.Context, d desiredSecret, existing *corev1.Secr
 		WithAnnotations(d.Annotations).
 		WithData(d.Data)
 	if d.Owner != nil {
-		gvk, err := apiutil.GVKForObject(d.Owner, b.Client.Scheme())
+		ref, err := b.controllerReference(d.Owner)
 		if err != nil {
 			return err
 		}
 		ac.WithOwnerReferences(metav1ac.OwnerReference().
-			WithAPIVersion(gvk.GroupVersion().String()).
-			WithKind(gvk.Kind).
-			WithName(d.Owner.GetName()).
-			WithUID(d.Owner.GetUID()).
+			WithAPIVersion(ref.APIVersion).
+			WithKind(ref.Kind).
+			WithName(ref.Name).
+			WithUID(ref.UID).
 			WithController(true))
 	}
 	return b.Client.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership)
+}
+
+// write writes a Secret whose content this controller generated (a client secret, an
+// HS256 secret): it creates it when existing is nil, else applies d. Two controllers
+// that generate the content at once cannot both create it: the second fails, retries,
+// and keeps the first one's, which a workload may already use.
+func (b *base) write(ctx context.Context, d desiredSecret, existing *corev1.Secret) error {
+	if existing != nil {
+		return b.apply(ctx, d, existing)
+	}
+	s := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: d.Name, Labels: d.Labels, Annotations: d.Annotations},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       d.Data,
+	}
+	if d.Owner != nil {
+		ref, err := b.controllerReference(d.Owner)
+		if err != nil {
+			return err
+		}
+		s.OwnerReferences = []metav1.OwnerReference{ref}
+	}
+	if err := b.Client.Create(ctx, s, client.FieldOwner(FieldManager)); err != nil {
+		return fmt.Errorf("creating Secret %s (written meanwhile by another controller?): %w", d.Name, err)
+	}
+	return nil
+}
+
+// controllerReference makes owner the controller of an object, without blocking the
+// owner's deletion.
+func (b *base) controllerReference(owner client.Object) (metav1.OwnerReference, error) {
+	gvk, err := apiutil.GVKForObject(owner, b.Client.Scheme())
+	if err != nil {
+		return metav1.OwnerReference{}, err
+	}
+	return metav1.OwnerReference{
+		APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind,
+		Name: owner.GetName(), UID: owner.GetUID(), Controller: ptr.To(true),
+	}, nil
 }
 
 // ownedSecret returns the Secret name of owner's namespace when owner controls it, nil

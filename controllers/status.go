@@ -106,11 +106,16 @@ func (b *base) setReady(obj client.Object, status *identityv1alpha1.CommonStatus
 
 // patchStatus writes obj's status when obj differs from before. Reconcilers change
 // nothing but status in the objects they patch, so any difference is a status change.
+// The patch holds before's resourceVersion: a status computed from a view older than the
+// stored one (another controller's, or a stale cache's) is refused and recomputed, where
+// it would otherwise overwrite a newer one, and status changes trigger no reconcile to
+// correct it.
 func (b *base) patchStatus(ctx context.Context, before, obj client.Object) error {
 	if equality.Semantic.DeepEqual(before, obj) {
 		return nil
 	}
-	if err := b.Client.Status().Patch(ctx, obj, client.MergeFrom(before)); err != nil && !apierrors.IsNotFound(err) {
+	patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
+	if err := b.Client.Status().Patch(ctx, obj, patch); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("writing status: %w", err)
 	}
 	return nil

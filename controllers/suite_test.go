@@ -179,17 +179,7 @@ func restartManager(t *testing.T) {
 // eventually retries check until it succeeds or waitTimeout passes.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testenv.Eventually(t, waitTimeout, 50*time.Millisecond, what, check)
 }
 
 // newNamespace creates a namespace of its own for a test.

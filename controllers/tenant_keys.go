@@ -100,11 +100,15 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 			return nil, err
 		}
 	}
-	for _, notBefore := range plan.Generate {
-		k, err := generateKey(policy, notBefore)
-		if err != nil {
+	// All keys are generated before any is written: generating an RSA key takes long
+	// enough that another controller would otherwise see, and act on, half a plan.
+	generated := make([]storedKey, len(plan.Generate))
+	for i, notBefore := range plan.Generate {
+		if generated[i], err = generateKey(policy, notBefore); err != nil {
 			return nil, err
 		}
+	}
+	for _, k := range generated {
 		if err := r.apply(ctx, r.keySecret(tenant, k), nil); err != nil {
 			return nil, err
 		}

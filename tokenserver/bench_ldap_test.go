@@ -18,15 +18,7 @@ import (
 // gains. A response with openid signs twice: with RS256 signing bounds the server; with
 // ES256 the directory does, which is where the pooling ratio means something.
 func BenchmarkLDAPPasswordGrant(b *testing.B) {
-	directory, err := testldap.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(directory.Close)
-	passwords, err := directory.LoadSample()
-	if err != nil {
-		b.Fatal(err)
-	}
+	directory, passwords := testldap.StartSample(b)
 	cfg := directory.SampleConfig(passwords["gatehouse"], directory.LDAPSURL)
 	cfg.MaxConnections = 64 // above the highest concurrency, so logins never wait for a connection
 	body := form("grant_type", "password", "client_id", tokentest.Public, "username", "alice",

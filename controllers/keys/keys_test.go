@@ -120,6 +120,40 @@ func TestNextKeyOfAnotherAlgorithmIsReplaced(t *testing.T) {
 	}
 }
 
+func TestOnlyTheEarliestNextKeyIsKept(t *testing.T) {
+	// Two controllers generated a current and a next key each at once.
+	keys := []Key{
+		{KID: "a1", Algorithm: ES256, NotBefore: t0},
+		{KID: "b1", Algorithm: ES256, NotBefore: t0.Add(time.Millisecond)},
+		{KID: "a2", Algorithm: ES256, NotBefore: t0.Add(100 * time.Hour)},
+		{KID: "b2", Algorithm: ES256, NotBefore: t0.Add(100*time.Hour + time.Millisecond)},
+	}
+	plan := Decide(keys, t0.Add(time.Second), policy, false)
+	if len(plan.Remove) != 1 || plan.Remove[0].KID != "b2" || plan.Promote != nil || len(plan.Generate) != 0 {
+		t.Fatalf("plan %+v, want b2 removed and nothing else", plan)
+	}
+}
+
+func TestSecondRotationWithinASecond(t *testing.T) {
+	// z was made current by a rotation at now; a second rotation at the same instant
+	// promotes a, whose kid sorts first.
+	now := t0.Add(time.Hour)
+	keys := []Key{
+		{KID: "z", Algorithm: ES256, NotBefore: now},
+		{KID: "a", Algorithm: ES256, NotBefore: now.Add(100 * time.Hour)},
+	}
+	generated := 0
+	keys = apply(keys, Decide(keys, now, policy, true), policy, &generated)
+	if got, want := statesString(keys, now), "z=current a=next "; got != want {
+		t.Fatalf("at once: states %q, want %q (a becomes current a second later)", got, want)
+	}
+	later := now.Add(time.Second)
+	keys = apply(keys, Decide(keys, later, policy, false), policy, &generated)
+	if got, want := statesString(keys, later), "z=previous a=current k1=next "; got != want {
+		t.Fatalf("a second later: states %q, want %q", got, want)
+	}
+}
+
 func TestNextTransition(t *testing.T) {
 	keys := []Key{
 		{KID: "k1", NotBefore: t0},

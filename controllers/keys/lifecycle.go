@@ -104,7 +104,7 @@ func States(keys []Key, now time.Time, maxTokenLifetime time.Duration) []StatedK
 // Plan is what to change so that the keys satisfy the policy.
 type Plan struct {
 	// Remove lists expired previous keys, and next keys that do not match the policy's
-	// algorithm or size (they never signed anything).
+	// algorithm or size or that follow another next key (they never signed anything).
 	Remove []Key
 	// Promote is the next key that a manual rotation makes current now, if any.
 	Promote *Key
@@ -122,20 +122,33 @@ func (p Plan) Empty() bool {
 func Decide(keys []Key, now time.Time, policy Policy, rotate bool) Plan {
 	var plan Plan
 	var kept []Key
+	keptNext := false
 	for _, s := range States(keys, now, policy.MaxTokenLifetime) {
 		switch {
 		case s.State == StatePrevious && !now.Before(s.NotAfter):
 			plan.Remove = append(plan.Remove, s.Key)
 		case s.State == StateNext && !policy.matches(s.Key):
 			plan.Remove = append(plan.Remove, s.Key)
+		case s.State == StateNext && keptNext:
+			// A second next key, as two controllers generating at once make: it never
+			// signed anything, and every controller keeps the same (earliest) one.
+			plan.Remove = append(plan.Remove, s.Key)
 		default:
+			keptNext = keptNext || s.State == StateNext
 			kept = append(kept, s.Key)
 		}
 	}
 	if rotate {
-		if next := firstInState(States(kept, now, policy.MaxTokenLifetime), StateNext); next != nil {
+		stated := States(kept, now, policy.MaxTokenLifetime)
+		if next := firstInState(stated, StateNext); next != nil {
 			promoted := next.Key
 			promoted.NotBefore = now
+			// A second rotation within the clock's resolution (a second): the promoted
+			// key must still come after the current one, so it becomes current a
+			// second after it.
+			if current := firstInState(stated, StateCurrent); current != nil && !now.After(current.NotBefore) {
+				promoted.NotBefore = current.NotBefore.Add(time.Second)
+			}
 			plan.Promote = &promoted
 			kept = replaceKey(kept, promoted)
 		} else {

@@ -1,75 +1,30 @@
 package e2e_test
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/internal/systemtest"
 	"github.com/gatehouse-dev/gatehouse/internal/testldap"
-	"github.com/gatehouse-dev/gatehouse/internal/testproc"
-	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
 const (
-	operatorNamespace = "gatehouse-system"
-	userNamespace     = "team-a"
-	audience          = "https://someapi.com/api"
+	userNamespace = "team-a"
+	audience      = "https://someapi.com/api"
 )
 
-var (
-	env       *testenv.Env
-	gatehouse string // the built binary
-)
+var sys *systemtest.System
 
 func TestMain(m *testing.M) {
-	code, err := run(m)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Exit(code)
-}
-
-func run(m *testing.M) (int, error) {
-	dir, err := os.MkdirTemp("", "gatehouse-e2e-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	gatehouse = filepath.Join(dir, "gatehouse")
-	build := exec.Command("go", "build", "-o", gatehouse, ".")
-	build.Dir = testenv.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("building gatehouse: %w\n%s", err, out)
-	}
-	if env, err = testenv.Start(); err != nil {
-		return 0, err
-	}
-	defer env.Stop() //nolint:errcheck // best effort at exit
-	return m.Run(), nil
+	systemtest.Main(m, &sys)
 }
 
 // TestEndToEnd runs the controller and the token server as they run in a cluster: as
@@ -78,24 +33,24 @@ func run(m *testing.M) (int, error) {
 // with real OAuth 2.0 and OpenID Connect clients.
 func TestEndToEnd(t *testing.T) {
 	ctx := t.Context()
-	tokenServerAddr := freeAddress(t)
-	startGatehouse(t, tokenServerAddr)
+	_, tokenServer := sys.StartGatehouse(t)
+	sys.CreateNamespace(t, userNamespace)
 
 	password := rand.Text()
-	applySamples(t, userNamespace, password)
+	sys.ApplySamples(t, userNamespace, password)
 	client := &identityv1alpha1.Client{ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "reporting-job"}}
-	waitReady(t, client)
-	creds := credentials(t, client)
+	sys.WaitReady(t, client)
+	creds := sys.Credentials(t, client)
 	issuer := creds["issuer"]
-	if want := "http://" + tokenServerAddr + "/" + userNamespace + "/acme/"; issuer != want {
+	if want := tokenServer.URL + "/" + userNamespace + "/acme/"; issuer != want {
 		t.Fatalf("issuer %q, want %q", issuer, want)
 	}
 
 	var accessToken string
 	t.Run("password grant with golang.org/x/oauth2 and go-oidc", func(t *testing.T) {
 		var tok *oauth2.Token
-		eventually(t, "the token server serves the sample tenant", func() (err error) {
-			tok, err = passwordToken(creds, "user@example.com", password)
+		systemtest.Eventually(t, "the token server serves the sample tenant", func() (err error) {
+			tok, err = creds.PasswordToken("user@example.com", password)
 			return err
 		})
 		accessToken = tok.AccessToken
@@ -129,11 +84,11 @@ func TestEndToEnd(t *testing.T) {
 			Spec:       identityv1alpha1.ClientSpec{TenantRef: identityv1alpha1.TenantReference{Name: "acme"}},
 		}
 		start := time.Now()
-		create(t, second)
-		waitReady(t, second)
-		secondCreds := credentials(t, second)
-		eventually(t, "the token server accepts the new Client", func() error {
-			_, err := passwordToken(secondCreds, "user@example.com", password)
+		sys.Create(t, second)
+		sys.WaitReady(t, second)
+		secondCreds := sys.Credentials(t, second)
+		systemtest.Eventually(t, "the token server accepts the new Client", func() error {
+			_, err := secondCreds.PasswordToken("user@example.com", password)
 			return err
 		})
 		t.Logf("a new Client was accepted %v after it was applied", time.Since(start).Round(time.Millisecond))
@@ -144,25 +99,25 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatal("no token from the first subtest")
 		}
 		tenant := &identityv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "acme"}}
-		get(t, tenant)
-		oldKID := currentKID(tenant)
-		update(t, tenant, func(tn *identityv1alpha1.Tenant) {
-			metav1.SetMetaDataAnnotation(&tn.ObjectMeta, identityv1alpha1.RotateKeysAnnotation, time.Now().Format(time.RFC3339Nano))
+		sys.Get(t, tenant)
+		oldKID := systemtest.CurrentKID(tenant)
+		sys.Update(t, tenant, func() {
+			metav1.SetMetaDataAnnotation(&tenant.ObjectMeta, identityv1alpha1.RotateKeysAnnotation, time.Now().Format(time.RFC3339Nano))
 		})
-		eventually(t, "a new key is current", func() error {
-			get(t, tenant)
-			if kid := currentKID(tenant); kid == oldKID || kid == "" {
+		systemtest.Eventually(t, "a new key is current", func() error {
+			sys.Get(t, tenant)
+			if kid := systemtest.CurrentKID(tenant); kid == oldKID || kid == "" {
 				return fmt.Errorf("current key is still %q", kid)
 			}
 			return nil
 		})
-		newKID := currentKID(tenant)
-		eventually(t, "the token server signs with the new key", func() error {
-			tok, err := passwordToken(creds, "user@example.com", password)
+		newKID := systemtest.CurrentKID(tenant)
+		systemtest.Eventually(t, "the token server signs with the new key", func() error {
+			tok, err := creds.PasswordToken("user@example.com", password)
 			if err != nil {
 				return err
 			}
-			if kid := tokenKID(t, tok.AccessToken); kid != newKID {
+			if kid := systemtest.TokenKID(t, tok.AccessToken); kid != newKID {
 				return fmt.Errorf("signed with %q, want %q", kid, newKID)
 			}
 			return nil
@@ -176,61 +131,32 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("an LDAP default directory", func(t *testing.T) {
-		testLDAPDirectory(t, tokenServerAddr)
-	})
+	t.Run("an LDAP default directory", testLDAPDirectory)
 }
 
 // testLDAPDirectory serves a second Tenant whose default directory is a real slapd.
-func testLDAPDirectory(t *testing.T, tokenServerAddr string) {
-	directory, err := testldap.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(directory.Close)
-	passwords, err := directory.LoadSample()
-	if err != nil {
-		t.Fatal(err)
-	}
+func testLDAPDirectory(t *testing.T) {
+	directory, passwords := testldap.StartSample(t)
 
-	ref := identityv1alpha1.TenantReference{Name: "corp"}
-	bind := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "corp-ldap"},
-		Data:       map[string][]byte{"password": []byte(passwords["gatehouse"]), "ca.crt": []byte(directory.CAPEM)},
-	}
-	ldapConnection := func(name, url string) *identityv1alpha1.Connection {
-		return &identityv1alpha1.Connection{
-			ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: name},
-			Spec: identityv1alpha1.ConnectionSpec{TenantRef: ref, LDAP: &identityv1alpha1.LDAPConnection{
-				DirectoryTransport: identityv1alpha1.DirectoryTransport{
-					URLs:                  []string{url},
-					CASecretRef:           &identityv1alpha1.SecretKeySelector{Name: "corp-ldap", Key: "ca.crt"},
-					BindPasswordSecretRef: identityv1alpha1.SecretKeySelector{Name: "corp-ldap", Key: "password"},
-				},
-				BindDN:     "cn=gatehouse,ou=svc," + testldap.BaseDN,
-				UserSearch: identityv1alpha1.LDAPUserSearch{BaseDN: "ou=people," + testldap.BaseDN, UsernameAttributes: []string{"uid", "mail"}},
-			}},
-		}
-	}
-	live := ldapConnection("corp-directory", directory.LDAPSURL)
-	dead := ldapConnection("corp-dead", "ldaps://"+freeAddress(t))
+	live := systemtest.LDAPConnection(userNamespace, "corp-directory", "corp", "corp-ldap", directory.LDAPSURL)
+	dead := systemtest.LDAPConnection(userNamespace, "corp-dead", "corp", "corp-ldap", "ldaps://"+systemtest.FreeAddress(t))
 	tenant := &identityv1alpha1.Tenant{
 		ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "corp"},
 		Spec:       identityv1alpha1.TenantSpec{DefaultDirectory: live.Name, SigningKeys: identityv1alpha1.SigningKeysSpec{Algorithm: identityv1alpha1.ES256}},
 	}
 	app := &identityv1alpha1.Client{
 		ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "corp-app"},
-		Spec:       identityv1alpha1.ClientSpec{TenantRef: ref},
+		Spec:       identityv1alpha1.ClientSpec{TenantRef: identityv1alpha1.TenantReference{Name: "corp"}},
 	}
-	create(t, bind, tenant, live, dead, app)
-	waitReady(t, live, app)
-	waitCondition(t, live, identityv1alpha1.ConditionDirectoryReachable, metav1.ConditionTrue)
-	waitCondition(t, dead, identityv1alpha1.ConditionDirectoryReachable, metav1.ConditionFalse)
+	sys.Create(t, systemtest.LDAPBindSecret(userNamespace, "corp-ldap", directory, passwords["gatehouse"]), tenant, live, dead, app)
+	sys.WaitReady(t, live, app)
+	sys.WaitCondition(t, live, identityv1alpha1.ConditionDirectoryReachable, metav1.ConditionTrue)
+	sys.WaitCondition(t, dead, identityv1alpha1.ConditionDirectoryReachable, metav1.ConditionFalse)
 
-	creds := credentials(t, app)
+	creds := sys.Credentials(t, app)
 	var tok *oauth2.Token
-	eventually(t, "the token server serves the LDAP tenant", func() error {
-		tok, err = passwordToken(creds, "alice", passwords["alice"])
+	systemtest.Eventually(t, "the token server serves the LDAP tenant", func() (err error) {
+		tok, err = creds.PasswordToken("alice", passwords["alice"])
 		return err
 	})
 	provider, err := oidc.NewProvider(t.Context(), creds["issuer"])
@@ -256,268 +182,7 @@ func testLDAPDirectory(t *testing.T, tokenServerAddr string) {
 	if err := info.Claims(&profile); err != nil || info.Subject != idToken.Subject || info.Email != "alice@example.org" || profile.Name != "Alice Liddell" {
 		t.Errorf("userinfo of an LDAP user: sub %q email %q name %q (%v)", info.Subject, info.Email, profile.Name, err)
 	}
-	if _, err := passwordToken(creds, "alice", passwords["alice"]+"x"); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+	if _, err := creds.PasswordToken("alice", passwords["alice"]+"x"); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Errorf("a wrong LDAP password: %v, want invalid_grant", err)
 	}
-}
-
-// startGatehouse starts `gatehouse controller` and `gatehouse tokenserver` as processes,
-// each with the RBAC of its ServiceAccount.
-func startGatehouse(t *testing.T, tokenServerAddr string) {
-	controllerConfig, tokenServerConfig := installRBAC(t)
-	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: userNamespace}})
-	startController(t, controllerConfig, tokenServerAddr)
-	startProcess(t, tokenServerConfig, "tokenserver", "--namespace", operatorNamespace,
-		"--bind-address", tokenServerAddr, "--metrics-bind-address", freeAddress(t))
-}
-
-// installRBAC creates the operator's namespace and the ServiceAccounts and RBAC the
-// project ships for the controller and the token server, unless an earlier test did, and
-// returns kubeconfigs that impersonate each ServiceAccount.
-func installRBAC(t *testing.T) (controllerConfig, tokenServerConfig string) {
-	ensure(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}})
-	for _, file := range []string{"rbac/service_account.yaml", "rbac/role.yaml", "rbac/role_binding.yaml", "tokenserver/tokenserver.yaml"} {
-		for _, obj := range manifests(t, filepath.Join(testenv.RepoRoot(), "config", file)) {
-			switch obj.GetObjectKind().GroupVersionKind().Kind {
-			case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
-				ensure(t, obj)
-			}
-		}
-	}
-	dir := t.TempDir()
-	controllerConfig = filepath.Join(dir, "controller.kubeconfig")
-	tokenServerConfig = filepath.Join(dir, "tokenserver.kubeconfig")
-	for path, sa := range map[string]string{controllerConfig: "gatehouse-controller", tokenServerConfig: "gatehouse-tokenserver"} {
-		if err := env.WriteKubeConfig(path, tokentest.ServiceAccountUser(operatorNamespace, sa), tokentest.ServiceAccountGroups(operatorNamespace)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return controllerConfig, tokenServerConfig
-}
-
-func startController(t *testing.T, kubeconfig, tokenServerAddr string) {
-	startProcess(t, kubeconfig, "controller", "--namespace", operatorNamespace,
-		"--token-server-url", "http://"+tokenServerAddr, "--leader-elect=false",
-		"--metrics-bind-address", "0", "--health-probe-bind-address", freeAddress(t))
-}
-
-// startProcess runs the gatehouse binary with a kubeconfig; at the end of the test it
-// sends SIGTERM and expects a clean exit. Its output is shown when the test fails.
-func startProcess(t *testing.T, kubeconfig string, args ...string) *testproc.Process {
-	cmd := exec.Command(gatehouse, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	proc, err := testproc.Start(cmd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if clean, err := proc.Stop(30 * time.Second); err != nil || !clean {
-			t.Errorf("gatehouse %s after SIGTERM: exit %v, within 30s: %v", args[0], err, clean)
-		}
-		if t.Failed() {
-			t.Logf("output of gatehouse %s:\n%s", args[0], proc.Output())
-		}
-	})
-	return proc
-}
-
-// applySamples creates config/samples in namespace, with the sample user's password hash
-// replaced by one of password.
-func applySamples(t *testing.T, namespace, password string) {
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "samples", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, file := range files {
-		if filepath.Base(file) == "kustomization.yaml" {
-			continue
-		}
-		for _, obj := range manifests(t, file) {
-			u := obj.(*unstructured.Unstructured)
-			u.SetNamespace(namespace)
-			if users, ok, _ := unstructured.NestedString(u.Object, "stringData", "users.yaml"); ok {
-				users = strings.Replace(users, sampleHash(t, users), string(hash), 1)
-				if err := unstructured.SetNestedField(u.Object, users, "stringData", "users.yaml"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			create(t, u)
-		}
-	}
-}
-
-// sampleHash is the bcrypt hash in the sample users Secret.
-func sampleHash(t *testing.T, users string) string {
-	i := strings.Index(users, "$2a$")
-	if i < 0 {
-		t.Fatal("the sample users Secret has no bcrypt hash")
-	}
-	return users[i : i+60]
-}
-
-// manifests reads the objects of a multi-document YAML file.
-func manifests(t *testing.T, path string) []client.Object {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []client.Object
-	for _, doc := range bytes.Split(data, []byte("\n---")) {
-		u := &unstructured.Unstructured{}
-		if err := utilyaml.Unmarshal(doc, &u.Object); err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
-func passwordToken(creds map[string]string, username, password string) (*oauth2.Token, error) {
-	cfg := oauth2.Config{
-		ClientID:     creds["client_id"],
-		ClientSecret: creds["client_secret"],
-		Endpoint:     oauth2.Endpoint{TokenURL: creds["token_url"], AuthStyle: oauth2.AuthStyleInHeader},
-		Scopes:       []string{"openid", "profile", "email", "read:sample"},
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	return cfg.PasswordCredentialsToken(ctx, username, password)
-}
-
-// credentials reads the credentials Secret the controller wrote for a Client.
-func credentials(t *testing.T, c *identityv1alpha1.Client) map[string]string {
-	t.Helper()
-	get(t, c)
-	var s corev1.Secret
-	eventually(t, "the credentials Secret exists", func() error {
-		return env.Client.Get(context.Background(), client.ObjectKey{Namespace: c.Namespace, Name: c.Status.CredentialsSecretName}, &s)
-	})
-	out := map[string]string{}
-	for k, v := range s.Data {
-		out[k] = string(v)
-	}
-	return out
-}
-
-func currentKID(tenant *identityv1alpha1.Tenant) string {
-	for _, k := range tenant.Status.Keys {
-		if k.State == identityv1alpha1.KeyStateCurrent {
-			return k.KID
-		}
-	}
-	return ""
-}
-
-// tokenKID reads the kid header of a JWT.
-func tokenKID(t *testing.T, jwt string) string {
-	header, _, _ := strings.Cut(jwt, ".")
-	var h struct {
-		KID string `json:"kid"`
-	}
-	data, err := base64.RawURLEncoding.DecodeString(header)
-	if err == nil {
-		err = json.Unmarshal(data, &h)
-	}
-	if err != nil {
-		t.Fatalf("reading a token header: %v", err)
-	}
-	return h.KID
-}
-
-func create(t *testing.T, objs ...client.Object) {
-	t.Helper()
-	for _, o := range objs {
-		if err := env.Client.Create(context.Background(), o); err != nil {
-			t.Fatalf("creating %s %s: %v", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
-		}
-	}
-}
-
-// ensure creates objs unless they exist.
-func ensure(t *testing.T, objs ...client.Object) {
-	t.Helper()
-	for _, o := range objs {
-		if err := env.Client.Create(context.Background(), o); err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatalf("creating %s %s: %v", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
-		}
-	}
-}
-
-func get(t *testing.T, o client.Object) {
-	t.Helper()
-	if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func update[T client.Object](t *testing.T, o T, change func(T)) {
-	t.Helper()
-	eventually(t, "an update goes through", func() error {
-		if err := env.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
-			return err
-		}
-		change(o)
-		return env.Client.Update(context.Background(), o)
-	})
-}
-
-func conditions(t *testing.T, o client.Object) []metav1.Condition {
-	get(t, o)
-	switch o := o.(type) {
-	case *identityv1alpha1.Connection:
-		return o.Status.Conditions
-	case *identityv1alpha1.Client:
-		return o.Status.Conditions
-	}
-	t.Fatalf("no conditions for %T", o)
-	return nil
-}
-
-func waitCondition(t *testing.T, o client.Object, conditionType string, status metav1.ConditionStatus) {
-	t.Helper()
-	eventually(t, fmt.Sprintf("%s %s=%s", o.GetName(), conditionType, status), func() error {
-		c := meta.FindStatusCondition(conditions(t, o), conditionType)
-		if c == nil || c.Status != status {
-			return fmt.Errorf("condition is %+v", c)
-		}
-		return nil
-	})
-}
-
-func waitReady(t *testing.T, objs ...client.Object) {
-	t.Helper()
-	for _, o := range objs {
-		waitCondition(t, o, identityv1alpha1.ConditionReady, metav1.ConditionTrue)
-	}
-}
-
-func eventually(t *testing.T, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting until %s: %v", what, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

@@ -15,32 +15,29 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
-	"github.com/gatehouse-dev/gatehouse/internal/testproc"
+	"github.com/gatehouse-dev/gatehouse/internal/systemtest"
 )
 
 // replica is one token-server process and the addresses it listens on.
 type replica struct {
 	name, addr, metricsAddr, peerAddr string
-	kubeconfig                        string
-	proc                              *testproc.Process
+	proc                              *systemtest.TokenServer
 }
 
-func newReplica(t *testing.T, name, kubeconfig string) *replica {
-	return &replica{name: name, addr: freeAddress(t), metricsAddr: freeAddress(t), peerAddr: freeAddress(t), kubeconfig: kubeconfig}
+func newReplica(t *testing.T, name string) *replica {
+	return &replica{name: name, addr: systemtest.FreeAddress(t), metricsAddr: systemtest.FreeAddress(t), peerAddr: systemtest.FreeAddress(t)}
 }
 
 // start runs the replica and waits until it is ready, which it is only once it has
 // joined its peers.
 func (r *replica) start(t *testing.T) {
 	t.Helper()
-	r.proc = startProcess(t, r.kubeconfig, "tokenserver", "--namespace", operatorNamespace,
-		"--bind-address", r.addr, "--metrics-bind-address", r.metricsAddr,
+	r.proc = sys.StartTokenServerAt(t, r.addr, r.metricsAddr,
 		"--peer-identity", r.name, "--peer-bind-address", r.peerAddr, "--peer-advertise-address", r.peerAddr)
-	eventually(t, r.name+" is ready", func() error {
+	systemtest.Eventually(t, r.name+" is ready", func() error {
 		resp, err := http.Get("http://" + r.metricsAddr + "/readyz")
 		if err != nil {
 			return err
@@ -82,7 +79,7 @@ const (
 )
 
 // login posts a password grant to the replica and returns the status and error code.
-func (r *replica) login(t *testing.T, creds map[string]string, username, password string) (int, string) {
+func (r *replica) login(t *testing.T, creds systemtest.Credentials, username, password string) (int, string) {
 	t.Helper()
 	tokenURL, err := url.Parse(creds["token_url"])
 	if err != nil {
@@ -112,7 +109,7 @@ func (r *replica) login(t *testing.T, creds map[string]string, username, passwor
 // test waits until the other replica has received the last: counts converge within the
 // broadcast latency, milliseconds, which a remote attacker's round trip exceeds; guesses
 // sent at once are the documented limit.
-func fail(t *testing.T, replicas []*replica, creds map[string]string, user string, n int) {
+func fail(t *testing.T, replicas []*replica, creds systemtest.Credentials, user string, n int) {
 	t.Helper()
 	for i := range n {
 		r, other := replicas[i%2], replicas[(i+1)%2]
@@ -120,7 +117,7 @@ func fail(t *testing.T, replicas []*replica, creds map[string]string, user strin
 		if status, code := r.login(t, creds, user, "wrong"); code != "invalid_grant" {
 			t.Fatalf("failure %d on %s: %d %s, want invalid_grant", i+1, r.name, status, code)
 		}
-		eventually(t, other.name+" receives the count", func() error {
+		systemtest.Eventually(t, other.name+" receives the count", func() error {
 			if other.metric(t, messagesReceived) <= before {
 				return fmt.Errorf("nothing received yet")
 			}
@@ -129,7 +126,7 @@ func fail(t *testing.T, replicas []*replica, creds map[string]string, user strin
 	}
 }
 
-func expectBlocked(t *testing.T, replicas []*replica, creds map[string]string, user string) {
+func expectBlocked(t *testing.T, replicas []*replica, creds systemtest.Credentials, user string) {
 	t.Helper()
 	for _, r := range replicas {
 		if status, code := r.login(t, creds, user, "wrong"); status != http.StatusTooManyRequests || code != "too_many_attempts" {
@@ -144,28 +141,27 @@ func expectBlocked(t *testing.T, replicas []*replica, creds map[string]string, u
 // refused.
 func TestReplicasShareAttemptCounts(t *testing.T) {
 	const namespace = "team-replicas"
-	controllerConfig, tokenServerConfig := installRBAC(t)
-	create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})
-	a, b := newReplica(t, "replica-a", tokenServerConfig), newReplica(t, "replica-b", tokenServerConfig)
-	startController(t, controllerConfig, a.addr)
+	sys.CreateNamespace(t, namespace)
+	a, b := newReplica(t, "replica-a"), newReplica(t, "replica-b")
+	sys.StartController(t, "http://"+a.addr)
 	a.start(t)
 	b.start(t)
 	replicas := []*replica{a, b}
 
 	password := rand.Text()
-	applySamples(t, namespace, password)
+	sys.ApplySamples(t, namespace, password)
 	app := &identityv1alpha1.Client{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "reporting-job"}}
-	waitReady(t, app)
-	creds := credentials(t, app)
+	sys.WaitReady(t, app)
+	creds := sys.Credentials(t, app)
 	const user = "user@example.com"
 	for _, r := range replicas {
-		eventually(t, r.name+" serves the tenant", func() error {
+		systemtest.Eventually(t, r.name+" serves the tenant", func() error {
 			if status, code := r.login(t, creds, user, password); status != http.StatusOK {
 				return fmt.Errorf("%d %s", status, code)
 			}
 			return nil
 		})
-		eventually(t, r.name+" knows its peer", func() error {
+		systemtest.Eventually(t, r.name+" knows its peer", func() error {
 			if n := r.metric(t, peersKnown); n != 1 {
 				return fmt.Errorf("%v peers", n)
 			}
@@ -233,7 +229,7 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 			t.Errorf("%d guesses answered, want at most %d", let, attemptsThreshold)
 		}
 		for _, r := range replicas {
-			eventually(t, r.name+" refuses the burst's user", func() error {
+			systemtest.Eventually(t, r.name+" refuses the burst's user", func() error {
 				if status, code := r.login(t, creds, "burst@example.com", "wrong"); status != http.StatusTooManyRequests {
 					return fmt.Errorf("%d %s", status, code)
 				}
@@ -244,9 +240,7 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 
 	// A restarted replica keeps the lockout. This is not a subtest, as the processes a
 	// test starts stop when it ends.
-	if clean, err := b.proc.Stop(30 * time.Second); err != nil || !clean {
-		t.Fatalf("stopping %s: %v, clean %v", b.name, err, clean)
-	}
+	b.proc.Stop(t)
 	b.start(t)
 	if status, code := b.login(t, creds, user, "wrong"); status != http.StatusTooManyRequests {
 		t.Errorf("the restarted replica answered %d %s; want 429 too_many_attempts", status, code)
@@ -255,10 +249,10 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 	// An unblock is applied once: failures counted after it survive a replica's restart,
 	// which must not apply it again.
 	tenant := &identityv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "acme"}}
-	update(t, tenant, func(tn *identityv1alpha1.Tenant) {
-		metav1.SetMetaDataAnnotation(&tn.ObjectMeta, identityv1alpha1.UnblockAnnotation, user+";1")
+	sys.Update(t, tenant, func() {
+		metav1.SetMetaDataAnnotation(&tenant.ObjectMeta, identityv1alpha1.UnblockAnnotation, user+";1")
 	})
-	eventually(t, "the unblock reaches the token servers", func() error {
+	systemtest.Eventually(t, "the unblock reaches the token servers", func() error {
 		if status, code := a.login(t, creds, user, password); status != http.StatusOK {
 			return fmt.Errorf("%d %s", status, code)
 		}
@@ -266,9 +260,7 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 	})
 	const before = 3
 	fail(t, replicas, creds, user, before)
-	if clean, err := a.proc.Stop(30 * time.Second); err != nil || !clean {
-		t.Fatalf("stopping %s: %v, clean %v", a.name, err, clean)
-	}
+	a.proc.Stop(t)
 	a.start(t)
 	fail(t, []*replica{a, b}, creds, user, attemptsThreshold-before)
 	expectBlocked(t, replicas, creds, user)

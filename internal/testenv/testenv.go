@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -33,7 +34,8 @@ type Env struct {
 	// Scheme holds the core and Gatehouse kinds.
 	Scheme *k8sruntime.Scheme
 
-	env *envtest.Environment
+	env     *envtest.Environment
+	certDir string
 }
 
 // RepoRoot is the root of the repository, found from this file's location.
@@ -82,28 +84,52 @@ func Start() (*Env, error) {
 			return nil, fmt.Errorf("%s is missing from %s: run `make envtest` to build the control plane", bin, assets)
 		}
 	}
+	// The API server's certificates live in a directory of ours, not one envtest makes
+	// and removes at every stop, so that StartAPIServer serves the same certificate and
+	// clients configured before a restart still trust it.
+	certDir, err := os.MkdirTemp("", "gatehouse-apiserver-")
+	if err != nil {
+		return nil, err
+	}
 	scheme := Scheme()
 	env := &envtest.Environment{
+		ControlPlane:          envtest.ControlPlane{APIServer: &envtest.APIServer{CertDir: certDir}},
 		BinaryAssetsDirectory: assets,
 		CRDDirectoryPaths:     []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		Scheme:                scheme,
 	}
+	// Without a bound, a stopping API server waits for its clients' watches to end,
+	// which they do not while the processes under test run.
+	env.ControlPlane.APIServer.Configure().Set("shutdown-watch-termination-grace-period", "1s")
 	cfg, err := env.Start()
 	if err != nil {
+		_ = os.RemoveAll(certDir)
 		return nil, fmt.Errorf("starting the API server: %w", err)
 	}
-	c, err := client.New(cfg, client.Options{Scheme: scheme})
-	if err != nil {
-		_ = env.Stop()
+	e := &Env{Config: cfg, Scheme: scheme, env: env, certDir: certDir}
+	if e.Client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		_ = e.Stop()
 		return nil, err
 	}
-	return &Env{Config: cfg, Client: c, Scheme: scheme, env: env}, nil
+	return e, nil
 }
 
 // Stop stops the API server and etcd.
 func (e *Env) Stop() error {
+	defer os.RemoveAll(e.certDir) //nolint:errcheck // a temporary directory
 	return e.env.Stop()
+}
+
+// StopAPIServer stops the API server alone; etcd, and so every object, stays.
+func (e *Env) StopAPIServer() error {
+	return e.env.ControlPlane.APIServer.Stop()
+}
+
+// StartAPIServer starts the API server again after StopAPIServer, on the same address
+// and with the same certificates and users, and waits until it is healthy.
+func (e *Env) StartAPIServer() error {
+	return e.env.ControlPlane.APIServer.Start()
 }
 
 // KubeConfig returns a kubeconfig of an administrator of the API server, for command-line
@@ -146,4 +172,21 @@ func Main(m *testing.M, env **Env) {
 		fmt.Fprintln(os.Stderr, "stopping the API server:", err)
 	}
 	os.Exit(code)
+}
+
+// Eventually calls check every interval until it succeeds, and fails the test when it
+// has not within timeout.
+func Eventually(t testing.TB, timeout, interval time.Duration, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s: %v", what, err)
+		}
+		time.Sleep(interval)
+	}
 }

@@ -2,10 +2,27 @@ package testldap
 
 import (
 	"fmt"
+	"testing"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
+
+// StartSample starts a slapd of the test's own, which the test may stop and restart,
+// with the sample directory loaded (see LoadSample); it is removed when the test ends.
+func StartSample(t testing.TB) (*Server, map[string]string) {
+	t.Helper()
+	s, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	passwords, err := s.LoadSample()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, passwords
+}
 
 // LoadSample adds a service account (cn=gatehouse,ou=svc), the users alice, bob, twin1
 // and twin2 (twin1 and twin2 share a mail address) under ou=people, and the groups admins

@@ -53,6 +53,12 @@ func (p *Process) Stop(grace time.Duration) (clean bool, err error) {
 	}
 }
 
+// Signal sends sig to the process, such as SIGSTOP and SIGCONT to pause and resume it,
+// or SIGKILL to make it crash.
+func (p *Process) Signal(sig syscall.Signal) error {
+	return p.cmd.Process.Signal(sig)
+}
+
 // Output is what the process has written so far.
 func (p *Process) Output() string { return p.output.String() }
 

@@ -75,15 +75,7 @@ func newConnector(t *testing.T, cfg snapshot.LDAP, opts ...ldap.Option) *ldap.Co
 // to it over LDAPS.
 func ownDirectory(t *testing.T) (*testldap.Server, map[string]string, *ldap.Connector) {
 	t.Helper()
-	own, err := testldap.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(own.Close)
-	pw, err := own.LoadSample()
-	if err != nil {
-		t.Fatal(err)
-	}
+	own, pw := testldap.StartSample(t)
 	return own, pw, newConnector(t, own.SampleConfig(pw["gatehouse"], own.LDAPSURL))
 }
 
@@ -371,30 +363,7 @@ func countingListener(t *testing.T) (addr string, accepted func() int) {
 // silentServer accepts connections and never answers, like a hung directory.
 func silentServer(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-	t.Cleanup(func() {
-		_ = l.Close()
-		<-done
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return l.Addr().String()
+	return testldap.StartSilent(t, "127.0.0.1:0").Addr
 }
 
 func TestLookupUserReturnsTheCurrentProfile(t *testing.T) {
