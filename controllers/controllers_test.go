@@ -30,6 +30,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -327,6 +329,7 @@ func TestKeyRotation(t *testing.T) {
 		}
 		return nil
 	})
+	removal := watchKeyRemoval(t, tenant, k1)
 	fakeClock.Step(time.Minute)
 	poke(t, tenant)
 	expect("k1 removed", func(states []string) error {
@@ -335,6 +338,9 @@ func TestKeyRotation(t *testing.T) {
 		}
 		return nil
 	})
+	if err := <-removal; err != nil {
+		t.Error(err)
+	}
 
 	// A manual rotation makes the published next key current at once.
 	update(t, tenant, func(tn *identityv1alpha1.Tenant) {
@@ -706,4 +712,50 @@ func waitIdle(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// watchKeyRemoval watches the Secrets of tenant in the operator's namespace until the
+// Secret of key kid is deleted, and reports an error unless a snapshot without the key
+// was written before: a token server must never load a snapshot naming a deleted key.
+func watchKeyRemoval(t *testing.T, tenant *identityv1alpha1.Tenant, kid string) <-chan error {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(env.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	w, err := cs.CoreV1().Secrets(operatorNamespace).Watch(ctx, metav1.ListOptions{
+		LabelSelector: snapshot.LabelTenantUID + "=" + string(tenant.UID),
+	})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	keySecret := keys.SecretName(string(tenant.UID), kid) // the test goes on reading into tenant
+	done := make(chan error, 1)
+	go func() {
+		defer cancel()
+		defer w.Stop()
+		snapshotDropsKey := false
+		for ev := range w.ResultChan() {
+			s, ok := ev.Object.(*corev1.Secret)
+			if !ok {
+				continue
+			}
+			switch {
+			case s.Labels[snapshot.LabelComponent] == snapshot.ComponentSnapshot && ev.Type == watch.Modified:
+				snap, err := snapshot.Decode([][]byte{s.Data[snapshot.DataKey]})
+				snapshotDropsKey = err == nil && !slices.ContainsFunc(snap.Keys, func(k snapshot.Key) bool { return k.KID == kid })
+			case s.Name == keySecret && ev.Type == watch.Deleted:
+				if !snapshotDropsKey {
+					done <- fmt.Errorf("the Secret of key %s was deleted while the snapshot still named it", kid)
+				} else {
+					done <- nil
+				}
+				return
+			}
+		}
+		done <- fmt.Errorf("the Secret of key %s was not deleted within the watch", kid)
+	}()
+	return done
 }

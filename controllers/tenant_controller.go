@@ -81,7 +81,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	stated, err := r.reconcileKeys(ctx, &tenant, children)
+	stated, retired, err := r.reconcileKeys(ctx, &tenant, children)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -91,6 +91,9 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	}
 	if err := r.writeSnapshot(ctx, &tenant, snap); err != nil {
 		return reconcile.Result{}, r.setReady(&tenant, &tenant.Status.CommonStatus, "", err)
+	}
+	if err := r.deleteKeys(ctx, &tenant, retired); err != nil {
+		return reconcile.Result{}, err
 	}
 	r.setTenantStatus(&tenant, snap, stated)
 	err = r.setReady(&tenant, &tenant.Status.CommonStatus, "the tenant is served at "+snap.Issuer, checkDefaults(snap))

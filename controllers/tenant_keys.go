@@ -56,9 +56,11 @@ type storedKey struct {
 	rotation string
 }
 
-// reconcileKeys verifies the Tenant's key Secrets, repairs, rotates, generates and
-// removes keys as the lifecycle decides, and returns the keys with their states.
-func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1alpha1.Tenant, ch children) ([]keys.StatedKey, error) {
+// reconcileKeys verifies the Tenant's key Secrets, repairs, rotates and generates keys
+// as the lifecycle decides, and returns the keys with their states and the kids of the
+// keys to remove. Those are deleted only once a snapshot without them is written
+// (deleteKeys): the token server would otherwise see a snapshot naming a missing key.
+func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1alpha1.Tenant, ch children) (stated []keys.StatedKey, retired []string, err error) {
 	now := r.now()
 	policy := keyPolicy(tenant, ch.apis)
 	rotation := tenant.Annotations[identityv1alpha1.RotateKeysAnnotation]
@@ -67,7 +69,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 	seen := map[string]bool{}
 	stored, err := r.loadKeys(ctx, r.Client, tenant, seen)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rotate = rotate && !rotatedFor(stored, rotation)
 	plan := keys.Decide(keyList(stored), now, policy, rotate)
@@ -76,7 +78,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 		// would replace keys, so confirm with the API server first. A rotation always
 		// generates, so it is always confirmed here.
 		if stored, err = r.loadKeys(ctx, r.APIReader, tenant, seen); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		rotate = rotate && !rotatedFor(stored, rotation)
 		plan = keys.Decide(keyList(stored), now, policy, rotate)
@@ -87,9 +89,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 	}
 
 	for _, k := range plan.Remove {
-		if err := r.deleteKey(ctx, tenant, k.KID); err != nil {
-			return nil, err
-		}
+		retired = append(retired, k.KID)
 		stored = slices.DeleteFunc(stored, func(s storedKey) bool { return s.KID == k.KID })
 	}
 	if p := plan.Promote; p != nil {
@@ -97,7 +97,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 		stored[i].NotBefore = p.NotBefore
 		stored[i].rotation = rotation
 		if err := r.apply(ctx, r.keySecret(tenant, stored[i]), nil); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// All keys are generated before any is written: generating an RSA key takes long
@@ -105,12 +105,12 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 	generated := make([]storedKey, len(plan.Generate))
 	for i, notBefore := range plan.Generate {
 		if generated[i], err = generateKey(policy, notBefore); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	for _, k := range generated {
 		if err := r.apply(ctx, r.keySecret(tenant, k), nil); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		stored = append(stored, k)
 	}
@@ -121,7 +121,7 @@ func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1
 		r.Recorder.Eventf(tenant, nil, corev1.EventTypeNormal, ReasonKeyRotated, "RotateKeys",
 			"rotation %q: the next signing key is now current and a new next key is published", rotation)
 	}
-	return keys.States(keyList(stored), now, policy.MaxTokenLifetime), nil
+	return keys.States(keyList(stored), now, policy.MaxTokenLifetime), retired, nil
 }
 
 // keyPolicy is what a Tenant asks of its keys. The longest token lifetime counts API
@@ -198,9 +198,15 @@ func (r *TenantReconciler) keyRepaired(tenant *identityv1alpha1.Tenant, reason, 
 	})
 }
 
-func (r *TenantReconciler) deleteKey(ctx context.Context, tenant *identityv1alpha1.Tenant, kid string) error {
-	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.opts.Namespace, Name: keys.SecretName(string(tenant.UID), kid)}}
-	return client.IgnoreNotFound(r.Client.Delete(ctx, s))
+// deleteKeys deletes the Secrets of retired keys.
+func (r *TenantReconciler) deleteKeys(ctx context.Context, tenant *identityv1alpha1.Tenant, kids []string) error {
+	for _, kid := range kids {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: r.opts.Namespace, Name: keys.SecretName(string(tenant.UID), kid)}}
+		if err := client.IgnoreNotFound(r.Client.Delete(ctx, s)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (r *TenantReconciler) keySecret(tenant *identityv1alpha1.Tenant, k storedKey) desiredSecret {
