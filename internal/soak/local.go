@@ -29,7 +29,9 @@ import (
 // StartLocal starts the whole of Gatehouse on loopback, as `gatehouse local` does, from
 // this repository's checkout: its CRDs and samples, the control plane that
 // hack/controlplane.sh builds (or $KUBEBUILDER_ASSETS), the gatehouse binary given.
-// Stop the system when done.
+// The token server trusts X-Forwarded-For from loopback, where the soak stands as the
+// proxy of its simulated clients, so that attack protection counts each of them apart
+// as it would behind an ingress. Stop the system when done.
 func StartLocal(ctx context.Context, gatehouse string, tokenServerArgs []string, progress io.Writer) (*local.System, error) {
 	assets, err := testenv.AssetsDir()
 	if err != nil {
@@ -44,7 +46,7 @@ func StartLocal(ctx context.Context, gatehouse string, tokenServerArgs []string,
 		OperatorNamespace: "gatehouse-system",
 		SamplesNamespace:  "default",
 		ReadyTimeout:      2 * time.Minute,
-		TokenServerArgs:   tokenServerArgs,
+		TokenServerArgs:   append([]string{"--trusted-proxies=127.0.0.1,::1"}, tokenServerArgs...),
 		Out:               progress,
 	})
 }

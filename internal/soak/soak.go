@@ -36,7 +36,11 @@ limitations under the License.
 // addresses (TEST-NET-3, 203.0.113.0/24). An address sends whole cycles of the mix, so
 // between two wrong passwords from one address there are always correct ones: brute
 // force protection counting failures per user and address never reaches its lockout
-// threshold, whether or not the token server trusts the header.
+// threshold. Suspicious-IP throttling counts every failure of an address for an hour
+// after its last: at the default rate and 64 addresses an address fails about once a
+// minute, so it reaches that limit (100) after about 100 minutes; longer soaks need
+// more addresses or a lower rate. StartLocal makes the token server trust the header
+// from loopback.
 package soak
 
 import (
