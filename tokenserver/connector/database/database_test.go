@@ -98,10 +98,38 @@ func TestLookupUser(t *testing.T) {
 }
 
 // TestUnknownUserCostsAHashCheck checks that an unknown user is checked against a hash
-// of the usual cost, so that timing does not tell unknown users from wrong passwords.
+// with the parameters most of the store's users have, so that timing does not tell
+// unknown users from wrong passwords whatever cost the store is hashed at.
 func TestUnknownUserCostsAHashCheck(t *testing.T) {
-	cost, err := bcrypt.Cost([]byte(dummyHash()))
-	if err != nil || cost != bcrypt.DefaultCost {
-		t.Errorf("dummy hash cost %d, %v; want %d", cost, err, bcrypt.DefaultCost)
+	hashAt := func(cost int) string {
+		h, err := bcrypt.GenerateFromPassword([]byte(randomPassword(t)), cost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(h)
+	}
+	users := func(hashes ...string) []snapshot.User {
+		var out []snapshot.User
+		for i, h := range hashes {
+			out = append(out, snapshot.User{ID: fmt.Sprint(i), Username: fmt.Sprint("user-", i), PasswordHash: h})
+		}
+		return out
+	}
+	argon := argon2idHash(t, randomPassword(t))
+	for _, tc := range []struct {
+		name  string
+		users []snapshot.User
+		want  string // the parameters of the dummy hash
+	}{
+		{"no users: bcrypt's default cost", nil, "$2a$10"},
+		{"all at cost 5", users(hashAt(5), hashAt(5)), "$2a$05"},
+		{"mostly cost 6", users(hashAt(5), hashAt(6), hashAt(6)), "$2a$06"},
+		{"mostly argon2id", users(hashAt(4), argon, argon2idHash(t, randomPassword(t))), "$argon2id$v=19$m=64,t=1,p=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := hashParameters(New(tc.users).dummyHash); got != tc.want {
+				t.Errorf("dummy hash parameters %q, want %q", got, tc.want)
+			}
+		})
 	}
 }
