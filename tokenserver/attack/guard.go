@@ -41,16 +41,30 @@ type Block struct {
 	RetryAfter time.Duration
 }
 
+// Shared is Counters that replicas share: a change made on one reaches the others
+// within Propagation.
+type Shared interface {
+	Counters
+	Propagation() time.Duration
+}
+
 // Guard decides whether a login may be attempted, and counts its outcome in Counters.
 type Guard struct {
 	counters Counters
 	now      func() time.Time
 	unblocks unblocks
+	// settle is how long after its reservations an attempt re-checks its limits
+	// (Overrun): the Propagation of Shared counters, zero for one replica's.
+	settle time.Duration
 }
 
 // NewGuard returns a Guard counting in counters, reading time from now.
 func NewGuard(counters Counters, now func() time.Time) *Guard {
-	return &Guard{counters: counters, now: now, unblocks: unblocks{applied: map[string]string{}}}
+	g := &Guard{counters: counters, now: now, unblocks: unblocks{applied: map[string]string{}}}
+	if shared, ok := counters.(Shared); ok {
+		g.settle = shared.Propagation()
+	}
+	return g
 }
 
 // Attempt is a login that passed the Guard: it reserved one failure of each limit,
@@ -59,6 +73,9 @@ func NewGuard(counters Counters, now func() time.Time) *Guard {
 type Attempt struct {
 	guard  *Guard
 	limits []limited
+	// settled is when the reservations of concurrent attempts on other replicas have
+	// reached this one. It is read from the real clock, not the Guard's, which tests move.
+	settled time.Time
 }
 
 // limited is one limit's key, and the count an Attempt reserved in it.
@@ -78,7 +95,7 @@ func (g *Guard) Begin(p Policy, l Login) (*Attempt, *Block) {
 	if b := g.blocked(limits); b != nil {
 		return nil, b
 	}
-	a := &Attempt{guard: g}
+	a := &Attempt{guard: g, settled: time.Now().Add(g.settle)}
 	for _, lim := range limits {
 		lim.reserved = g.counters.Add(lim.key, 1, lim.limit.CoolDown)
 		a.limits = append(a.limits, lim)
@@ -132,10 +149,14 @@ func (g *Guard) over(limits []limited, slack int) *Block {
 // Overrun reports, once the password is checked, whether more attempts were reserved
 // than a limit allows: replicas each decide on their own count, so guesses sent to
 // several at the same instant can all pass Begin before their reservations reach each
-// other, which they do long before a password check ends. The caller then refuses the
-// attempt whatever the password, keeping its reservation, so that a burst over the
-// limit learns nothing; a lone or sequential attempt never overruns.
+// other. Overrun waits until they have (the Propagation of Shared counters; a password
+// check at a production cost outlasts it, so this adds nothing there). The caller then
+// refuses the attempt whatever the password, keeping its reservation, so that a burst
+// over the limit learns nothing; a lone or sequential attempt never overruns.
 func (a *Attempt) Overrun() *Block {
+	if wait := time.Until(a.settled); wait > 0 {
+		time.Sleep(wait)
+	}
 	return a.guard.over(a.limits, 1)
 }
 

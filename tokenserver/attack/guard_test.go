@@ -182,6 +182,37 @@ func TestGuardOverrunWhenAPeerReservedTheSameLimit(t *testing.T) {
 	}
 }
 
+// shared is Memory standing for counters that replicas share.
+type shared struct {
+	*Memory
+	propagation time.Duration
+}
+
+func (s shared) Propagation() time.Duration { return s.propagation }
+
+func TestGuardOverrunWaitsForPropagation(t *testing.T) {
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	counters := shared{Memory: NewMemory(DefaultMemoryLimit, clock.now), propagation: time.Second}
+	g := NewGuard(counters, clock.now)
+	alice := login("alice", "192.0.2.1")
+	var inFlight []*Attempt
+	for range testPolicy.BruteForce.MaxAttempts {
+		a, b := g.Begin(testPolicy, alice)
+		if b != nil {
+			t.Fatalf("attempt within the limit blocked: %+v", b)
+		}
+		inFlight = append(inFlight, a)
+	}
+	// A peer's reservation arrives after the password check but within the propagation.
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		counters.Add(UserIPKey(alice), 1, testPolicy.BruteForce.CoolDown)
+	}()
+	if b := inFlight[0].Overrun(); b == nil || b.Reason != ReasonBruteForce {
+		t.Errorf("Overrun = %+v, want brute_force once the peer's reservation has arrived", b)
+	}
+}
+
 func TestUnblock(t *testing.T) {
 	g, _ := newTestGuard()
 	fail := func(l Login) {

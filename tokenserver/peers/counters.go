@@ -21,8 +21,8 @@ const (
 	DefaultTimeout   = 2 * time.Second
 )
 
-// Counters are attack.Counters shared with peers: changes are applied locally, then
-// broadcast. It is safe for concurrent use.
+// Counters are attack.Counters shared with peers (attack.Shared): changes are applied
+// locally, then broadcast. It is safe for concurrent use.
 type Counters struct {
 	local   *attack.Memory
 	auth    *authenticator
@@ -37,6 +37,8 @@ type Counters struct {
 	mu    sync.RWMutex
 	peers map[string]*peer // by address
 }
+
+var _ attack.Shared = (*Counters)(nil)
 
 // Options tune Counters; zero values take the defaults.
 type Options struct {
@@ -83,6 +85,15 @@ func (c *Counters) Add(key string, delta int, ttl time.Duration) int {
 	c.broadcast(op{Key: key, Delta: delta, TTLMillis: ttl.Milliseconds()})
 	return n
 }
+
+// Propagation implements attack.Shared: a batch leaves after Linger, and a loopback or
+// cluster-network POST takes milliseconds; the margin covers a loaded node.
+func (c *Counters) Propagation() time.Duration {
+	return c.linger + propagationMargin
+}
+
+// propagationMargin is what Propagation allows for a batch's delivery beyond its linger.
+const propagationMargin = 50 * time.Millisecond
 
 // Get implements attack.Counters; it reads this replica's counts only.
 func (c *Counters) Get(key string) (int, time.Time) {

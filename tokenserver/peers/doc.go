@@ -16,8 +16,8 @@
 // Limits: counts converge within the broadcast latency (milliseconds), and each replica
 // decides on its own count, so guesses sent to several replicas within that window pass
 // on counts that have not seen each other; the policy (attack.Attempt.Overrun) reads the
-// count again after the password check, which outlasts the broadcast, and refuses an
-// attempt over the limit whatever its password. During a network partition each
+// count again after the password check, no sooner than Counters.Propagation, and
+// refuses an attempt over the limit whatever its password. During a network partition each
 // side counts alone; when every replica is down the counts are lost; each replica holds
 // at most attack.DefaultMemoryLimit keys.
 package peers
