@@ -42,7 +42,7 @@ type Block struct {
 }
 
 // Shared is Counters that replicas share: a change made on one reaches the others
-// within Propagation.
+// within Propagation, zero while there are no others.
 type Shared interface {
 	Counters
 	Propagation() time.Duration
@@ -53,17 +53,15 @@ type Guard struct {
 	counters Counters
 	now      func() time.Time
 	unblocks unblocks
-	// settle is how long after its reservations an attempt re-checks its limits
-	// (Overrun): the Propagation of Shared counters, zero for one replica's.
-	settle time.Duration
+	// shared are the counters if replicas share them: an attempt re-checks its limits
+	// (Overrun) no sooner than their Propagation after its reservations.
+	shared Shared
 }
 
 // NewGuard returns a Guard counting in counters, reading time from now.
 func NewGuard(counters Counters, now func() time.Time) *Guard {
 	g := &Guard{counters: counters, now: now, unblocks: unblocks{applied: map[string]string{}}}
-	if shared, ok := counters.(Shared); ok {
-		g.settle = shared.Propagation()
-	}
+	g.shared, _ = counters.(Shared)
 	return g
 }
 
@@ -95,7 +93,10 @@ func (g *Guard) Begin(p Policy, l Login) (*Attempt, *Block) {
 	if b := g.blocked(limits); b != nil {
 		return nil, b
 	}
-	a := &Attempt{guard: g, settled: time.Now().Add(g.settle)}
+	a := &Attempt{guard: g, settled: time.Now()}
+	if g.shared != nil {
+		a.settled = a.settled.Add(g.shared.Propagation())
+	}
 	for _, lim := range limits {
 		lim.reserved = g.counters.Add(lim.key, 1, lim.limit.CoolDown)
 		a.limits = append(a.limits, lim)

@@ -87,8 +87,14 @@ func (c *Counters) Add(key string, delta int, ttl time.Duration) int {
 }
 
 // Propagation implements attack.Shared: a batch leaves after Linger, and a loopback or
-// cluster-network POST takes milliseconds; the margin covers a loaded node.
+// cluster-network POST takes milliseconds; the margin covers a loaded node. Without
+// peers there is nothing to wait for.
 func (c *Counters) Propagation() time.Duration {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if len(c.peers) == 0 {
+		return 0
+	}
 	return c.linger + propagationMargin
 }
 

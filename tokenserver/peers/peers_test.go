@@ -338,3 +338,21 @@ func value(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestPropagationOnlyWithPeers: an attempt waits for its reservations to reach peers
+// before it re-checks its limits, and a replica alone has none to wait for.
+func TestPropagationOnlyWithPeers(t *testing.T) {
+	c := New(attack.NewMemory(attack.DefaultMemoryLimit, time.Now), slog.New(slog.DiscardHandler), Options{})
+	t.Cleanup(c.Close)
+	if p := c.Propagation(); p != 0 {
+		t.Errorf("Propagation without peers = %v, want 0", p)
+	}
+	c.SetPeers([]string{"127.0.0.1:1"})
+	if p := c.Propagation(); p < DefaultLinger {
+		t.Errorf("Propagation with a peer = %v, want at least the linger %v", p, DefaultLinger)
+	}
+	c.SetPeers(nil)
+	if p := c.Propagation(); p != 0 {
+		t.Errorf("Propagation once the peer is gone = %v, want 0", p)
+	}
+}
