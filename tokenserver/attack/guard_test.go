@@ -150,17 +150,24 @@ func TestGuardConcurrentAttemptsCannotPassTheLimit(t *testing.T) {
 	}
 }
 
-func TestGuardOverrunWhenAPeerReservedTheSameLimit(t *testing.T) {
-	g, _ := newTestGuard()
-	alice := login("alice", "192.0.2.1")
+// beginUpToTheLimit begins as many attempts of l as the brute-force limit allows.
+func beginUpToTheLimit(t *testing.T, g *Guard, l Login) []*Attempt {
+	t.Helper()
 	var inFlight []*Attempt
 	for range testPolicy.BruteForce.MaxAttempts {
-		a, b := g.Begin(testPolicy, alice)
+		a, b := g.Begin(testPolicy, l)
 		if b != nil {
 			t.Fatalf("attempt within the limit blocked: %+v", b)
 		}
 		inFlight = append(inFlight, a)
 	}
+	return inFlight
+}
+
+func TestGuardOverrunWhenAPeerReservedTheSameLimit(t *testing.T) {
+	g, _ := newTestGuard()
+	alice := login("alice", "192.0.2.1")
+	inFlight := beginUpToTheLimit(t, g, alice)
 	// At the limit, but not over it: the attempts are answered.
 	for _, a := range inFlight {
 		if b := a.Overrun(); b != nil {
@@ -195,14 +202,7 @@ func TestGuardOverrunWaitsForPropagation(t *testing.T) {
 	counters := shared{Memory: NewMemory(DefaultMemoryLimit, clock.now), propagation: time.Second}
 	g := NewGuard(counters, clock.now)
 	alice := login("alice", "192.0.2.1")
-	var inFlight []*Attempt
-	for range testPolicy.BruteForce.MaxAttempts {
-		a, b := g.Begin(testPolicy, alice)
-		if b != nil {
-			t.Fatalf("attempt within the limit blocked: %+v", b)
-		}
-		inFlight = append(inFlight, a)
-	}
+	inFlight := beginUpToTheLimit(t, g, alice)
 	// A peer's reservation arrives after the password check but within the propagation.
 	go func() {
 		time.Sleep(10 * time.Millisecond)
