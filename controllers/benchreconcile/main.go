@@ -57,6 +57,7 @@ import (
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/internal/testproc"
 )
 
 const operatorNamespace = "gatehouse-system"
@@ -462,60 +463,23 @@ func (p *controllerProcess) metrics() (map[string]float64, error) {
 }
 
 // cpuSeconds returns the CPU time used so far by the named processes and by this
-// program's kube-apiserver and etcd children, so that a slow run shows where the time
-// went.
+// program's kube-apiserver and etcd, so that a slow run shows where the time went.
 func cpuSeconds(named map[string]int) (map[string]float64, error) {
 	pids := maps.Clone(named)
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if stat, ok := procStat(pid); ok && stat.ppid == os.Getpid() && (stat.comm == "kube-apiserver" || stat.comm == "etcd") {
-			pids[stat.comm] = pid
+	for _, pid := range testproc.Descendants(os.Getpid()) {
+		if st, ok := testproc.ReadStat(pid); ok && (st.Comm == "kube-apiserver" || st.Comm == "etcd") {
+			pids[st.Comm] = pid
 		}
 	}
 	out := map[string]float64{}
 	for name, pid := range pids {
-		stat, ok := procStat(pid)
+		st, ok := testproc.ReadStat(pid)
 		if !ok {
 			return nil, fmt.Errorf("reading /proc/%d/stat of %s", pid, name)
 		}
-		out[name] = stat.cpu
+		out[name] = st.CPU.Seconds()
 	}
 	return out, nil
-}
-
-type stat struct {
-	comm string
-	ppid int
-	cpu  float64 // user + system seconds
-}
-
-// procStat parses /proc/<pid>/stat; the command name is in parentheses and may contain
-// spaces, so fields are counted after its closing parenthesis.
-func procStat(pid int) (stat, bool) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return stat{}, false
-	}
-	open, closing := strings.IndexByte(string(raw), '('), strings.LastIndexByte(string(raw), ')')
-	if open < 0 || closing < open {
-		return stat{}, false
-	}
-	fields := strings.Fields(string(raw[closing+1:]))
-	if len(fields) < 13 {
-		return stat{}, false
-	}
-	ppid, _ := strconv.Atoi(fields[1])
-	utime, _ := strconv.ParseFloat(fields[11], 64)
-	stime, _ := strconv.ParseFloat(fields[12], 64)
-	const clockTicks = 100 // USER_HZ, 100 on Linux
-	return stat{comm: string(raw[open+1 : closing]), ppid: ppid, cpu: (utime + stime) / clockTicks}, true
 }
 
 func freeAddr() (string, error) {

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/internal/testproc"
 	"github.com/gatehouse-dev/gatehouse/internal/tokenclient"
 )
 
@@ -54,7 +55,7 @@ func TestMakeRun(t *testing.T) {
 	}
 	exited := make(chan error, 1)
 	t.Cleanup(func() { // after a failure, leave nothing behind either
-		for _, pid := range append(descendantsOf(run.Process.Pid), run.Process.Pid) {
+		for _, pid := range append(testproc.Descendants(run.Process.Pid), run.Process.Pid) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
@@ -78,7 +79,7 @@ func TestMakeRun(t *testing.T) {
 		testTokenCommand(t, root, tokenURL, body)
 	})
 
-	descendants := descendantsOf(run.Process.Pid)
+	descendants := testproc.Descendants(run.Process.Pid)
 	if len(descendants) < 4 { // make's shell or gatehouse local, etcd, kube-apiserver, controller, token server
 		t.Errorf("expected the control plane, the controller and the token server under make run, found %d processes", len(descendants))
 	}
@@ -224,54 +225,10 @@ func isJWT(s string) bool {
 	return strings.Count(s, ".") == 2 && len(s) > 40
 }
 
-// descendantsOf lists every process below pid, from /proc.
-func descendantsOf(pid int) []int {
-	parents := map[int][]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if stat, ok := procStat(child); ok {
-			parents[stat.ppid] = append(parents[stat.ppid], child)
-		}
-	}
-	var out []int
-	queue := []int{pid}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		out = append(out, parents[p]...)
-		queue = append(queue, parents[p]...)
-	}
-	return out
-}
-
-type stat struct {
-	state byte
-	ppid  int
-}
-
-// procStat reads the state and parent of a process from /proc/<pid>/stat.
-func procStat(pid int) (stat, bool) {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return stat{}, false
-	}
-	// "<pid> (<comm>) <state> <ppid> ...": comm may hold spaces and parentheses.
-	rest := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+1:]))
-	if len(rest) < 2 {
-		return stat{}, false
-	}
-	ppid, err := strconv.Atoi(rest[1])
-	return stat{state: rest[0][0], ppid: ppid}, err == nil
-}
-
 // alive reports whether pid still runs; a zombie waiting to be reaped has stopped.
 func alive(pid int) bool {
-	s, ok := procStat(pid)
-	return ok && s.state != 'Z' && s.state != 'X'
+	s, ok := testproc.ReadStat(pid)
+	return ok && s.State != 'Z' && s.State != 'X'
 }
 
 func commandOf(pid int) string {
