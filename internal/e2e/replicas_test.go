@@ -1,16 +1,15 @@
 package e2e_test
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +18,7 @@ import (
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/internal/systemtest"
+	"github.com/gatehouse-dev/gatehouse/internal/tokenclient"
 )
 
 // replica is one token-server process and the addresses it listens on.
@@ -53,22 +53,7 @@ func (r *replica) start(t *testing.T) {
 // metric reads a sample of the replica's /metrics, 0 when absent.
 func (r *replica) metric(t *testing.T, sample string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + r.metricsAddr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	lines := bufio.NewScanner(resp.Body)
-	for lines.Scan() {
-		if v, ok := strings.CutPrefix(lines.Text(), sample+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	return 0
+	return systemtest.Metric(t, r.proc.MetricsURL, sample)
 }
 
 const (
@@ -78,31 +63,31 @@ const (
 	attemptsThreshold = 10
 )
 
-// login posts a password grant to the replica and returns the status and error code.
+// login posts a password grant to the replica and returns the status and error code
+// (200 and "" for a token). It may run in a goroutine of the test, so it reports a
+// request that got no answer with Errorf, as status 0.
 func (r *replica) login(t *testing.T, creds systemtest.Credentials, username, password string) (int, string) {
 	t.Helper()
 	tokenURL, err := url.Parse(creds["token_url"])
 	if err != nil {
-		t.Fatal(err)
+		t.Errorf("token URL: %v", err)
+		return 0, ""
 	}
 	tokenURL.Host = r.addr
-	form := url.Values{"grant_type": {"password"}, "username": {username}, "password": {password}}
-	req, err := http.NewRequest(http.MethodPost, tokenURL.String(), strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
+	_, _, err = tokenclient.Fetch(context.Background(), http.DefaultClient, tokenclient.Request{
+		Credentials: tokenclient.Credentials{ClientID: creds["client_id"], ClientSecret: creds["client_secret"], TokenURL: tokenURL.String()},
+		Username:    username, Password: password,
+	})
+	var answer *tokenclient.Error
+	switch {
+	case err == nil:
+		return http.StatusOK, ""
+	case errors.As(err, &answer):
+		return answer.Status, answer.Code
+	default:
+		t.Errorf("login on %s: %v", r.name, err)
+		return 0, ""
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(creds["client_id"]), url.QueryEscape(creds["client_secret"]))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Error string `json:"error"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&body)
-	return resp.StatusCode, body.Error
 }
 
 // fail makes n failed logins of user, alternating between the replicas. Before each the

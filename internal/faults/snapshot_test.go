@@ -1,15 +1,10 @@
 package faults_test
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -38,7 +33,7 @@ func TestCorruptedSnapshot(t *testing.T) {
 	part := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: systemtest.OperatorNamespace, Name: snapshot.SecretName(string(acme.tenant.UID), 0)}}
 	sys.Get(t, part)
 	good, goodHash := part.Data[snapshot.DataKey], part.Annotations[snapshot.AnnotationContentHash]
-	before := metricValue(t, tokenServer.MetricsURL, keptLastGood)
+	before := systemtest.Metric(t, tokenServer.MetricsURL, keptLastGood)
 
 	controller.Pause(t)
 	sys.Update(t, part, func() {
@@ -46,7 +41,7 @@ func TestCorruptedSnapshot(t *testing.T) {
 		part.Annotations[snapshot.AnnotationContentHash] = "garbage"
 	})
 	systemtest.Eventually(t, "the token server counts the snapshot it could not load", func() error {
-		if v := metricValue(t, tokenServer.MetricsURL, keptLastGood); v <= before {
+		if v := systemtest.Metric(t, tokenServer.MetricsURL, keptLastGood); v <= before {
 			return fmt.Errorf("%s is %v", keptLastGood, v)
 		}
 		return nil
@@ -75,37 +70,6 @@ func TestCorruptedSnapshot(t *testing.T) {
 	sys.Update(t, part, func() { part.Data[snapshot.DataKey] = []byte(rand.Text()) })
 	acme.keepIssuing(t, "with garbage under a loaded hash", 3, 0)
 	systemtest.Eventually(t, "the controller repairs garbage under the old hash", repaired)
-}
-
-// metricValue scrapes url and returns the value of one series, 0 when it is absent.
-func metricValue(t *testing.T, url, series string) float64 {
-	t.Helper()
-	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("scraping %s: %v", url, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("scraping %s: %d %v", url, resp.StatusCode, err)
-	}
-	scanner := bufio.NewScanner(bytes.NewReader(body))
-	for scanner.Scan() {
-		value, ok := strings.CutPrefix(scanner.Text(), series+" ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			t.Fatalf("%s: %v", series, err)
-		}
-		return v
-	}
-	return 0
 }
 
 // logged reports whether output holds a JSON log line of level whose message starts with
