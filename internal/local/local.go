@@ -44,12 +44,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/yaml"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers"
 	"github.com/gatehouse-dev/gatehouse/internal/tokenclient"
 )
 
@@ -172,7 +172,7 @@ func Start(ctx context.Context, o Options) (_ *System, err error) {
 	s.cleanups = append(s.cleanups, func() error { return os.RemoveAll(s.LogDir) })
 
 	step(o.Out, "Starting kube-apiserver and etcd from %s", o.AssetsDir)
-	scheme := newScheme()
+	scheme := controllers.NewScheme()
 	env := &envtest.Environment{
 		BinaryAssetsDirectory: o.AssetsDir,
 		CRDDirectoryPaths:     []string{o.CRDDir},
@@ -288,17 +288,6 @@ func showLogs(out io.Writer, dir string) {
 
 func step(out io.Writer, format string, args ...any) {
 	fmt.Fprintf(out, "==> "+format+"\n", args...)
-}
-
-func newScheme() *k8sruntime.Scheme {
-	s := k8sruntime.NewScheme()
-	if err := clientgoscheme.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	if err := identityv1alpha1.AddToScheme(s); err != nil {
-		panic(err)
-	}
-	return s
 }
 
 // writeKubeconfig writes an administrator's kubeconfig, for the children and for the
