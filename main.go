@@ -19,6 +19,8 @@ limitations under the License.
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"sort"
@@ -53,4 +55,18 @@ func usage() {
 		fmt.Fprintf(os.Stderr, "  %-12s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(os.Stderr, "\nRun 'gatehouse <command> -h' for a command's flags.")
+}
+
+// parseFlags parses a subcommand's arguments; when it returns false the subcommand
+// exits with code: 0 after -h printed the usage, 2 after a usage error.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.Is(err, flag.ErrHelp):
+		return 0, false
+	default:
+		return 2, false
+	}
 }

@@ -53,8 +53,8 @@ func runController(args []string) int {
 	leaderElect := fs.Bool("leader-elect", true, "elect a leader so that only one replica reconciles")
 	concurrency := fs.Int("max-concurrent-reconciles", 4, "reconciles each controller runs at once")
 	logLevel := fs.Int("v", 0, "log verbosity: 0 for info, higher for more detail")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 
 	logger := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.Level(-*logLevel)}))

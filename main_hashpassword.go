@@ -20,8 +20,8 @@ func init() {
 func runHashPassword(args []string) int {
 	fs := flag.NewFlagSet("hash-password", flag.ContinueOnError)
 	cost := fs.Int("cost", 10, "bcrypt cost (each step doubles the work of every login)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	// A missing final newline is not an error: the password is what was read.
 	line, _ := bufio.NewReader(os.Stdin).ReadString('\n')

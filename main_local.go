@@ -18,7 +18,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -49,11 +48,8 @@ func runLocal(args []string) int {
 	fs.StringVar(&o.SamplesNamespace, "samples-namespace", "default", "namespace the samples are applied to")
 	fs.IntVar(&o.Port, "port", 8080, "port of the token server on 127.0.0.1; 0 picks a free one")
 	fs.DurationVar(&o.ReadyTimeout, "ready-timeout", 2*time.Minute, "how long to wait for the samples to become Ready")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	var err error
 	if o.Gatehouse, err = os.Executable(); err != nil {

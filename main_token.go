@@ -52,11 +52,8 @@ func runToken(args []string) int {
 	fs.StringVar(&req.Scope, "scope", "", "space-separated scopes")
 	asJSON := fs.Bool("json", false, "print the token server's whole JSON answer instead of the access token")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for the token server")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	// The client secret has no flag: command lines are visible to every user of the host.
 	creds.ClientSecret = os.Getenv("GATEHOUSE_CLIENT_SECRET")

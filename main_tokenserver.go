@@ -80,11 +80,8 @@ func runTokenServer(args []string) int {
 		return nil
 	})
 	ctrlconfig.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
