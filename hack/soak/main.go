@@ -41,9 +41,9 @@ func main() {
 	cfg := soak.Config{Progress: os.Stderr}
 	flag.DurationVar(&cfg.Duration, "duration", 5*time.Minute, "how long requests are started for")
 	flag.Float64Var(&cfg.Rate, "rate", 20, "requests started per second, whatever the answers take (open loop)")
-	flag.IntVar(&cfg.MaxInFlight, "max-in-flight", 256, "requests awaiting an answer at most; a request due beyond it is not sent and fails the run")
-	flag.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "time allowed for each request")
-	flag.IntVar(&cfg.ClientAddresses, "client-addresses", 64, "simulated client addresses sent in X-Forwarded-For, 1 to 254")
+	flag.IntVar(&cfg.MaxInFlight, "max-in-flight", soak.DefaultMaxInFlight, "requests awaiting an answer at most; a request due beyond it is not sent and fails the run")
+	flag.DurationVar(&cfg.Timeout, "timeout", soak.DefaultTimeout, "time allowed for each request")
+	flag.IntVar(&cfg.ClientAddresses, "client-addresses", soak.DefaultClientAddresses, "simulated client addresses sent in X-Forwarded-For, 1 to 254")
 	flag.DurationVar(&cfg.SampleEvery, "sample-every", 0, "interval of the token server's memory samples (default duration/30, within 1s to 1m)")
 	gatehouse := flag.String("gatehouse", "bin/gatehouse", "the gatehouse binary")
 	var tokenServerArgs []string

@@ -46,9 +46,7 @@ func TestDirectoryDown(t *testing.T) {
 	sys.WaitReady(t, conn, app)
 	creds := sys.Credentials(t, app)
 	login := func() error {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		ctx = systemtest.WithHTTPClient(ctx, &http.Client{Timeout: clientTimeout})
+		ctx := systemtest.WithHTTPClient(context.Background(), &http.Client{Timeout: clientTimeout})
 		_, err := creds.PasswordTokenWith(ctx, "alice", passwords["alice"])
 		return err
 	}

@@ -89,9 +89,9 @@ type Target struct {
 
 // Defaults of Config.
 const (
-	defaultMaxInFlight     = 256
-	defaultTimeout         = 10 * time.Second
-	defaultClientAddresses = 64
+	DefaultMaxInFlight     = 256
+	DefaultTimeout         = 10 * time.Second
+	DefaultClientAddresses = 64
 	memorySamples          = 30
 )
 
@@ -103,13 +103,13 @@ func (c Config) withDefaults() (Config, error) {
 		return c, errors.New("the in-flight cap, the timeout and the sample interval cannot be negative")
 	}
 	if c.MaxInFlight == 0 {
-		c.MaxInFlight = defaultMaxInFlight
+		c.MaxInFlight = DefaultMaxInFlight
 	}
 	if c.Timeout == 0 {
-		c.Timeout = defaultTimeout
+		c.Timeout = DefaultTimeout
 	}
 	if c.ClientAddresses == 0 {
-		c.ClientAddresses = defaultClientAddresses
+		c.ClientAddresses = DefaultClientAddresses
 	}
 	if c.ClientAddresses < 1 || c.ClientAddresses > 254 {
 		return c, fmt.Errorf("client addresses must be 1 to 254, not %d", c.ClientAddresses)
