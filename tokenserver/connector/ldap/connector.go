@@ -39,7 +39,6 @@ type Connector struct {
 	userBaseDN  string
 	userScope   int
 	groupSearch *snapshot.LDAPGroupSearch
-	now         func() time.Time
 	log         *slog.Logger
 }
 
@@ -64,10 +63,8 @@ type profile interface {
 type Option func(*options)
 
 type options struct {
-	log         *slog.Logger
-	now         func() time.Time
-	pooling     bool
-	idleTimeout time.Duration
+	log     *slog.Logger
+	pooling bool
 }
 
 // WithLogger sets where the connector logs failovers and suspicious directory answers.
@@ -76,25 +73,14 @@ func WithLogger(log *slog.Logger) Option {
 	return func(o *options) { o.log = log }
 }
 
-// WithClock sets the clock that account expiry and idle timeouts are measured with.
-func WithClock(now func() time.Time) Option {
-	return func(o *options) { o.now = now }
-}
-
 // WithoutPooling makes every step of a login dial a new connection. It exists to measure
 // what pooling saves.
 func WithoutPooling() Option {
 	return func(o *options) { o.pooling = false }
 }
 
-// WithIdleTimeout sets how long a pooled connection may stay idle before it is closed
-// rather than reused (default 2 minutes).
-func WithIdleTimeout(d time.Duration) Option {
-	return func(o *options) { o.idleTimeout = d }
-}
-
 func resolveOptions(opts []Option) options {
-	o := options{log: slog.Default(), now: time.Now, pooling: true, idleTimeout: defaultIdleTimeout}
+	o := options{log: slog.Default(), pooling: true}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -122,21 +108,20 @@ func New(name string, cfg snapshot.LDAP, opts ...Option) (*Connector, error) {
 func newConnector(name string, t snapshot.Transport, bindName string, p profile, baseDN string, scope int, groups *snapshot.LDAPGroupSearch, opts []Option) (*Connector, error) {
 	o := resolveOptions(opts)
 	log := o.log.With("connection", name)
-	dir, err := newDirectory(t, bindName, log, o.now)
+	dir, err := newDirectory(t, bindName, log, time.Now)
 	if err != nil {
 		return nil, fmt.Errorf("connection %q: %w", name, err)
 	}
 	if _, err := ldap.CompileFilter(p.userFilter("probe")); err != nil {
 		return nil, fmt.Errorf("connection %q: user filter: %w", name, err)
 	}
-	dir.openPools(t.MaxConnections, o.pooling, o.idleTimeout)
+	dir.openPools(t.MaxConnections, o.pooling, defaultIdleTimeout)
 	return &Connector{
 		dir:         dir,
 		profile:     p,
 		userBaseDN:  baseDN,
 		userScope:   scope,
 		groupSearch: groups,
-		now:         o.now,
 		log:         log,
 	}, nil
 }
@@ -162,7 +147,7 @@ func (c *Connector) Login(ctx context.Context, username, password string) (conne
 	if err != nil {
 		return connector.Identity{}, err
 	}
-	id, err := c.profile.identity(entry, c.now())
+	id, err := c.profile.identity(entry, time.Now())
 	if err != nil {
 		return connector.Identity{}, fmt.Errorf("%s: %w", entry.DN, err)
 	}
@@ -196,7 +181,7 @@ func (c *Connector) LookupUser(ctx context.Context, id string) (connector.Identi
 // usableIdentity is the identity of entry if its subject is id and its account may log in:
 // a disabled, locked or expired account gets no profile, as it gets no token.
 func (c *Connector) usableIdentity(entry *ldap.Entry, id string) (connector.Identity, bool) {
-	identity, err := c.profile.identity(entry, c.now())
+	identity, err := c.profile.identity(entry, time.Now())
 	return identity, err == nil && identity.UserID == id
 }
 
