@@ -19,12 +19,10 @@ import (
 type Factory func(snapshot.Connection) (connector.Connector, error)
 
 // DefaultFactories maps each strategy to its connector. Directory connectors log their
-// failovers and refusals to log, and take directoryOptions (benchmarks compare pooling
-// with a fresh connection per login through them).
+// failovers and refusals to log, with the connection's name, and take directoryOptions
+// (benchmarks compare pooling with a fresh connection per login through them).
 func DefaultFactories(log *slog.Logger, directoryOptions ...ldap.Option) map[string]Factory {
-	directory := func(c snapshot.Connection) []ldap.Option {
-		return append([]ldap.Option{ldap.WithLogger(log.With("connection", c.Name))}, directoryOptions...)
-	}
+	directory := append([]ldap.Option{ldap.WithLogger(log)}, directoryOptions...)
 	return map[string]Factory{
 		snapshot.StrategyDatabase: func(c snapshot.Connection) (connector.Connector, error) {
 			return database.New(c.Users), nil
@@ -33,13 +31,13 @@ func DefaultFactories(log *slog.Logger, directoryOptions ...ldap.Option) map[str
 			if c.LDAP == nil {
 				return nil, errors.New("the snapshot has no ldap configuration for this connection")
 			}
-			return ldap.New(c.Name, *c.LDAP, directory(c)...)
+			return ldap.New(c.Name, *c.LDAP, directory...)
 		},
 		snapshot.StrategyActiveDirectory: func(c snapshot.Connection) (connector.Connector, error) {
 			if c.ActiveDirectory == nil {
 				return nil, errors.New("the snapshot has no activeDirectory configuration for this connection")
 			}
-			return ldap.NewActiveDirectory(c.Name, *c.ActiveDirectory, directory(c)...)
+			return ldap.NewActiveDirectory(c.Name, *c.ActiveDirectory, directory...)
 		},
 	}
 }
