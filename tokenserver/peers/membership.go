@@ -17,13 +17,14 @@ import (
 	coordinationlisters "k8s.io/client-go/listers/coordination/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
-// Labels and annotations of a replica's Lease.
+// The label and annotation of a replica's Lease.
 const (
-	// LabelComponent marks the Leases of token-server replicas with ComponentPeer.
-	LabelComponent = "identity.gatehouse.dev/component"
-	ComponentPeer  = "tokenserver-peer"
+	// ComponentPeer is the snapshot.LabelComponent of the Leases of token-server replicas.
+	ComponentPeer = "tokenserver-peer"
 	// AnnotationAddress is the host:port of the replica's peer listener.
 	AnnotationAddress = "identity.gatehouse.dev/peer-address"
 )
@@ -65,7 +66,7 @@ func LeaseName(identity string) string {
 func (m *Membership) Run(ctx context.Context, joined func()) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(m.Client, 0,
 		informers.WithNamespace(m.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = LabelComponent + "=" + ComponentPeer }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = snapshot.LabelComponent + "=" + ComponentPeer }))
 	leases := factory.Coordination().V1().Leases()
 	changed := make(chan struct{}, 1)
 	notify := func(any) {
@@ -194,7 +195,7 @@ func (m *Membership) writeLease(ctx context.Context) error {
 // desiredLease sets on l what this replica's Lease says.
 func (m *Membership) desiredLease(l *coordinationv1.Lease, now metav1.MicroTime) *coordinationv1.Lease {
 	l.Name, l.Namespace = LeaseName(m.Identity), m.Namespace
-	metav1.SetMetaDataLabel(&l.ObjectMeta, LabelComponent, ComponentPeer)
+	metav1.SetMetaDataLabel(&l.ObjectMeta, snapshot.LabelComponent, ComponentPeer)
 	metav1.SetMetaDataAnnotation(&l.ObjectMeta, AnnotationAddress, m.Address)
 	if m.PodUID != "" {
 		l.OwnerReferences = []metav1.OwnerReference{{

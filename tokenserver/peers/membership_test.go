@@ -15,6 +15,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 var env *testenv.Env
@@ -45,7 +47,7 @@ func TestMembership(t *testing.T) {
 	}
 	crashed := &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: LeaseName("crashed"), Namespace: ns.Name,
-			Labels:      map[string]string{LabelComponent: ComponentPeer},
+			Labels:      map[string]string{snapshot.LabelComponent: ComponentPeer},
 			Annotations: map[string]string{AnnotationAddress: "127.0.0.1:1"}},
 		Spec: coordinationv1.LeaseSpec{
 			HolderIdentity:       ptr.To("crashed"),
