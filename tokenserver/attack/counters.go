@@ -96,13 +96,6 @@ func (m *Memory) Reset(prefix string) {
 	}
 }
 
-// Len returns how many keys are held, expired ones included until they are swept.
-func (m *Memory) Len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.counts)
-}
-
 func (m *Memory) sweep(now time.Time) {
 	for k, c := range m.counts {
 		if !now.Before(c.expires) {
