@@ -57,6 +57,10 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 		resolved, err := r.validate(ctx, conn)
 		conn.Status.Strategy = strategyOf(conn)
 		conn.Status.Users = count(resolved.Users)
+		if conn.Spec.Database != nil {
+			// A Connection switched from a directory to a database has no directory to reach.
+			meta.RemoveStatusCondition(&conn.Status.Conditions, identityv1alpha1.ConditionDirectoryReachable)
+		}
 		err = r.setReady(conn, &conn.Status.CommonStatus, "the connection is served", err)
 		if err != nil || (resolved.LDAP == nil && resolved.ActiveDirectory == nil) {
 			return reconcile.Result{}, err // a database, or not resolved: Ready says why

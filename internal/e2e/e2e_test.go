@@ -9,6 +9,7 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -152,6 +153,20 @@ func testLDAPDirectory(t *testing.T) {
 	sys.WaitReady(t, live, app)
 	sys.WaitCondition(t, live, identityv1alpha1.ConditionDirectoryReachable, metav1.ConditionTrue)
 	sys.WaitCondition(t, dead, identityv1alpha1.ConditionDirectoryReachable, metav1.ConditionFalse)
+	// Switched to a database, the Connection has no directory condition left behind.
+	sys.Update(t, dead, func() {
+		dead.Spec.LDAP = nil
+		dead.Spec.Database = &identityv1alpha1.DatabaseConnection{
+			UsersSecretRef: identityv1alpha1.SecretKeySelector{Name: "corp-users", Key: "users.yaml"},
+		}
+	})
+	systemtest.Eventually(t, "the directory condition to go", func() error {
+		sys.Get(t, dead)
+		if c := meta.FindStatusCondition(dead.Status.Conditions, identityv1alpha1.ConditionDirectoryReachable); c != nil || dead.Status.ObservedGeneration != dead.Generation {
+			return fmt.Errorf("generation %d observed %d, DirectoryReachable %+v", dead.Generation, dead.Status.ObservedGeneration, c)
+		}
+		return nil
+	})
 
 	creds := sys.Credentials(t, app)
 	var tok *oauth2.Token
