@@ -98,14 +98,6 @@ type ClientStatus struct {
 	// credentialsSecretName is the Secret that holds the Client's credentials.
 	// +optional
 	CredentialsSecretName string `json:"credentialsSecretName,omitempty"`
-
-	// trustForwardedFor lets this confidential Client pass the end user's IP address in
-	// the auth0-forwarded-for header of token requests (Auth0's "Trust Token Endpoint IP
-	// Header"), for a backend that logs users in from its own address. Attack protection
-	// then counts that address; a malformed header is refused with invalid_request. The
-	// header of a Client without it is ignored.
-	// +optional
-	TrustForwardedFor bool `json:"trustForwardedFor,omitempty"`
 }
 
 // Client is an application that requests tokens with the password grants.

@@ -68,7 +68,6 @@ func TestServerAppliesDefaults(t *testing.T) {
 		{"partial suspiciousIPThrottling.maxAttempts", partial.Spec.AttackProtection.SuspiciousIPThrottling.MaxAttempts, int32(100)},
 		{"api signingAlgorithm", api.Spec.SigningAlgorithm, v1alpha1.RS256},
 		{"client type", cl.Spec.Type, v1alpha1.ClientConfidential},
-		{"client trustForwardedFor", cl.Spec.TrustForwardedFor, false},
 		{"client grantTypes", strings.Join(grantStrings(cl.Spec.GrantTypes), ","), "password"},
 		{"ldap userSearch.scope", conn.Spec.LDAP.UserSearch.Scope, v1alpha1.LDAPScopeSubtree},
 		{"ldap userSearch.filter", conn.Spec.LDAP.UserSearch.Filter, "(objectClass=person)"},
@@ -77,7 +76,6 @@ func TestServerAppliesDefaults(t *testing.T) {
 		{"ldap attributes.email", conn.Spec.LDAP.Attributes.Email, "mail"},
 		{"ldap timeout", conn.Spec.LDAP.Timeout.Duration, 5 * time.Second},
 		{"ldap maxConnections", conn.Spec.LDAP.MaxConnections, int32(16)},
-		{"ldap startTLS", conn.Spec.LDAP.StartTLS, false},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {
