@@ -26,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -37,6 +38,7 @@ import (
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers"
 	"github.com/gatehouse-dev/gatehouse/controllers/keys"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -212,7 +214,7 @@ func TestSamplesBecomeReady(t *testing.T) {
 	for _, key := range snap.Keys {
 		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNamespace, Name: key.SecretName}}
 		get(t, s)
-		if _, err := keys.ParsePEM(s.Data[snapshot.KeySecretDataKey], key.Algorithm); err != nil {
+		if _, err := jwt.ParsePrivateKey(s.Data[snapshot.KeySecretDataKey], jose.SignatureAlgorithm(key.Algorithm)); err != nil {
 			t.Errorf("key %s: %v", key.KID, err)
 		}
 	}

