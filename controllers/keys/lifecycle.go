@@ -20,13 +20,8 @@ import (
 	"slices"
 	"strings"
 	"time"
-)
 
-// The key states, as in the Tenant API and the snapshot.
-const (
-	StateNext     = "next"
-	StateCurrent  = "current"
-	StatePrevious = "previous"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 // maxPublishAhead caps PublishAhead for long rotation periods.
@@ -89,12 +84,12 @@ func States(keys []Key, now time.Time, maxTokenLifetime time.Duration) []StatedK
 		stated[i] = StatedKey{Key: k}
 		switch {
 		case i > current:
-			stated[i].State = StateNext
+			stated[i].State = snapshot.KeyStateNext
 		case i == current:
-			stated[i].State = StateCurrent
+			stated[i].State = snapshot.KeyStateCurrent
 		default:
 			// It stopped signing when its successor became current.
-			stated[i].State = StatePrevious
+			stated[i].State = snapshot.KeyStatePrevious
 			stated[i].NotAfter = sorted[i+1].NotBefore.Add(maxTokenLifetime)
 		}
 	}
@@ -125,28 +120,28 @@ func Decide(keys []Key, now time.Time, policy Policy, rotate bool) Plan {
 	keptNext := false
 	for _, s := range States(keys, now, policy.MaxTokenLifetime) {
 		switch {
-		case s.State == StatePrevious && !now.Before(s.NotAfter):
+		case s.State == snapshot.KeyStatePrevious && !now.Before(s.NotAfter):
 			plan.Remove = append(plan.Remove, s.Key)
-		case s.State == StateNext && !policy.matches(s.Key):
+		case s.State == snapshot.KeyStateNext && !policy.matches(s.Key):
 			plan.Remove = append(plan.Remove, s.Key)
-		case s.State == StateNext && keptNext:
+		case s.State == snapshot.KeyStateNext && keptNext:
 			// A second next key, as two controllers generating at once make: it never
 			// signed anything, and every controller keeps the same (earliest) one.
 			plan.Remove = append(plan.Remove, s.Key)
 		default:
-			keptNext = keptNext || s.State == StateNext
+			keptNext = keptNext || s.State == snapshot.KeyStateNext
 			kept = append(kept, s.Key)
 		}
 	}
 	if rotate {
 		stated := States(kept, now, policy.MaxTokenLifetime)
-		if next := firstInState(stated, StateNext); next != nil {
+		if next := firstInState(stated, snapshot.KeyStateNext); next != nil {
 			promoted := next.Key
 			promoted.NotBefore = now
 			// A second rotation within the clock's resolution (a second): the promoted
 			// key must still come after the current one, so it becomes current a
 			// second after it.
-			if current := firstInState(stated, StateCurrent); current != nil && !now.After(current.NotBefore) {
+			if current := firstInState(stated, snapshot.KeyStateCurrent); current != nil && !now.After(current.NotBefore) {
 				promoted.NotBefore = current.NotBefore.Add(time.Second)
 			}
 			plan.Promote = &promoted
@@ -159,13 +154,13 @@ func Decide(keys []Key, now time.Time, policy Policy, rotate bool) Plan {
 	}
 
 	stated := States(kept, now, policy.MaxTokenLifetime)
-	current := firstInState(stated, StateCurrent)
+	current := firstInState(stated, snapshot.KeyStateCurrent)
 	if current == nil {
 		// A Tenant without a usable key: nothing can have trusted one yet, or it was lost.
 		plan.Generate = append(plan.Generate, now)
 		current = &StatedKey{Key: Key{NotBefore: now}}
 	}
-	if firstInState(stated, StateNext) == nil {
+	if firstInState(stated, snapshot.KeyStateNext) == nil {
 		notBefore := current.NotBefore.Add(policy.RotationPeriod)
 		if earliest := now.Add(PublishAhead(policy.RotationPeriod)); notBefore.Before(earliest) {
 			notBefore = earliest
@@ -186,9 +181,9 @@ func NextTransition(stated []StatedKey, now time.Time) time.Duration {
 	}
 	for _, s := range stated {
 		switch s.State {
-		case StateNext:
+		case snapshot.KeyStateNext:
 			consider(s.NotBefore)
-		case StatePrevious:
+		case snapshot.KeyStatePrevious:
 			consider(s.NotAfter)
 		}
 	}
