@@ -131,6 +131,10 @@ type TenantRef struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	UID       string `json:"uid"`
+	// Created is the Tenant's creationTimestamp. With UID it orders the claims of
+	// Tenants on one domain, so that the token server, should it ever hold two
+	// snapshots for one host, serves the one the controller chose.
+	Created time.Time `json:"created,omitzero"`
 }
 
 // Key names one signing key and the Secret, in the operator's namespace, that holds it.

@@ -33,6 +33,9 @@ type Loader struct {
 	log       *slog.Logger
 	now       func() time.Time
 	reloads   *prometheus.CounterVec
+	refusals  *prometheus.GaugeVec
+	// refused are the domain refusals of the last publish, so that each is logged once.
+	refused map[DomainRefusal]bool
 }
 
 // NewLoader returns a loader that publishes into store. Register its metrics with
@@ -49,12 +52,16 @@ func NewLoader(client kubernetes.Interface, namespace string, s *Store, factorie
 			Name: "gatehouse_tokenserver_snapshot_reloads_total",
 			Help: "Snapshot loads by tenant and result (loaded, or kept the last good view because of an error).",
 		}, []string{"tenant", "result"}),
+		refusals: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gatehouse_tokenserver_domain_refusals",
+			Help: "Tenants whose snapshot claims a host the token server does not serve them at, by tenant and reason (conflict: another Tenant holds it; reserved: the token server's own host).",
+		}, []string{"tenant", "reason"}),
 	}
 }
 
 // Collectors are the loader's metrics: reloads, and the age of each published view.
 func (l *Loader) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{l.reloads, ageCollector{l.store, l.now}}
+	return []prometheus.Collector{l.reloads, l.refusals, ageCollector{l.store, l.now}}
 }
 
 // Run watches Secrets until ctx ends. It publishes the first views once the informer
@@ -122,8 +129,23 @@ func (l *Loader) Sync(secrets []*corev1.Secret) {
 			tenants = append(tenants, t)
 		}
 	}
-	l.store.Publish(tenants)
+	l.report(l.store.Publish(tenants))
 	l.cache.sweep(inUse)
+}
+
+// report logs each domain refusal once, when it first appears, and keeps the metric.
+func (l *Loader) report(refused []DomainRefusal) {
+	l.refusals.Reset()
+	now := make(map[DomainRefusal]bool, len(refused))
+	for _, r := range refused {
+		now[r] = true
+		l.refusals.WithLabelValues(r.Tenant, r.Reason).Set(1)
+		if !l.refused[r] {
+			l.log.Error("not serving tenant at its domain: another tenant holds it, or it is the token server's own host",
+				"tenant", r.Tenant, "domain", r.Domain, "reason", r.Reason)
+		}
+	}
+	l.refused = now
 }
 
 // tenant returns the view to publish for one Tenant UID: the previous one when nothing

@@ -2,8 +2,11 @@ package store
 
 import (
 	"net"
+	"net/url"
 	"strings"
 	"sync/atomic"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 // Store publishes the current views of all Tenants. Lookups are lock-free.
@@ -27,24 +30,81 @@ func New() *Store {
 	return s
 }
 
-// Publish replaces all views at once and marks the store ready.
-func (s *Store) Publish(tenants []*Tenant) {
+// Publish replaces all views at once and marks the store ready. It returns the views
+// refused a host (see routeDomains); they are not served at all.
+func (s *Store) Publish(tenants []*Tenant) (refused []DomainRefusal) {
 	r := &routes{
-		byDomain: make(map[string]*Tenant),
-		byPath:   make(map[string]*Tenant),
-		byUID:    make(map[string]*Tenant, len(tenants)),
+		byPath: make(map[string]*Tenant),
+		byUID:  make(map[string]*Tenant, len(tenants)),
 	}
+	r.byDomain, refused = routeDomains(tenants)
 	for _, t := range tenants {
-		r.byUID[t.Snapshot.Tenant.UID] = t
-		if t.Snapshot.Domain != "" {
-			r.byDomain[strings.ToLower(t.Snapshot.Domain)] = t
-		} else {
+		if t.Snapshot.Domain == "" {
 			r.byPath[t.Name] = t
+			r.byUID[t.Snapshot.Tenant.UID] = t
+		} else if r.byDomain[domainKey(t.Snapshot.Domain)] == t {
+			r.byUID[t.Snapshot.Tenant.UID] = t
 		}
 	}
 	s.routes.Store(r)
 	s.ready.Store(true)
+	return refused
 }
+
+// DomainRefusal is a view that claims a host the token server does not serve it at.
+type DomainRefusal struct {
+	// Tenant is the refused view's "<namespace>/<name>".
+	Tenant string
+	Domain string
+	// Reason is "conflict" (another view holds the host) or "reserved" (the host of
+	// the token server's own URL, under which path-routed Tenants are served).
+	Reason string
+}
+
+// routeDomains decides which view serves each claimed host. The controller gives a host
+// to one Tenant; this is the token server's own check, so that a stale or hand-written
+// snapshot cannot take a host over: of several claims the oldest Tenant (creation time,
+// then UID, as the controller orders them) wins, and no view may claim the host of a
+// path-routed Tenant's issuer, which would capture every path-routed Tenant.
+func routeDomains(tenants []*Tenant) (map[string]*Tenant, []DomainRefusal) {
+	ownHosts := map[string]bool{}
+	for _, t := range tenants {
+		if t.Snapshot.Domain == "" {
+			if u, err := url.Parse(t.Snapshot.Issuer); err == nil {
+				ownHosts[domainKey(u.Hostname())] = true
+			}
+		}
+	}
+	byDomain := make(map[string]*Tenant)
+	var refused []DomainRefusal
+	for _, t := range tenants {
+		d := domainKey(t.Snapshot.Domain)
+		switch held, taken := byDomain[d]; {
+		case d == "":
+		case ownHosts[d]:
+			refused = append(refused, DomainRefusal{Tenant: t.Name, Domain: d, Reason: "reserved"})
+		case !taken:
+			byDomain[d] = t
+		case claimsBefore(t.Snapshot.Tenant, held.Snapshot.Tenant):
+			byDomain[d] = t
+			refused = append(refused, DomainRefusal{Tenant: held.Name, Domain: d, Reason: "conflict"})
+		default:
+			refused = append(refused, DomainRefusal{Tenant: t.Name, Domain: d, Reason: "conflict"})
+		}
+	}
+	return byDomain, refused
+}
+
+// claimsBefore orders two Tenants' claims on one host: the older first, then by UID, so
+// that the answer never depends on the order views were loaded in.
+func claimsBefore(a, b snapshot.TenantRef) bool {
+	if !a.Created.Equal(b.Created) {
+		return a.Created.Before(b.Created)
+	}
+	return a.UID < b.UID
+}
+
+func domainKey(host string) string { return strings.ToLower(strings.TrimSuffix(host, ".")) }
 
 // Ready reports whether views have been published since the store was created.
 func (s *Store) Ready() bool { return s.ready.Load() }
@@ -66,7 +126,7 @@ func (s *Store) Route(host, path string) (t *Tenant, rest string, ok bool) {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
-	if t, ok := r.byDomain[strings.ToLower(strings.TrimSuffix(host, "."))]; ok {
+	if t, ok := r.byDomain[domainKey(host)]; ok {
 		return t, strings.TrimPrefix(path, "/"), true
 	}
 	ns, after, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
