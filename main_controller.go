@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers"
 )
 
@@ -53,6 +54,15 @@ func runController(args []string) int {
 	leaderElect := fs.Bool("leader-elect", true, "elect a leader so that only one replica reconciles")
 	concurrency := fs.Int("max-concurrent-reconciles", 4, "reconciles each controller runs at once")
 	logLevel := fs.Int("v", 0, "log verbosity: 0 for info, higher for more detail")
+	var domains controllers.DomainPolicy
+	fs.Func("allowed-domains", "comma-separated hosts that Tenants of every namespace may claim as spec.domain: exact, *.suffix for the hosts below suffix, or * for any; beside these, a namespace may claim what its annotation "+identityv1alpha1.AnnotationAllowedDomains+" lists (none by default)", func(s string) error {
+		domains.Allowed = controllers.ParseDomainList(s)
+		return nil
+	})
+	fs.Func("reserved-domains", "comma-separated hosts (exact or *.suffix) that no Tenant may claim; the token server's own host is always reserved", func(s string) error {
+		domains.Reserved = controllers.ParseDomainList(s)
+		return nil
+	})
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -65,7 +75,7 @@ func runController(args []string) int {
 	defer stop()
 	if err := serveController(ctx, controllerConfig{
 		namespace: *namespace, tokenServerURL: *tokenServerURL, metricsAddr: *metricsAddr,
-		probeAddr: *probeAddr, leaderElect: *leaderElect, concurrency: *concurrency,
+		probeAddr: *probeAddr, leaderElect: *leaderElect, concurrency: *concurrency, domains: domains,
 	}); err != nil {
 		logger.Error(err, "controller stopped")
 		return 1
@@ -77,6 +87,7 @@ type controllerConfig struct {
 	namespace, tokenServerURL, metricsAddr, probeAddr string
 	leaderElect                                       bool
 	concurrency                                       int
+	domains                                           controllers.DomainPolicy
 }
 
 func serveController(ctx context.Context, c controllerConfig) error {
@@ -99,6 +110,7 @@ func serveController(ctx context.Context, c controllerConfig) error {
 	if err := controllers.Setup(ctx, mgr, controllers.Options{
 		Namespace:               c.namespace,
 		TokenServerURL:          c.tokenServerURL,
+		Domains:                 c.domains,
 		MaxConcurrentReconciles: c.concurrency,
 	}); err != nil {
 		return err

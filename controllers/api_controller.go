@@ -49,7 +49,7 @@ type APIReconciler struct {
 // Reconcile validates one API, generates its HS256 secret when it needs one, and writes
 // its status.
 func (r *APIReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	return reconcileChild(ctx, &r.base, req, func(api *identityv1alpha1.API) (reconcile.Result, error) {
+	return reconcileChild(ctx, &r.base, req, func(api *identityv1alpha1.API, _ func() error) (reconcile.Result, error) {
 		err := r.reconcileAPI(ctx, api)
 		return reconcile.Result{}, r.setReady(api, &api.Status.CommonStatus, "the API is served", err)
 	})

@@ -19,6 +19,9 @@ package controllers
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -57,13 +60,28 @@ type ClientReconciler struct {
 // Reconcile makes sure one Client has its client_id and credentials Secret and writes
 // its status. Deleting the credentials Secret issues a new client secret.
 func (r *ClientReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	return reconcileChild(ctx, &r.base, req, func(c *identityv1alpha1.Client) (reconcile.Result, error) {
-		err := r.reconcileClient(ctx, c)
-		return reconcile.Result{}, r.setReady(c, &c.Status.CommonStatus, "the client is served; its credentials are in Secret "+c.Status.CredentialsSecretName, err)
+	return reconcileChild(ctx, &r.base, req, func(c *identityv1alpha1.Client, checkpoint func() error) (reconcile.Result, error) {
+		err := r.reconcileClient(ctx, c, checkpoint)
+		var result reconcile.Result
+		if p, ok := asProblem(err); ok && p.reason == ReasonSecretConflict {
+			// The cache holds only the controller's Secrets, so no event says when the
+			// user's goes: look again now and then.
+			result.RequeueAfter = recheckSecretConflict
+		}
+		return result, r.setReady(c, &c.Status.CommonStatus, "the client is served; its credentials are in Secret "+c.Status.CredentialsSecretName, err)
 	})
 }
 
-func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alpha1.Client) error {
+// recheckSecretConflict is how often a Client whose credentials Secret is someone
+// else's looks whether it is gone.
+const recheckSecretConflict = 30 * time.Second
+
+// reconcileClient issues the Client's credentials or keeps those it issued. The
+// credentials are the controller's own, never taken from a Secret it did not write:
+// status records their digest before the Secret holding them is written, and a
+// credentials Secret that does not match it is a SecretConflict, whatever its owner
+// references say (anyone who may create Secrets in the namespace can write those).
+func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alpha1.Client, checkpoint func() error) error {
 	tenant, err := r.tenantOf(ctx, c.Namespace, c.Spec.TenantRef.Name)
 	if err != nil {
 		return err
@@ -73,23 +91,33 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	if err != nil {
 		return err
 	}
-	// status is the source of truth for the client_id; the credentials Secret recovers
-	// it when status was lost (a backup restored without status, for instance). A new
-	// one goes to status only once the Secret holding it is written.
-	clientID := cmp.Or(c.Status.ClientID, string(existingValue(existing, credentialsClientID)), randomString(clientIDBytes))
+	clientID, secret, err := issuedCredentials(c, existing)
+	if err != nil {
+		return err
+	}
+	issued := false
+	if clientID == "" {
+		clientID = cmp.Or(c.Status.ClientID, randomString(clientIDBytes))
+	}
+	if isConfidential(c) && secret == "" {
+		secret, issued = randomString(clientSecretBytes), true
+	} else if !isConfidential(c) {
+		secret = ""
+	}
+	if digest := credentialsDigest(clientID, secret); digest != c.Status.CredentialsDigest || c.Status.ClientID != clientID {
+		c.Status.ClientID, c.Status.CredentialsDigest, c.Status.CredentialsSecretName = clientID, digest, name
+		if err := checkpoint(); err != nil {
+			return err
+		}
+	}
 	issuer := issuerOf(tenant, r.opts.TokenServerURL, r.opts.Namespace)
 	data := map[string][]byte{
 		credentialsClientID: []byte(clientID),
 		credentialsIssuer:   []byte(issuer),
 		credentialsTokenURL: []byte(issuer + "oauth/token"),
 	}
-	issued := false
-	if isConfidential(c) {
-		secret := existingValue(existing, credentialsClientSecret)
-		if len(secret) == 0 {
-			secret, issued = []byte(randomString(clientSecretBytes)), true
-		}
-		data[credentialsClientSecret] = secret
+	if secret != "" {
+		data[credentialsClientSecret] = []byte(secret)
 	}
 	labels, annotations := userSecretMeta(componentClientCredentials, c.Namespace, tenant.Name)
 	if err := r.write(ctx, desiredSecret{
@@ -97,12 +125,43 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	}, existing); err != nil {
 		return err
 	}
-	c.Status.ClientID, c.Status.CredentialsSecretName = clientID, name
+	c.Status.CredentialsSecretName = name
 	if issued {
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, ReasonClientSecretIssued, "IssueSecret",
 			"issued a new client secret in Secret %s", name)
 	}
 	return nil
+}
+
+// issuedCredentials returns the client_id and secret of a credentials Secret the
+// controller wrote for c: those that status's digest matches. They are empty when there
+// is no Secret, and a SecretConflict problem when the Secret holds anything else.
+//
+// A Client of a release before status held the digest has a client_id in status and
+// none; its Secret is taken when it holds that client_id, which only the controller
+// could have written there, and the digest is recorded from then on.
+func issuedCredentials(c *identityv1alpha1.Client, existing *corev1.Secret) (clientID, secret string, err error) {
+	if existing == nil {
+		return "", "", nil
+	}
+	clientID = string(existing.Data[credentialsClientID])
+	secret = string(existing.Data[credentialsClientSecret])
+	want := c.Status.CredentialsDigest
+	if want == "" && c.Status.ClientID != "" && clientID == c.Status.ClientID {
+		want = credentialsDigest(clientID, secret)
+	}
+	if want == "" || credentialsDigest(clientID, secret) != want {
+		return "", "", newProblem(ReasonSecretConflict,
+			"Secret %q holds credentials this controller did not issue; delete it, and the controller issues new ones", existing.Name)
+	}
+	return clientID, secret, nil
+}
+
+// credentialsDigest is what status records of the credentials the controller issued.
+// The secret is 256 random bits, so its SHA-256 may be read by whoever reads status.
+func credentialsDigest(clientID, secret string) string {
+	sum := sha256.Sum256([]byte(clientID + "\x00" + secret))
+	return hex.EncodeToString(sum[:])
 }
 
 func (r *ClientReconciler) setup(mgr ctrl.Manager, opts controller.Options) error {
@@ -137,15 +196,18 @@ func (b *base) resolveClient(ctx context.Context, c *identityv1alpha1.Client) (s
 	if err != nil {
 		return snapshot.Client{}, err
 	}
-	if out.ClientID == "" || string(existingValue(existing, credentialsClientID)) != out.ClientID {
+	clientID, secret, err := issuedCredentials(c, existing)
+	if err != nil {
+		return snapshot.Client{}, err
+	}
+	if out.ClientID == "" || clientID != out.ClientID {
 		return snapshot.Client{}, newProblem(identityv1alpha1.ReasonSecretNotFound, "the credentials of this client are not written yet")
 	}
 	if isConfidential(c) {
-		secret := existingValue(existing, credentialsClientSecret)
-		if len(secret) == 0 {
+		if secret == "" {
 			return snapshot.Client{}, newProblem(identityv1alpha1.ReasonSecretNotFound, "the client secret is not issued yet")
 		}
-		out.SecretHash = snapshot.HashClientSecret(string(secret))
+		out.SecretHash = snapshot.HashClientSecret(secret)
 	}
 	return out, nil
 }

@@ -53,7 +53,7 @@ type ConnectionReconciler struct {
 
 // Reconcile validates one Connection and writes its status.
 func (r *ConnectionReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	return reconcileChild(ctx, &r.base, req, func(conn *identityv1alpha1.Connection) (reconcile.Result, error) {
+	return reconcileChild(ctx, &r.base, req, func(conn *identityv1alpha1.Connection, _ func() error) (reconcile.Result, error) {
 		resolved, err := r.validate(ctx, conn)
 		conn.Status.Strategy = strategyOf(conn)
 		conn.Status.Users = count(resolved.Users)
@@ -93,7 +93,10 @@ func (r *ConnectionReconciler) reportDirectory(ctx context.Context, conn *identi
 	}
 	recheck := recheckReachableDirectory
 	if err := check(ctx, resolved); err != nil {
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, identityv1alpha1.ReasonDirectoryUnreachable, err.Error()
+		// The operator's log keeps the whole error; the condition, which the namespace's
+		// users read, says why in words of its own.
+		ctrl.LoggerFrom(ctx).Info("directory check failed", "error", err)
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, identityv1alpha1.ReasonDirectoryUnreachable, describeDirectoryError(err)
 		recheck = recheckUnreachableDirectory
 	}
 	if old := meta.FindStatusCondition(conn.Status.Conditions, cond.Type); old == nil || old.Reason != cond.Reason {

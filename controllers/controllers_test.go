@@ -138,7 +138,7 @@ func usersYAML(names ...string) []byte {
 
 func usersSecret(ns, name string, users ...string) *corev1.Secret {
 	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{identityv1alpha1.LabelReferable: "true"}},
 		Data:       map[string][]byte{"users.yaml": usersYAML(users...)},
 	}
 }
@@ -228,7 +228,7 @@ func TestHS256APIs(t *testing.T) {
 			TenantRef: identityv1alpha1.TenantReference{Name: "acme"}, Identifier: "urn:hs", SigningAlgorithm: identityv1alpha1.HS256,
 		},
 	}
-	short := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.tenant.Namespace, Name: "short"}, Data: map[string][]byte{"k": []byte("too short")}}
+	short := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.tenant.Namespace, Name: "short", Labels: map[string]string{identityv1alpha1.LabelReferable: "true"}}, Data: map[string][]byte{"k": []byte("too short")}}
 	referenced := &identityv1alpha1.API{
 		ObjectMeta: metav1.ObjectMeta{Namespace: s.tenant.Namespace, Name: "hs-ref"},
 		Spec: identityv1alpha1.APISpec{
@@ -496,7 +496,7 @@ func TestLargeUserStore(t *testing.T) {
 	}
 	b.WriteString("]")
 	large := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: s.tenant.Namespace, Name: "large"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: s.tenant.Namespace, Name: "large", Labels: map[string]string{identityv1alpha1.LabelReferable: "true"}},
 		Data:       map[string][]byte{"users.yaml": []byte(b.String())},
 	}
 	conn := &identityv1alpha1.Connection{
@@ -549,7 +549,7 @@ func TestBrokenReferencesAreConditions(t *testing.T) {
 		},
 	}
 	badHash := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bad-hash"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bad-hash", Labels: map[string]string{identityv1alpha1.LabelReferable: "true"}},
 		Data:       map[string][]byte{"users.yaml": []byte("- {username: eve, passwordHash: plaintext}\n")},
 	}
 	badHashConn := missing.DeepCopy()
@@ -560,7 +560,7 @@ func TestBrokenReferencesAreConditions(t *testing.T) {
 		Spec:       identityv1alpha1.ClientSpec{TenantRef: identityv1alpha1.TenantReference{Name: "no-such-tenant"}},
 	}
 	bind := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bind"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "bind", Labels: map[string]string{identityv1alpha1.LabelReferable: "true"}},
 		Data:       map[string][]byte{"password": []byte(randomText()), "ca.crt": []byte("not PEM")},
 	}
 	create(t, missing, ldap, badHash, badHashConn, orphan, bind)

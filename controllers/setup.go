@@ -27,10 +27,11 @@ limitations under the License.
 // Caching: the manager's Secret informer holds only Secrets labelled with
 // snapshot.LabelComponent, that is the Secrets this controller writes (keys, snapshot
 // parts, the token servers' peer key, client credentials, HS256 secrets). Secrets that users reference (users
-// stores, bind passwords, CA bundles, HS256 secrets) are read uncached, when a reconcile
-// needs them, and watched through a separate metadata-only informer: their changes
-// re-enqueue the objects that reference them (field indexes) without their data being
-// held in memory.
+// stores, bind passwords, CA bundles, HS256 secrets) are read only when they carry the
+// opt-in label identityv1alpha1.LabelReferable, uncached, when a reconcile needs them,
+// and watched through a separate metadata-only informer of those labelled Secrets: their
+// changes (labelling one among them) re-enqueue the objects that reference them (field
+// indexes) without their data being held in memory.
 package controllers
 
 import (
@@ -81,6 +82,8 @@ type Options struct {
 	// TokenServerURL is the token server's external URL; Tenants without a domain are
 	// served under it at /<namespace>/<name>/.
 	TokenServerURL string
+	// Domains is the cluster admin's policy on Tenants' spec.domain.
+	Domains DomainPolicy
 	// Clock decides key transitions; tests inject a fake one.
 	Clock clock.PassiveClock
 	// MaxConcurrentReconciles of each controller.
@@ -124,10 +127,12 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	}
 	// Referenced user Secrets are watched through their metadata only, by a cache of
 	// its own: the manager's Secret informer is label-filtered.
+	// Only Secrets that opted in can be read, so only they are watched.
 	secretMeta, err := cache.New(mgr.GetConfig(), cache.Options{
-		Scheme:           mgr.GetScheme(),
-		Mapper:           mgr.GetRESTMapper(),
-		DefaultTransform: cache.TransformStripManagedFields(),
+		Scheme:               mgr.GetScheme(),
+		Mapper:               mgr.GetRESTMapper(),
+		DefaultTransform:     cache.TransformStripManagedFields(),
+		DefaultLabelSelector: labels.SelectorFromSet(labels.Set{identityv1alpha1.LabelReferable: "true"}),
 	})
 	if err != nil {
 		return err
@@ -190,6 +195,14 @@ func addIndexes(ctx context.Context, mgr ctrl.Manager) error {
 		}); err != nil {
 			return fmt.Errorf("indexing %T by tenant: %w", obj, err)
 		}
+	}
+	if err := indexer.IndexField(ctx, &identityv1alpha1.Tenant{}, indexDomain, func(o client.Object) []string {
+		if d := o.(*identityv1alpha1.Tenant).Spec.Domain; d != "" {
+			return []string{d}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing Tenants by domain: %w", err)
 	}
 	for _, obj := range []client.Object{&identityv1alpha1.Connection{}, &identityv1alpha1.API{}} {
 		if err := indexer.IndexField(ctx, obj, indexSecretRefs, secretRefNames); err != nil {

@@ -129,18 +129,27 @@ type childObject[T any] interface {
 
 // reconcileChild is the frame of the Connection, API and Client reconcilers: it loads the
 // object that req names (a deleted one is nothing to do), runs reconcileFn on it, and
-// then writes what reconcileFn left in its status, once, when that changed.
+// then writes what reconcileFn left in its status, once, when that changed. reconcileFn
+// may call checkpoint to write its status at once, before it acts on it (the Client
+// records the credentials it issues before writing them).
 func reconcileChild[T any, P childObject[T]](ctx context.Context, b *base, req reconcile.Request,
-	reconcileFn func(P) (reconcile.Result, error)) (_ reconcile.Result, retErr error) {
+	reconcileFn func(obj P, checkpoint func() error) (reconcile.Result, error)) (_ reconcile.Result, retErr error) {
 	obj := P(new(T))
 	if err := b.Client.Get(ctx, req.NamespacedName, obj); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
 	before := obj.DeepCopyObject().(client.Object)
+	checkpoint := func() error {
+		if err := b.patchStatus(ctx, before, obj); err != nil {
+			return err
+		}
+		before = obj.DeepCopyObject().(client.Object)
+		return nil
+	}
 	defer func() {
 		retErr = errors.Join(retErr, b.patchStatus(ctx, before, obj))
 	}()
-	return reconcileFn(obj)
+	return reconcileFn(obj, checkpoint)
 }
 
 // tenantOf returns the Tenant an object of namespace belongs to, or a TenantNotFound problem.
@@ -159,7 +168,8 @@ func (b *base) tenantOf(ctx context.Context, namespace, name string) (*identityv
 }
 
 // readSecretKey reads one key of a user's Secret, uncached. A missing Secret or key is
-// a SecretNotFound problem.
+// a SecretNotFound problem; a Secret without the opt-in label LabelReferable is a
+// SecretNotReferable problem, and its data is not looked at.
 func (b *base) readSecretKey(ctx context.Context, namespace string, ref identityv1alpha1.SecretKeySelector) ([]byte, error) {
 	var s corev1.Secret
 	err := b.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, &s)
@@ -168,6 +178,11 @@ func (b *base) readSecretKey(ctx context.Context, namespace string, ref identity
 	}
 	if err != nil {
 		return nil, err
+	}
+	if s.Labels[identityv1alpha1.LabelReferable] != "true" {
+		return nil, newProblem(identityv1alpha1.ReasonSecretNotReferable,
+			"Secret %q is not labelled %s=true, so Gatehouse does not read it; if it is meant for this object, label it: kubectl label secret %s -n %s %s=true",
+			ref.Name, identityv1alpha1.LabelReferable, ref.Name, namespace, identityv1alpha1.LabelReferable)
 	}
 	value, ok := s.Data[ref.Key]
 	if !ok {

@@ -56,6 +56,7 @@ type TenantReconciler struct {
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="",namespace=gatehouse-system,resources=secrets,verbs=delete;deletecollection
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=gatehouse-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile converges one Tenant: finalizer, keys, snapshot, status.
@@ -77,6 +78,9 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		retErr = errors.Join(retErr, r.patchStatus(ctx, before, &tenant))
 	}()
 
+	if err := r.checkDomain(ctx, &tenant); err != nil {
+		return reconcile.Result{}, r.withdraw(ctx, &tenant, err)
+	}
 	children, err := r.listChildren(ctx, &tenant)
 	if err != nil {
 		return reconcile.Result{}, err
@@ -113,6 +117,30 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *identityv1alpha
 	return client.IgnoreNotFound(r.Client.Update(ctx, tenant))
 }
 
+// withdraw stops serving a Tenant whose domain is not its to serve (err is the domain
+// problem, or a transient error to retry): it deletes the Tenant's snapshot, so that
+// the token server drops it, and clears the endpoints from its status. Its keys stay,
+// ready for when the domain becomes its own.
+func (r *TenantReconciler) withdraw(ctx context.Context, tenant *identityv1alpha1.Tenant, err error) error {
+	if _, ok := asProblem(err); !ok {
+		return err
+	}
+	var list corev1.SecretList
+	if lerr := r.Client.List(ctx, &list, client.InNamespace(r.opts.Namespace), client.MatchingLabels{
+		snapshot.LabelComponent: snapshot.ComponentSnapshot, snapshot.LabelTenantUID: string(tenant.UID),
+	}); lerr != nil {
+		return lerr
+	}
+	for i := range list.Items {
+		if derr := client.IgnoreNotFound(r.Client.Delete(ctx, &list.Items[i])); derr != nil {
+			return derr
+		}
+	}
+	s := &tenant.Status
+	s.Issuer, s.TokenEndpoint, s.UserinfoEndpoint, s.JWKSURI = "", "", "", ""
+	return r.setReady(tenant, &s.CommonStatus, "", err)
+}
+
 // children are the Connections, APIs and Clients of a Tenant, sorted by name so that the
 // snapshot, and so its hash, does not depend on the order of the cache.
 type children struct {
@@ -142,7 +170,7 @@ func (r *TenantReconciler) listChildren(ctx context.Context, tenant *identityv1a
 // <token server URL>/<namespace>/<name>/.
 func issuerOf(tenant *identityv1alpha1.Tenant, tokenServerURL, operatorNamespace string) string {
 	if tenant.Spec.Domain != "" {
-		return "https://" + tenant.Spec.Domain + "/"
+		return issuerOfDomain(tenant.Spec.Domain)
 	}
 	base := strings.TrimSuffix(tokenServerURL, "/")
 	if base == "" {
@@ -211,6 +239,9 @@ func (r *TenantReconciler) setup(mgr ctrl.Manager, opts controller.Options, refS
 		Watches(&identityv1alpha1.API{}, toTenant, builder.WithPredicates(compiledChange)).
 		Watches(&identityv1alpha1.Client{}, toTenant, builder.WithPredicates(compiledChange)).
 		Watches(&corev1.Secret{}, secretToTenant).
+		Watches(&identityv1alpha1.Tenant{}, sameDomain(mgr.GetClient())).
+		Watches(&corev1.Namespace{}, tenantsOfNamespace(mgr.GetClient()),
+			builder.OnlyMetadata, builder.WithPredicates(predicate.AnnotationChangedPredicate{})).
 		WatchesRawSource(refSecrets(referencing(mgr.GetClient(), &identityv1alpha1.ConnectionList{}, tenantsOf))).
 		WatchesRawSource(refSecrets(referencing(mgr.GetClient(), &identityv1alpha1.APIList{}, tenantsOf))).
 		WithOptions(opts).

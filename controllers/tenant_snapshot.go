@@ -37,7 +37,7 @@ import (
 func (r *TenantReconciler) compile(ctx context.Context, tenant *identityv1alpha1.Tenant, ch children, stated []keys.StatedKey) (*snapshot.Snapshot, error) {
 	snap := &snapshot.Snapshot{
 		Version:             snapshot.FormatVersion,
-		Tenant:              snapshot.TenantRef{Namespace: tenant.Namespace, Name: tenant.Name, UID: string(tenant.UID)},
+		Tenant:              snapshot.TenantRef{Namespace: tenant.Namespace, Name: tenant.Name, UID: string(tenant.UID), Created: tenant.CreationTimestamp.UTC()},
 		DisplayName:         tenant.Spec.DisplayName,
 		Issuer:              issuerOf(tenant, r.opts.TokenServerURL, r.opts.Namespace),
 		Domain:              tenant.Spec.Domain,

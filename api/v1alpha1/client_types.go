@@ -98,6 +98,12 @@ type ClientStatus struct {
 	// credentialsSecretName is the Secret that holds the Client's credentials.
 	// +optional
 	CredentialsSecretName string `json:"credentialsSecretName,omitempty"`
+	// credentialsDigest is the SHA-256, in hex, of the credentials the controller issued
+	// (client_id and client secret). It is recorded before the credentials Secret is
+	// written, so that a credentials Secret that does not match it, whoever made it and
+	// whatever its owner references say, is known not to be the controller's.
+	// +optional
+	CredentialsDigest string `json:"credentialsDigest,omitempty"`
 }
 
 // Client is an application that requests tokens with the password grants.

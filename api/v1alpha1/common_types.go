@@ -33,6 +33,9 @@ const (
 	ReasonInvalidSecret = "InvalidSecret"
 	// ReasonInvalidReference says that a name the object refers to does not resolve.
 	ReasonInvalidReference = "InvalidReference"
+	// ReasonSecretNotReferable says that a referenced Secret does not carry
+	// LabelReferable, so the controller does not read it.
+	ReasonSecretNotReferable = "SecretNotReferable"
 
 	// ConditionDirectoryReachable is True when the controller could bind to an LDAP or
 	// Active Directory connection's directory as its service account and read its base DN.
@@ -44,6 +47,22 @@ const (
 	// ReasonDirectoryUnreachable says the directory could not be reached or refused the
 	// service account; the message says why.
 	ReasonDirectoryUnreachable = "Unreachable"
+)
+
+// Labels and annotations that users and cluster admins set on their own objects.
+const (
+	// LabelReferable, set to "true" on a Secret, allows Connections and APIs of its
+	// namespace to reference it. Without it the controller does not read the Secret: a
+	// Secret of a namespace is read through a Connection or API only when whoever made
+	// the Secret agreed, so referencing cannot read a Secret one could not read oneself,
+	// nor send it to a directory of one's choosing.
+	LabelReferable = "identity.gatehouse.dev/referable"
+
+	// AnnotationAllowedDomains, on a Namespace, lists the domains that Tenants of that
+	// namespace may claim as spec.domain: comma-separated host names, each exact
+	// (login.acme.example) or a wildcard for every host below a suffix (*.acme.example).
+	// It is the cluster admin's to set: namespace users cannot update their Namespace.
+	AnnotationAllowedDomains = "identity.gatehouse.dev/allowed-domains"
 )
 
 // TenantReference names the Tenant, in the same namespace, that an object belongs to.

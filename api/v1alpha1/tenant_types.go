@@ -45,6 +45,21 @@ const RotateKeysAnnotation = "identity.gatehouse.dev/rotate-keys"
 // suffix repeats the request, e.g. "alice@example.com;1732612345".
 const UnblockAnnotation = "identity.gatehouse.dev/unblock"
 
+// Reasons a Tenant's spec.domain is not served. A host is served by one Tenant in the
+// whole cluster; the Tenant keeps the Ready=False reason until the domain is its to serve.
+const (
+	// ReasonDomainConflict says that another Tenant already serves the domain: the one
+	// serving it keeps it, and among new claims the oldest Tenant (creationTimestamp,
+	// then UID) wins.
+	ReasonDomainConflict = "DomainConflict"
+	// ReasonDomainNotAllowed says that the Tenant's namespace may not claim the domain
+	// (see AnnotationAllowedDomains and the controller's --allowed-domains).
+	ReasonDomainNotAllowed = "DomainNotAllowed"
+	// ReasonDomainReserved says that the domain is the token server's own host or one
+	// the cluster admin reserved (the controller's --reserved-domains).
+	ReasonDomainReserved = "DomainReserved"
+)
+
 // TenantSpec declares an issuer: where it is served, how it signs, how long tokens live.
 type TenantSpec struct {
 	// displayName is a human-readable name, shown in discovery as the service name.
@@ -54,7 +69,10 @@ type TenantSpec struct {
 
 	// domain, when set, serves the Tenant at the root of this host name (matched on the
 	// Host header), with issuer https://<domain>/. When empty, the Tenant is served under
-	// the token server's external URL at /<namespace>/<name>/.
+	// the token server's external URL at /<namespace>/<name>/. A host is served by one
+	// Tenant in the cluster, and only where the cluster admin allows the namespace to
+	// claim it (the Namespace annotation identity.gatehouse.dev/allowed-domains); Ready
+	// says DomainConflict, DomainNotAllowed or DomainReserved when it is not served.
 	// +kubebuilder:validation:MaxLength=253
 	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="domain must be a lowercase host name such as login.example.com, without scheme, port or path"
 	// +optional

@@ -236,7 +236,7 @@ func tenantObjects(ns, algorithm, hash string) []client.Object {
 		name := fmt.Sprintf("users-%d", i)
 		users := fmt.Sprintf("- {username: alice, passwordHash: '%s'}\n- {username: bob, passwordHash: '%s'}\n", hash, hash)
 		objs = append(objs,
-			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Data: map[string][]byte{"users.yaml": []byte(users)}},
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{identityv1alpha1.LabelReferable: "true"}}, Data: map[string][]byte{"users.yaml": []byte(users)}},
 			&identityv1alpha1.Connection{
 				ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 				Spec: identityv1alpha1.ConnectionSpec{TenantRef: ref, Database: &identityv1alpha1.DatabaseConnection{

@@ -160,7 +160,7 @@ func sampleHash(t *testing.T, users string) string {
 // LDAPBindSecret holds the service account's password and the CA of directory.
 func LDAPBindSecret(namespace, name string, directory *testldap.Server, bindPassword string) *corev1.Secret {
 	return &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{identityv1alpha1.LabelReferable: "true"}},
 		Data:       map[string][]byte{"password": []byte(bindPassword), "ca.crt": []byte(directory.CAPEM)},
 	}
 }
