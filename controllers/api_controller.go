@@ -86,13 +86,13 @@ func (r *APIReconciler) reconcileAPI(ctx context.Context, api *identityv1alpha1.
 	return nil
 }
 
-func (r *APIReconciler) setup(mgr ctrl.Manager, opts controller.Options, refSecrets secretSource) error {
+func (r *APIReconciler) setup(mgr ctrl.Manager, opts controller.Options, secrets userSecrets) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&identityv1alpha1.API{}).
-		Owns(&corev1.Secret{}).
+		WatchesRawSource(secrets.generatedFor(ownedBy(mgr, &identityv1alpha1.API{}))).
 		Watches(&identityv1alpha1.Tenant{}, childrenOf(mgr.GetClient(), &identityv1alpha1.APIList{}),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WatchesRawSource(refSecrets(referencing(mgr.GetClient(), &identityv1alpha1.APIList{}, requestsFor))).
+		WatchesRawSource(secrets.referencedBy(referencing(mgr.GetClient(), &identityv1alpha1.APIList{}, requestsFor))).
 		WithOptions(opts).
 		Named("api").
 		Complete(r)

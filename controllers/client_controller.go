@@ -164,10 +164,10 @@ func credentialsDigest(clientID, secret string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (r *ClientReconciler) setup(mgr ctrl.Manager, opts controller.Options) error {
+func (r *ClientReconciler) setup(mgr ctrl.Manager, opts controller.Options, secrets userSecrets) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&identityv1alpha1.Client{}).
-		Owns(&corev1.Secret{}).
+		WatchesRawSource(secrets.generatedFor(ownedBy(mgr, &identityv1alpha1.Client{}))).
 		Watches(&identityv1alpha1.Tenant{}, childrenOf(mgr.GetClient(), &identityv1alpha1.ClientList{}),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(opts).

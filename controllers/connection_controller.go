@@ -133,12 +133,12 @@ func (r *ConnectionReconciler) validate(ctx context.Context, conn *identityv1alp
 	return r.resolveConnection(ctx, conn)
 }
 
-func (r *ConnectionReconciler) setup(mgr ctrl.Manager, opts controller.Options, refSecrets secretSource) error {
+func (r *ConnectionReconciler) setup(mgr ctrl.Manager, opts controller.Options, secrets userSecrets) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&identityv1alpha1.Connection{}).
 		Watches(&identityv1alpha1.Tenant{}, childrenOf(mgr.GetClient(), &identityv1alpha1.ConnectionList{}),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		WatchesRawSource(refSecrets(referencing(mgr.GetClient(), &identityv1alpha1.ConnectionList{}, requestsFor))).
+		WatchesRawSource(secrets.referencedBy(referencing(mgr.GetClient(), &identityv1alpha1.ConnectionList{}, requestsFor))).
 		WithOptions(opts).
 		Named("connection").
 		Complete(r)

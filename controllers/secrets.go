@@ -135,15 +135,11 @@ func (b *base) controllerReference(owner client.Object) (metav1.OwnerReference, 
 
 // ownedSecret returns the Secret name of owner's namespace when owner controls it, nil
 // when it does not exist, and a SecretConflict problem when it is someone else's: a
-// Secret a user made is never overwritten. The cache holds only labelled Secrets, so a
-// miss is confirmed uncached.
+// Secret a user made is never overwritten. It reads uncached: the cache holds no Secret
+// of a user's namespace.
 func (b *base) ownedSecret(ctx context.Context, owner client.Object, name string) (*corev1.Secret, error) {
-	key := types.NamespacedName{Namespace: owner.GetNamespace(), Name: name}
 	var s corev1.Secret
-	err := b.Client.Get(ctx, key, &s)
-	if apierrors.IsNotFound(err) {
-		err = b.APIReader.Get(ctx, key, &s)
-	}
+	err := b.APIReader.Get(ctx, types.NamespacedName{Namespace: owner.GetNamespace(), Name: name}, &s)
 	switch {
 	case apierrors.IsNotFound(err):
 		return nil, nil

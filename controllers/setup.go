@@ -24,14 +24,16 @@ limitations under the License.
 // snapshot: it compiles the Tenant from its children, resolving them again itself, so a
 // snapshot never depends on how up to date the children's status is.
 //
-// Caching: the manager's Secret informer holds only Secrets labelled with
-// snapshot.LabelComponent, that is the Secrets this controller writes (keys, snapshot
-// parts, the token servers' peer key, client credentials, HS256 secrets). Secrets that users reference (users
-// stores, bind passwords, CA bundles, HS256 secrets) are read only when they carry the
-// opt-in label identityv1alpha1.LabelReferable, uncached, when a reconcile needs them,
-// and watched through a separate metadata-only informer of those labelled Secrets: their
-// changes (labelling one among them) re-enqueue the objects that reference them (field
-// indexes) without their data being held in memory.
+// Caching: the manager's Secret informer holds only the operator's namespace's Secrets
+// labelled with snapshot.LabelComponent, that is the Secrets this controller writes there
+// (keys, snapshot parts, the token servers' peer key). Secrets of users' namespaces are
+// never cached whole, so that no namespace can make the controller hold its Secrets: the
+// ones this controller writes there (client credentials, HS256 secrets) and the ones users
+// reference (users stores, bind passwords, CA bundles, HS256 secrets), which are read only
+// when they carry the opt-in label identityv1alpha1.LabelReferable, are read uncached
+// when a reconcile needs them and watched through metadata-only informers that keep a
+// few fields of each (userSecrets): their changes re-enqueue the objects that own or
+// reference them (owner references, field indexes).
 package controllers
 
 import (
@@ -101,19 +103,90 @@ func NewScheme() *runtime.Scheme {
 	return s
 }
 
-// CacheOptions restrict the manager's cache: Secrets only when they carry
-// snapshot.LabelComponent (what this controller writes), and no managed fields.
-func CacheOptions() cache.Options {
-	hasComponent, err := labels.NewRequirement(snapshot.LabelComponent, selection.Exists, nil)
-	if err != nil {
-		panic(err)
-	}
+// CacheOptions restrict the manager's cache: Secrets only in the operator's namespace
+// and only when they carry snapshot.LabelComponent (what this controller writes there),
+// and no managed fields. Secrets of users' namespaces are never held whole: see
+// userSecrets.
+func CacheOptions(operatorNamespace string) cache.Options {
 	return cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Secret{}: {Label: labels.NewSelector().Add(*hasComponent)},
+			&corev1.Secret{}: {
+				Label:      hasLabel(snapshot.LabelComponent),
+				Namespaces: map[string]cache.Config{operatorNamespace: {}},
+			},
 		},
 		DefaultTransform: cache.TransformStripManagedFields(),
 	}
+}
+
+func hasLabel(key string) labels.Selector {
+	req, err := labels.NewRequirement(key, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant, valid key
+	}
+	return labels.NewSelector().Add(*req)
+}
+
+// userSecrets watch the Secrets of users' namespaces that the controller reads, by the
+// little of their metadata that maps them to objects (see slimSecretMetadata), so that
+// however many Secrets a namespace makes, or however large, the controller holds little
+// of each; their data is read uncached when a reconcile needs it.
+type userSecrets struct {
+	// referenced are the Secrets that opted in to be referenced by Connections and APIs.
+	referenced cache.Cache
+	// generated are the Secrets the controller wrote there (client credentials, HS256
+	// secrets); a namespace's users can label theirs alike, which costs them nothing more.
+	generated cache.Cache
+}
+
+func newUserSecrets(mgr ctrl.Manager) (userSecrets, error) {
+	watch := func(selector labels.Selector) (cache.Cache, error) {
+		c, err := cache.New(mgr.GetConfig(), cache.Options{
+			Scheme:               mgr.GetScheme(),
+			Mapper:               mgr.GetRESTMapper(),
+			DefaultTransform:     slimSecretMetadata,
+			DefaultLabelSelector: selector,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return c, mgr.Add(c)
+	}
+	referenced, err := watch(labels.SelectorFromSet(labels.Set{identityv1alpha1.LabelReferable: "true"}))
+	if err != nil {
+		return userSecrets{}, err
+	}
+	generated, err := watch(hasLabel(snapshot.LabelComponent))
+	return userSecrets{referenced: referenced, generated: generated}, err
+}
+
+// referencedBy is a source of the opted-in Secrets' events for h.
+func (u userSecrets) referencedBy(h handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request]) source.Source {
+	return source.Kind(u.referenced, secretMetadata(), h)
+}
+
+// generatedFor is a source of the generated Secrets' events for h.
+func (u userSecrets) generatedFor(h handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request]) source.Source {
+	return source.Kind(u.generated, secretMetadata(), h)
+}
+
+// slimSecretMetadata keeps of a watched Secret what the event handlers read: its name,
+// its controller and the Tenant annotation of the Secrets this controller writes.
+func slimSecretMetadata(obj any) (any, error) {
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return obj, nil
+	}
+	slim := &metav1.PartialObjectMetadata{TypeMeta: m.TypeMeta, ObjectMeta: metav1.ObjectMeta{
+		Namespace: m.Namespace, Name: m.Name, UID: m.UID, ResourceVersion: m.ResourceVersion,
+	}}
+	if ref := metav1.GetControllerOfNoCopy(m); ref != nil {
+		slim.OwnerReferences = []metav1.OwnerReference{*ref}
+	}
+	if tenant, ok := m.Annotations[snapshot.AnnotationTenant]; ok {
+		slim.Annotations = map[string]string{snapshot.AnnotationTenant: tenant}
+	}
+	return slim, nil
 }
 
 // Setup registers the field indexes, the four reconcilers and the one that keeps the
@@ -125,19 +198,8 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := addIndexes(ctx, mgr); err != nil {
 		return err
 	}
-	// Referenced user Secrets are watched through their metadata only, by a cache of
-	// its own: the manager's Secret informer is label-filtered.
-	// Only Secrets that opted in can be read, so only they are watched.
-	secretMeta, err := cache.New(mgr.GetConfig(), cache.Options{
-		Scheme:               mgr.GetScheme(),
-		Mapper:               mgr.GetRESTMapper(),
-		DefaultTransform:     cache.TransformStripManagedFields(),
-		DefaultLabelSelector: labels.SelectorFromSet(labels.Set{identityv1alpha1.LabelReferable: "true"}),
-	})
+	secrets, err := newUserSecrets(mgr)
 	if err != nil {
-		return err
-	}
-	if err := mgr.Add(secretMeta); err != nil {
 		return err
 	}
 	b := base{
@@ -155,14 +217,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 			RateLimiter:             rateLimiter(),
 		}
 	}
-	refSecrets := func(h handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request]) source.Source {
-		return source.Kind(secretMeta, secretMetadata(), h)
-	}
 	for _, setup := range []func() error{
-		func() error { return (&TenantReconciler{base: b}).setup(mgr, ctrlOpts(), refSecrets) },
-		func() error { return (&ConnectionReconciler{base: b}).setup(mgr, ctrlOpts(), refSecrets) },
-		func() error { return (&APIReconciler{base: b}).setup(mgr, ctrlOpts(), refSecrets) },
-		func() error { return (&ClientReconciler{base: b}).setup(mgr, ctrlOpts()) },
+		func() error { return (&TenantReconciler{base: b}).setup(mgr, ctrlOpts(), secrets) },
+		func() error { return (&ConnectionReconciler{base: b}).setup(mgr, ctrlOpts(), secrets) },
+		func() error { return (&APIReconciler{base: b}).setup(mgr, ctrlOpts(), secrets) },
+		func() error { return (&ClientReconciler{base: b}).setup(mgr, ctrlOpts(), secrets) },
 		func() error { return (&peerKeyReconciler{base: b}).setup(mgr, ctrlOpts()) },
 	} {
 		if err := setup(); err != nil {
@@ -250,8 +309,10 @@ func secretRefNames(o client.Object) []string {
 	return names
 }
 
-// secretSource watches user Secrets, by their metadata, with an event handler.
-type secretSource func(handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request]) source.Source
+// ownedBy maps a watched Secret to the object of owner's kind that controls it.
+func ownedBy(mgr ctrl.Manager, owner client.Object) handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request] {
+	return handler.TypedEnqueueRequestForOwner[*metav1.PartialObjectMetadata](mgr.GetScheme(), mgr.GetRESTMapper(), owner, handler.OnlyControllerOwner())
+}
 
 // childrenOf maps a Tenant to the objects of list's kind that belong to it.
 func childrenOf(c client.Reader, list client.ObjectList) handler.EventHandler {

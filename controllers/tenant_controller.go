@@ -220,30 +220,36 @@ func checkDefaults(snap *snapshot.Snapshot) error {
 	return nil
 }
 
-func (r *TenantReconciler) setup(mgr ctrl.Manager, opts controller.Options, refSecrets secretSource) error {
+func (r *TenantReconciler) setup(mgr ctrl.Manager, opts controller.Options, secrets userSecrets) error {
 	toTenant := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: tenantRefName(o)}}}
 	})
-	// Secrets this controller wrote carry their Tenant in an annotation.
-	secretToTenant := handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+	// Secrets this controller wrote carry their Tenant in an annotation: keys and
+	// snapshots in the operator's namespace, credentials and HS256 secrets in the users'.
+	tenantOfSecret := func(o metav1.Object) []reconcile.Request {
 		ns, name, ok := strings.Cut(o.GetAnnotations()[snapshot.AnnotationTenant], "/")
 		if !ok {
 			return nil
 		}
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
-	})
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&identityv1alpha1.Tenant{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&identityv1alpha1.Connection{}, toTenant, builder.WithPredicates(compiledChange)).
 		Watches(&identityv1alpha1.API{}, toTenant, builder.WithPredicates(compiledChange)).
 		Watches(&identityv1alpha1.Client{}, toTenant, builder.WithPredicates(compiledChange)).
-		Watches(&corev1.Secret{}, secretToTenant).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
+			return tenantOfSecret(o)
+		})).
+		WatchesRawSource(secrets.generatedFor(handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *metav1.PartialObjectMetadata) []reconcile.Request {
+			return tenantOfSecret(o)
+		}))).
 		Watches(&identityv1alpha1.Tenant{}, sameDomain(mgr.GetClient())).
 		Watches(&corev1.Namespace{}, tenantsOfNamespace(mgr.GetClient()),
 			builder.OnlyMetadata, builder.WithPredicates(predicate.AnnotationChangedPredicate{})).
-		WatchesRawSource(refSecrets(referencing(mgr.GetClient(), &identityv1alpha1.ConnectionList{}, tenantsOf))).
-		WatchesRawSource(refSecrets(referencing(mgr.GetClient(), &identityv1alpha1.APIList{}, tenantsOf))).
+		WatchesRawSource(secrets.referencedBy(referencing(mgr.GetClient(), &identityv1alpha1.ConnectionList{}, tenantsOf))).
+		WatchesRawSource(secrets.referencedBy(referencing(mgr.GetClient(), &identityv1alpha1.APIList{}, tenantsOf))).
 		WithOptions(opts).
 		Named("tenant").
 		Complete(r)
