@@ -71,7 +71,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: envtest
-envtest: ## Build kube-apiserver and etcd when missing; print the KUBEBUILDER_ASSETS directory.
+envtest: ## Build kube-apiserver, etcd and kube-controller-manager when missing; print the KUBEBUILDER_ASSETS directory.
 	@hack/controlplane.sh build >&2
 	@hack/controlplane.sh path
 

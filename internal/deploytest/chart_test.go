@@ -34,7 +34,7 @@ func TestChartDefaultValues(t *testing.T) {
 	objs := renderChart(t)
 
 	want := map[string]int{
-		"CustomResourceDefinition": 4, "Deployment": 2, "ServiceAccount": 2, "ClusterRole": 1,
+		"CustomResourceDefinition": 4, "Deployment": 2, "ServiceAccount": 2, "ClusterRole": 3,
 		"ClusterRoleBinding": 1, "Role": 2, "RoleBinding": 2, "Service": 3, "PodDisruptionBudget": 1,
 	}
 	if got := kinds(objs); !maps.Equal(got, want) {
@@ -172,12 +172,56 @@ func TestKustomizeDefault(t *testing.T) {
 	if got := names(objs); !maps.Equal(got, chart) {
 		t.Errorf("config/default installs %v, the chart %v", slices.Sorted(maps.Keys(got)), slices.Sorted(maps.Keys(chart)))
 	}
-	// The token server's Role is written by hand twice, in config/tokenserver and in the chart.
-	kustomized, charted := find(t, objs, "Role", "gatehouse-tokenserver"), find(t, chartObjs, "Role", "gatehouse-tokenserver")
-	if !reflect.DeepEqual(kustomized.Object["rules"], charted.Object["rules"]) {
-		t.Errorf("the token server's Role grants %v in config/tokenserver, %v in the chart", kustomized.Object["rules"], charted.Object["rules"])
+	// These roles are written by hand twice, in config/ and in the chart.
+	for _, role := range []struct{ kind, name string }{
+		{"Role", "gatehouse-tokenserver"}, {"ClusterRole", "gatehouse-edit"}, {"ClusterRole", "gatehouse-view"},
+	} {
+		kustomized, charted := find(t, objs, role.kind, role.name), find(t, chartObjs, role.kind, role.name)
+		if !reflect.DeepEqual(kustomized.Object["rules"], charted.Object["rules"]) {
+			t.Errorf("%s %s grants %v in config/, %v in the chart", role.kind, role.name, kustomized.Object["rules"], charted.Object["rules"])
+		}
+		if a, b := aggregationLabels(kustomized), aggregationLabels(charted); !maps.Equal(a, b) {
+			t.Errorf("%s %s aggregates by %v in config/, by %v in the chart", role.kind, role.name, a, b)
+		}
 	}
 	dryRunApply(t, objs)
+}
+
+// TestChartAggregatedRoles checks that the ClusterRoles for namespace users aggregate
+// into the built-in ones, edit and admin managing the four kinds and view reading them,
+// and that rbac.aggregateClusterRoles=false leaves them out.
+func TestChartAggregatedRoles(t *testing.T) {
+	objs := renderChart(t)
+	edit, view := find(t, objs, "ClusterRole", "gatehouse-edit"), find(t, objs, "ClusterRole", "gatehouse-view")
+	for _, tt := range []struct {
+		role      *unstructured.Unstructured
+		aggregate []string
+	}{
+		{edit, []string{"rbac.authorization.k8s.io/aggregate-to-edit", "rbac.authorization.k8s.io/aggregate-to-admin"}},
+		{view, []string{"rbac.authorization.k8s.io/aggregate-to-view"}},
+	} {
+		for _, label := range tt.aggregate {
+			if tt.role.GetLabels()[label] != "true" {
+				t.Errorf("%s is not labelled %s=true: %v", tt.role.GetName(), label, tt.role.GetLabels())
+			}
+		}
+	}
+	for _, obj := range renderChart(t, "--set", "rbac.aggregateClusterRoles=false") {
+		if obj.GetKind() == "ClusterRole" && obj.GetName() != "gatehouse-controller" {
+			t.Errorf("rbac.aggregateClusterRoles=false renders ClusterRole %s", obj.GetName())
+		}
+	}
+}
+
+// aggregationLabels are the labels of a ClusterRole that aggregate it into others.
+func aggregationLabels(role *unstructured.Unstructured) map[string]string {
+	out := map[string]string{}
+	for k, v := range role.GetLabels() {
+		if strings.HasPrefix(k, "rbac.authorization.k8s.io/aggregate-to-") {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // names are the kinds and names of objects, "Kind/name".

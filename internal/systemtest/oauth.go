@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -74,4 +76,68 @@ func TokenKID(t *testing.T, jwt string) string {
 		t.Fatalf("reading a token header: %v", err)
 	}
 	return h.KID
+}
+
+// Answer is how the token server answered a token request.
+type Answer struct {
+	Status int
+	// Code is the RFC 6749 error code; "" for a token.
+	Code string
+	// RetryAfter is the Retry-After header; "" when there is none.
+	RetryAfter string
+}
+
+func (a Answer) String() string {
+	s := strconv.Itoa(a.Status)
+	if a.Code != "" {
+		s += " " + a.Code
+	}
+	if a.RetryAfter != "" {
+		s += " (Retry-After " + a.RetryAfter + ")"
+	}
+	return s
+}
+
+// AnswerOf is the answer that err, the error of PasswordToken or PasswordTokenWith
+// (nil for a token), reports; false when the request got no HTTP answer at all.
+func AnswerOf(err error) (Answer, bool) {
+	if err == nil {
+		return Answer{Status: http.StatusOK}, true
+	}
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.Response == nil {
+		return Answer{}, false
+	}
+	return Answer{Status: re.Response.StatusCode, Code: re.ErrorCode, RetryAfter: re.Response.Header.Get("Retry-After")}, true
+}
+
+// HTTPClient sends every request to the token server over plain HTTP, whatever the
+// scheme and host of its URL, with that host in the Host header: as the load balancer in
+// front of the token server does, terminating TLS for the Tenants' domains. Each request
+// also carries header (such as X-Forwarded-For, which the token server believes when
+// started with --trusted-proxies=127.0.0.1); header may be nil.
+func (ts *TokenServer) HTTPClient(header http.Header) *http.Client {
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = 64 // the floods of the tests reuse their connections
+	return &http.Client{
+		Transport: &toTokenServer{addr: ts.addr, header: header, next: transport},
+		Timeout:   time.Minute,
+	}
+}
+
+// toTokenServer is the RoundTripper of HTTPClient.
+type toTokenServer struct {
+	addr   string
+	header http.Header
+	next   http.RoundTripper
+}
+
+func (r *toTokenServer) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Host = req.URL.Host
+	req.URL.Scheme, req.URL.Host = "http", r.addr
+	for name, values := range r.header {
+		req.Header[name] = values
+	}
+	return r.next.RoundTrip(req)
 }

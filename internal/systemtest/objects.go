@@ -2,6 +2,7 @@ package systemtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -29,7 +30,7 @@ const waitTimeout = 60 * time.Second
 func (s *System) Create(t *testing.T, objs ...client.Object) {
 	t.Helper()
 	for _, o := range objs {
-		if err := s.Env.Client.Create(context.Background(), o); err != nil {
+		if err := s.Client.Create(context.Background(), o); err != nil {
 			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
 		}
 	}
@@ -38,7 +39,7 @@ func (s *System) Create(t *testing.T, objs ...client.Object) {
 // Get reads o again from the API server.
 func (s *System) Get(t *testing.T, o client.Object) {
 	t.Helper()
-	if err := s.Env.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+	if err := s.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -47,11 +48,11 @@ func (s *System) Get(t *testing.T, o client.Object) {
 func (s *System) Update(t *testing.T, o client.Object, change func()) {
 	t.Helper()
 	Eventually(t, "an update of "+o.GetName()+" goes through", func() error {
-		if err := s.Env.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+		if err := s.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
 			return err
 		}
 		change()
-		return s.Env.Client.Update(context.Background(), o)
+		return s.Client.Update(context.Background(), o)
 	})
 }
 
@@ -59,7 +60,7 @@ func (s *System) Update(t *testing.T, o client.Object, change func()) {
 func (s *System) WaitCondition(t *testing.T, o client.Object, conditionType string, status metav1.ConditionStatus) {
 	t.Helper()
 	Eventually(t, fmt.Sprintf("%s %s=%s", o.GetName(), conditionType, status), func() error {
-		if err := s.Env.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+		if err := s.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
 			return err
 		}
 		c := meta.FindStatusCondition(commonStatus(t, o).Conditions, conditionType)
@@ -68,6 +69,31 @@ func (s *System) WaitCondition(t *testing.T, o client.Object, conditionType stri
 		}
 		return nil
 	})
+}
+
+// WaitRefused waits until o is Ready=False with reason, and returns that condition. It
+// fails the test at once when o is Ready instead: an object the controller must refuse
+// is never served, not even for a moment.
+func (s *System) WaitRefused(t *testing.T, o client.Object, reason string) metav1.Condition {
+	t.Helper()
+	var ready metav1.Condition
+	Eventually(t, fmt.Sprintf("%s Ready=False reason %s", o.GetName(), reason), func() error {
+		if err := s.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(commonStatus(t, o).Conditions, identityv1alpha1.ConditionReady)
+		switch {
+		case c == nil:
+			return errors.New("no Ready condition yet")
+		case c.Status == metav1.ConditionTrue:
+			t.Fatalf("%T %s/%s is Ready (%s: %s); want Ready=False reason %s", o, o.GetNamespace(), o.GetName(), c.Reason, c.Message, reason)
+		case c.Reason != reason:
+			return fmt.Errorf("the condition is Ready=%s reason %s: %s", c.Status, c.Reason, c.Message)
+		}
+		ready = *c
+		return nil
+	})
+	return ready
 }
 
 // WaitReady waits until every object is Ready.
@@ -99,7 +125,7 @@ func (s *System) Credentials(t *testing.T, c *identityv1alpha1.Client) Credentia
 	s.Get(t, c)
 	var secret corev1.Secret
 	Eventually(t, "the credentials Secret of "+c.Name+" exists", func() error {
-		return s.Env.Client.Get(context.Background(), client.ObjectKey{Namespace: c.Namespace, Name: c.Status.CredentialsSecretName}, &secret)
+		return s.Client.Get(context.Background(), client.ObjectKey{Namespace: c.Namespace, Name: c.Status.CredentialsSecretName}, &secret)
 	})
 	out := Credentials{}
 	for k, v := range secret.Data {

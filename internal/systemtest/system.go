@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatehouse-dev/gatehouse/internal/testenv"
@@ -39,15 +41,19 @@ const (
 
 // System is a running API server with the RBAC Gatehouse ships, and the built binary.
 type System struct {
-	Env    *testenv.Env
+	Env *testenv.Env
+	// Client is the client of the object helpers (Create, Get, WaitCondition, ...): the
+	// administrator's, or a namespace user's in a System that As returns.
+	Client client.Client
 	binary string
 }
 
-// Main is a TestMain: it builds the gatehouse binary, starts an API server, installs the
-// controller's and the token server's ServiceAccounts and RBAC, stores the System in
-// *sys, runs the tests and exits with their result.
-func Main(m *testing.M, sys **System) {
-	code, err := run(m, sys)
+// Main is a TestMain: it builds the gatehouse binary, starts an API server (with opts),
+// installs the controller's and the token server's ServiceAccounts and RBAC and the
+// ClusterRoles for namespace users, stores the System in *sys, runs the tests and exits
+// with their result.
+func Main(m *testing.M, sys **System, opts ...testenv.Option) {
+	code, err := run(m, sys, opts...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -55,7 +61,7 @@ func Main(m *testing.M, sys **System) {
 	os.Exit(code)
 }
 
-func run(m *testing.M, sys **System) (int, error) {
+func run(m *testing.M, sys **System, opts ...testenv.Option) (int, error) {
 	dir, err := os.MkdirTemp("", "gatehouse-systemtest-")
 	if err != nil {
 		return 0, err
@@ -67,12 +73,12 @@ func run(m *testing.M, sys **System) (int, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("building gatehouse: %w\n%s", err, out)
 	}
-	env, err := testenv.Start()
+	env, err := testenv.Start(opts...)
 	if err != nil {
 		return 0, err
 	}
 	defer env.Stop() //nolint:errcheck // best effort at exit
-	s := &System{Env: env, binary: binary}
+	s := &System{Env: env, Client: env.Client, binary: binary}
 	if err := s.installRBAC(); err != nil {
 		return 0, err
 	}
@@ -81,11 +87,11 @@ func run(m *testing.M, sys **System) (int, error) {
 }
 
 // installRBAC creates the operator's namespace and the ServiceAccounts, Roles and
-// bindings the project ships: config/rbac for the controller, config/tokenserver for the
-// token server.
+// bindings the project ships: config/rbac for the controller and for namespace users,
+// config/tokenserver for the token server.
 func (s *System) installRBAC() error {
 	objs := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}}
-	for _, file := range []string{"rbac/service_account.yaml", "rbac/role.yaml", "rbac/role_binding.yaml", "tokenserver/tokenserver.yaml"} {
+	for _, file := range []string{"rbac/service_account.yaml", "rbac/role.yaml", "rbac/role_binding.yaml", "rbac/aggregated_roles.yaml", "tokenserver/tokenserver.yaml"} {
 		m, err := Manifests(filepath.Join(testenv.RepoRoot(), "config", file))
 		if err != nil {
 			return err
@@ -103,6 +109,22 @@ func (s *System) installRBAC() error {
 		}
 	}
 	return nil
+}
+
+// As is the System acting as user, impersonated in no group but system:authenticated,
+// as a namespace user of a cluster is: its object helpers create, read and update with
+// that user's rights only.
+func (s *System) As(t *testing.T, user string) *System {
+	t.Helper()
+	cfg := rest.CopyConfig(s.Env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	c, err := client.New(cfg, client.Options{Scheme: s.Env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := *s
+	as.Client = c
+	return &as
 }
 
 // Manifests reads the objects of a multi-document YAML file.
@@ -136,6 +158,8 @@ type TokenServer struct {
 	*Process
 	// URL is the base URL of the tenants; MetricsURL serves /metrics.
 	URL, MetricsURL string
+	// addr and metricsAddr are the addresses of URL and MetricsURL.
+	addr, metricsAddr string
 }
 
 // StartGatehouse starts a token server and a controller that names it as the issuers'
@@ -158,7 +182,29 @@ func (s *System) StartTokenServerAt(t *testing.T, addr, metricsAddr string, flag
 	args := append([]string{"tokenserver", "--namespace", OperatorNamespace,
 		"--bind-address", addr, "--metrics-bind-address", metricsAddr, "--peer-bind-address", "127.0.0.1:0"}, flags...)
 	p := s.start(t, tokenServerServiceAccount, args...)
-	return &TokenServer{Process: p, URL: "http://" + addr, MetricsURL: "http://" + metricsAddr + "/metrics"}
+	return &TokenServer{Process: p, URL: "http://" + addr, MetricsURL: "http://" + metricsAddr + "/metrics", addr: addr, metricsAddr: metricsAddr}
+}
+
+// WaitReady waits until the token server reports ready (it has loaded the snapshots
+// and joined its peers), failing the test at once if it exits instead.
+func (ts *TokenServer) WaitReady(t *testing.T) {
+	t.Helper()
+	Eventually(t, "gatehouse tokenserver is ready", func() error {
+		select {
+		case <-ts.proc.Exited():
+			t.Fatalf("gatehouse tokenserver exited:\n%s", ts.Output())
+		default:
+		}
+		resp, err := http.Get("http://" + ts.metricsAddr + "/readyz") //nolint:noctx // bounded by the server's answer on loopback
+		if err != nil {
+			return err
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz: %s", resp.Status)
+		}
+		return nil
+	})
 }
 
 // StartController starts `gatehouse controller` without leader election, so that
@@ -203,6 +249,16 @@ func (s *System) start(t *testing.T, serviceAccount string, args ...string) *Pro
 
 // Output is what the process has written so far: its JSON log lines.
 func (p *Process) Output() string { return p.proc.Output() }
+
+// Memory is the process's resident memory, now and at its peak so far.
+func (p *Process) Memory(t *testing.T) testproc.Memory {
+	t.Helper()
+	m, ok := testproc.ReadMemory(p.proc.Pid())
+	if !ok {
+		t.Fatalf("gatehouse %s has exited; no memory to read", p.name)
+	}
+	return m
+}
 
 // Stop stops the process with SIGTERM and fails the test unless it exits cleanly in
 // time, as a rolling update would.

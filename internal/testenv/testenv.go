@@ -1,6 +1,7 @@
 // Package testenv starts a real kube-apiserver and etcd (controller-runtime's envtest)
 // with Gatehouse's CRDs installed, for the tests of every package that talks to
-// Kubernetes. The binaries are the ones hack/controlplane.sh builds into bin/.
+// Kubernetes, and, for the tests that need its controllers, kube-controller-manager. The
+// binaries are the ones hack/controlplane.sh builds into bin/.
 package testenv
 
 import (
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/internal/testproc"
 )
 
 // Env is a running API server with the CRDs installed.
@@ -36,6 +38,24 @@ type Env struct {
 
 	env     *envtest.Environment
 	certDir string
+	// controllerManager runs when Start was given WithControllerManager.
+	controllerManager *testproc.Process
+}
+
+// Option configures Start.
+type Option func(*options)
+
+type options struct {
+	controllerManager bool
+}
+
+// WithControllerManager also runs kube-controller-manager, with the controllers a
+// cluster would run for what the tests exercise: ClusterRole aggregation (the built-in
+// edit, admin and view roles), garbage collection of owned objects, namespace deletion
+// and ServiceAccount token Secrets. Start returns once it has aggregated the built-in
+// roles.
+func WithControllerManager() Option {
+	return func(o *options) { o.controllerManager = true }
 }
 
 // RepoRoot is the root of the repository, found from this file's location.
@@ -74,12 +94,20 @@ func AssetsDir() (string, error) {
 
 // Start starts an API server and etcd and installs the CRDs of config/crd/bases. The
 // binaries must exist: `make envtest` builds them. Call Stop when done.
-func Start() (*Env, error) {
+func Start(opts ...Option) (*Env, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	assets, err := AssetsDir()
 	if err != nil {
 		return nil, err
 	}
-	for _, bin := range []string{"kube-apiserver", "etcd"} {
+	binaries := []string{"kube-apiserver", "etcd"}
+	if o.controllerManager {
+		binaries = append(binaries, controllerManagerBinary)
+	}
+	for _, bin := range binaries {
 		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
 			return nil, fmt.Errorf("%s is missing from %s: run `make envtest` to build the control plane", bin, assets)
 		}
@@ -112,12 +140,22 @@ func Start() (*Env, error) {
 		_ = e.Stop()
 		return nil, err
 	}
+	if o.controllerManager {
+		if err := e.startControllerManager(filepath.Join(assets, controllerManagerBinary)); err != nil {
+			_ = e.Stop()
+			return nil, err
+		}
+	}
 	return e, nil
 }
 
-// Stop stops the API server and etcd.
+// Stop stops kube-controller-manager if it runs, the API server and etcd.
 func (e *Env) Stop() error {
 	defer os.RemoveAll(e.certDir) //nolint:errcheck // a temporary directory
+	if e.controllerManager != nil {
+		// It exits on SIGTERM, or is killed after the grace period; either way it is gone.
+		_, _ = e.controllerManager.Stop(10 * time.Second)
+	}
 	return e.env.Stop()
 }
 

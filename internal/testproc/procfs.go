@@ -67,3 +67,42 @@ func Descendants(pid int) []int {
 	}
 	return out
 }
+
+// Memory is what /proc/<pid>/status says of a process's resident memory, in bytes.
+type Memory struct {
+	// RSS is resident now (VmRSS); PeakRSS is the most it has been resident at once
+	// since it started (VmHWM), so that a short peak between two reads is not missed.
+	RSS, PeakRSS int64
+}
+
+// ReadMemory reads /proc/<pid>/status; false when the process is gone.
+func ReadMemory(pid int) (Memory, bool) {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return Memory{}, false
+	}
+	var m Memory
+	found := 0
+	for line := range strings.Lines(string(raw)) {
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var field *int64
+		switch name {
+		case "VmRSS":
+			field = &m.RSS
+		case "VmHWM":
+			field = &m.PeakRSS
+		default:
+			continue
+		}
+		kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(value), " kB"), 10, 64)
+		if err != nil {
+			return Memory{}, false
+		}
+		*field = kib << 10
+		found++
+	}
+	return m, found == 2
+}

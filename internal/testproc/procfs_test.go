@@ -14,7 +14,7 @@ func TestReadStatAndDescendants(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = p.Stop(time.Second) })
-	pid := p.cmd.Process.Pid
+	pid := p.Pid()
 	st, ok := ReadStat(pid)
 	if !ok || st.Comm != "sh" || st.PPID != os.Getpid() || st.State == 'Z' {
 		t.Fatalf("ReadStat(%d) = %+v, %v; want sh, child of %d, running", pid, st, ok, os.Getpid())
@@ -36,5 +36,20 @@ func TestReadStatAndDescendants(t *testing.T) {
 	}
 	if _, ok := ReadStat(-1); ok {
 		t.Error("ReadStat of no process succeeded")
+	}
+}
+
+func TestReadMemory(t *testing.T) {
+	p, err := Start(exec.Command("sleep", "30"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = p.Stop(time.Second) })
+	m, ok := ReadMemory(p.Pid())
+	if !ok || m.RSS <= 0 || m.PeakRSS < m.RSS {
+		t.Errorf("ReadMemory(%d) = %+v, %v; want a resident set no larger than its peak", p.Pid(), m, ok)
+	}
+	if _, ok := ReadMemory(-1); ok {
+		t.Error("ReadMemory of no process succeeded")
 	}
 }
