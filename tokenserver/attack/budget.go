@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"container/list"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -81,7 +82,7 @@ type count struct {
 	blocksAt int
 
 	tenant *tenantCounts
-	queue  queueKey
+	queue  *queue
 	elem   *list.Element
 }
 
@@ -95,17 +96,24 @@ type queueKey struct {
 	blocking bool
 }
 
+// queue is one of a tenant's queues: never empty.
+type queue struct {
+	key queueKey
+	list.List
+}
+
 // tenantCounts are the counts of one tenant.
 type tenantCounts struct {
-	uid    string
-	size   int
-	queues map[queueKey]*list.List
+	uid  string
+	size int
+	// queues are few: one per cool-down the tenant's limits have had within a cool-down.
+	queues []*queue
 	index  int // in Memory.bySize
 }
 
 // each calls f for every count of t; f may remove the count it is given.
 func (t *tenantCounts) each(f func(*count)) {
-	for _, q := range t.queues {
+	for _, q := range slices.Clone(t.queues) {
 		for e := q.Front(); e != nil; {
 			next := e.Next()
 			f(e.Value.(*count))
@@ -122,6 +130,28 @@ func (t *tenantCounts) fronts(f func(*count)) {
 	}
 }
 
+// queueOf returns t's queue k, adding it when t has none.
+func (t *tenantCounts) queueOf(k queueKey) *queue {
+	for _, q := range t.queues {
+		if q.key == k {
+			return q
+		}
+	}
+	q := &queue{key: k}
+	t.queues = append(t.queues, q)
+	return q
+}
+
+// leave takes c out of its queue, and drops the queue when that empties it.
+func (t *tenantCounts) leave(c *count) {
+	q := c.queue
+	q.Remove(c.elem)
+	if q.Len() == 0 {
+		t.queues = slices.DeleteFunc(t.queues, func(other *queue) bool { return other == q })
+	}
+	c.queue, c.elem = nil, nil
+}
+
 // giveUp returns the count t gives up for a new key: an expired one, else the one raised
 // least recently of those that block nothing; nil when every count blocks.
 func (t *tenantCounts) giveUp(now time.Time) (c *count, outcome Outcome) {
@@ -130,7 +160,7 @@ func (t *tenantCounts) giveUp(now time.Time) (c *count, outcome Outcome) {
 		case outcome == OutcomeExpired:
 		case f.expired(now):
 			c, outcome = f, OutcomeExpired
-		case !f.queue.blocking && (c == nil || f.raised().Before(c.raised())):
+		case !f.queue.key.blocking && (c == nil || f.raised().Before(c.raised())):
 			c, outcome = f, OutcomeEvicted
 		}
 	})
@@ -183,35 +213,28 @@ func (m *Memory) update(c *count) {
 		return
 	}
 	k := queueKey{lifetime: c.lifetime, blocking: c.blocks()}
-	if c.elem != nil && k == c.queue {
-		q := c.tenant.queues[k]
-		if after := placeIn(q, c); after == nil {
-			q.MoveToFront(c.elem)
+	if c.queue != nil && c.queue.key == k {
+		if after := placeIn(&c.queue.List, c); after == nil {
+			c.queue.MoveToFront(c.elem)
 		} else {
-			q.MoveAfter(c.elem, after)
+			c.queue.MoveAfter(c.elem, after)
 		}
 		return
 	}
-	if c.elem != nil {
-		c.tenant.queues[c.queue].Remove(c.elem)
-		c.tenant.dropEmpty(c.queue)
+	if c.queue != nil {
+		c.tenant.leave(c)
 	}
-	c.queue = k
-	q := c.tenant.queues[k]
-	if q == nil {
-		q = list.New()
-		c.tenant.queues[k] = q
-	}
-	if after := placeIn(q, c); after == nil {
-		c.elem = q.PushFront(c)
+	c.queue = c.tenant.queueOf(k)
+	if after := placeIn(&c.queue.List, c); after == nil {
+		c.elem = c.queue.PushFront(c)
 	} else {
-		c.elem = q.InsertAfter(c, after)
+		c.elem = c.queue.InsertAfter(c, after)
 	}
 }
 
 // inPlace tells whether c is still where its queue and order say.
 func (c *count) inPlace() bool {
-	if c.queue != (queueKey{lifetime: c.lifetime, blocking: c.blocks()}) {
+	if c.queue.key != (queueKey{lifetime: c.lifetime, blocking: c.blocks()}) {
 		return false
 	}
 	prev, next := c.elem.Prev(), c.elem.Next()
@@ -242,7 +265,7 @@ func (m *Memory) add1(c *count) {
 	uid := tenantOfKey(c.key)
 	t := m.tenants[uid]
 	if t == nil {
-		t = &tenantCounts{uid: uid, queues: map[queueKey]*list.List{}}
+		t = &tenantCounts{uid: uid}
 		m.tenants[uid] = t
 		heap.Push(&m.bySize, t)
 	}
@@ -255,10 +278,9 @@ func (m *Memory) add1(c *count) {
 // remove forgets c.
 func (m *Memory) remove(c *count) {
 	t := c.tenant
-	t.queues[c.queue].Remove(c.elem)
-	t.dropEmpty(c.queue)
+	t.leave(c)
 	delete(m.counts, c.key)
-	c.tenant, c.elem = nil, nil
+	c.tenant = nil
 	t.size--
 	if t.size == 0 {
 		heap.Remove(&m.bySize, t.index)
@@ -266,12 +288,6 @@ func (m *Memory) remove(c *count) {
 		return
 	}
 	heap.Fix(&m.bySize, t.index)
-}
-
-func (t *tenantCounts) dropEmpty(k queueKey) {
-	if t.queues[k].Len() == 0 {
-		delete(t.queues, k)
-	}
 }
 
 // tenantsBySize is a heap.Interface of tenants, the one holding the most keys first.
