@@ -112,7 +112,8 @@ func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peer
 	registry.MustRegister(loader.Collectors()...)
 	registry.MustRegister(metrics.Collectors()...)
 
-	counters := peers.New(attack.NewMemory(attack.DefaultMemoryLimit, time.Now), log, peers.Options{})
+	memory := attack.NewMemory(attack.MemoryOptions{Report: tokenserver.CountersReporter(st, metrics, log)})
+	counters := peers.New(memory, log, peers.Options{})
 	registry.MustRegister(counters.Collectors()...)
 
 	ctx, cancel := context.WithCancel(ctx)

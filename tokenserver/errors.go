@@ -49,6 +49,13 @@ func tooManyAttempts(retryAfter time.Duration) *oauthError {
 		description: "Too many failed login attempts; try again later.", retryAfter: retryAfter}
 }
 
+// countersFull answers an attempt that attack protection has no room to count: every
+// count of the tenant blocks logins, as during an attack on it.
+func countersFull(retryAfter time.Duration) *oauthError {
+	return &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
+		description: "Too many failed logins are being counted for this tenant; try again later.", retryAfter: retryAfter}
+}
+
 // noStore marks an answer as not cacheable, as RFC 6749 §5.1 requires for tokens and
 // their errors.
 func noStore(h http.Header) {

@@ -12,6 +12,8 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	blocked  *prometheus.CounterVec
 	lockouts *prometheus.CounterVec
+	// countersFull is reported by CountersReporter.
+	countersFull *prometheus.CounterVec
 }
 
 // NewMetrics returns unregistered request metrics; register Collectors.
@@ -36,12 +38,16 @@ func NewMetrics() *Metrics {
 			Name: "gatehouse_tokenserver_lockouts_total",
 			Help: "Failed logins that reached a limit of attack protection, by tenant and reason (brute_force or ip_throttling).",
 		}, []string{"tenant", "reason"}),
+		countersFull: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokenserver_attack_counters_full_total",
+			Help: "New failed-login counts that found a bound of this replica full, by tenant, bound (tenant: its budget; process: the replica's limit) and outcome (expired or evicted: the tenant gave up an expired count, or the oldest that blocked nothing; refused: every count blocks, and the attempt was refused).",
+		}, []string{"tenant", "bound", "outcome"}),
 	}
 }
 
 // Collectors are the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts}
+	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts, m.countersFull}
 }
 
 func (m *Metrics) observe(tenant, endpoint, grant, outcome string, d time.Duration) {

@@ -64,6 +64,9 @@ func (s *Server) blocked(t *store.Tenant, client *snapshot.Client, l attack.Logi
 	s.metrics.blocked.WithLabelValues(t.Name, string(block.Reason)).Inc()
 	s.log.Info("login blocked", "tenant", t.Name, "connection", l.Connection, "client", client.Name,
 		"reason", block.Reason, "clientIP", l.IP.String(), "username", l.Username, "retryAfter", block.RetryAfter.Round(time.Second).String())
+	if block.Reason == attack.ReasonCountersFull {
+		return countersFull(block.RetryAfter)
+	}
 	return tooManyAttempts(block.RetryAfter)
 }
 

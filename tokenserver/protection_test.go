@@ -431,3 +431,49 @@ func TestAttackLogs(t *testing.T) {
 		t.Errorf("logged %v, want 10 refusals, 1 lockout, 1 blocked attempt", counts)
 	}
 }
+
+// TestCountersFull fills a tenant's budget of counts with lockouts: a login that needs a
+// new count is refused with 503 until the first lockout expires, counted and logged once,
+// while another tenant's logins go on.
+func TestCountersFull(t *testing.T) {
+	var logs lockedBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	var report func(attack.Full)
+	memory := attack.NewMemory(attack.MemoryOptions{TenantBudget: 2, Report: func(f attack.Full) { report(f) }})
+	ts := newLoggingTestServer(t, log, loopbackProxy, WithCounters(memory))
+	report = CountersReporter(ts.store, ts.metrics, log)
+	ts.republish(t, func(s *snapshot.Snapshot) {
+		s.AttackProtection = &snapshot.AttackProtection{BruteForce: snapshot.AttackLimit{Enabled: true, MaxAttempts: 1, CoolDown: 15 * time.Minute}}
+	})
+	for _, user := range []string{"mallory-1", "mallory-2"} {
+		resp, body := ts.login(t, "198.51.100.1", user, "wrong")
+		expect(t, "a failure that locks "+user, resp, body, "invalid_grant")
+	}
+	for range 3 {
+		resp, body := ts.login(t, "198.51.100.1", tokentest.Alice, ts.acme.AlicePassword)
+		assertOAuthError(t, resp, body, http.StatusServiceUnavailable, "temporarily_unavailable")
+		if s := retryAfter(t, resp); s < 840 || s > 900 {
+			t.Errorf("Retry-After %d s, want the 900 s until the first lockout expires", s)
+		}
+	}
+	resp, body := post(t, ts.beta.Snapshot.Issuer+"oauth/token", "", formType,
+		form("grant_type", "password", "client_id", tokentest.Public, "username", tokentest.Alice, "password", ts.beta.AlicePassword), nil)
+	expect(t, "another tenant's login", resp, body, "ok")
+
+	var m dto.Metric
+	if err := ts.metrics.countersFull.WithLabelValues("team-a/acme", "tenant", "refused").Write(&m); err != nil || m.GetCounter().GetValue() != 3 {
+		t.Errorf("counters_full_total{tenant=team-a/acme,bound=tenant,outcome=refused} = %v, want 3", m.GetCounter().GetValue())
+	}
+	if got := ts.blocked(t, attack.ReasonCountersFull); got != 3 {
+		t.Errorf("blocked{reason=counters_full} = %v, want 3", got)
+	}
+	var full []map[string]any
+	for _, line := range logs.lines(t) {
+		if msg, _ := line["msg"].(string); strings.HasPrefix(msg, "attempt counters full") {
+			full = append(full, line)
+		}
+	}
+	if len(full) != 1 || full[0]["tenant"] != "team-a/acme" || full[0]["level"] != "WARN" {
+		t.Errorf("logged %v, want one warning naming team-a/acme", full)
+	}
+}

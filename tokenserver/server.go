@@ -58,7 +58,7 @@ func NewServer(st *store.Store, log *slog.Logger, metrics *Metrics, opts ...Opti
 		o(s)
 	}
 	if s.attempts == nil {
-		s.attempts = attack.NewMemory(attack.DefaultMemoryLimit, s.now)
+		s.attempts = attack.NewMemory(attack.MemoryOptions{Now: s.now, Report: CountersReporter(st, metrics, log)})
 	}
 	s.guard = attack.NewGuard(s.attempts, s.now)
 	return s

@@ -36,6 +36,7 @@ func TestChartDefaultValues(t *testing.T) {
 	want := map[string]int{
 		"CustomResourceDefinition": 4, "Deployment": 2, "ServiceAccount": 2, "ClusterRole": 3,
 		"ClusterRoleBinding": 1, "Role": 2, "RoleBinding": 2, "Service": 3, "PodDisruptionBudget": 1,
+		"NetworkPolicy": 2,
 	}
 	if got := kinds(objs); !maps.Equal(got, want) {
 		t.Errorf("rendered kinds %v, want %v", got, want)
@@ -59,7 +60,32 @@ func TestChartDefaultValues(t *testing.T) {
 	if role.GetNamespace() != releaseNamespace {
 		t.Errorf("the token server's Role is in %q, want the release namespace", role.GetNamespace())
 	}
+	checkTokenServerPolicy(t, objs, nil)
 	dryRunApply(t, objs)
+}
+
+// checkTokenServerPolicy checks that the token server's NetworkPolicy admits its peer
+// port from token-server pods only, and its token port from tokensFrom (every source
+// when nil).
+func checkTokenServerPolicy(t *testing.T, objs []*unstructured.Unstructured, tokensFrom []any) {
+	t.Helper()
+	selector, _, _ := unstructured.NestedMap(find(t, objs, "Deployment", "gatehouse-tokenserver").Object, "spec", "selector", "matchLabels")
+	rules, _, _ := unstructured.NestedSlice(find(t, objs, "NetworkPolicy", "gatehouse-tokenserver").Object, "spec", "ingress")
+	from := map[string][]any{}
+	for _, r := range rules {
+		rule := r.(map[string]any)
+		ports, _, _ := unstructured.NestedSlice(rule, "ports")
+		sources, _, _ := unstructured.NestedSlice(rule, "from")
+		for _, p := range ports {
+			from[p.(map[string]any)["port"].(string)] = sources
+		}
+	}
+	if want := []any{map[string]any{"podSelector": map[string]any{"matchLabels": selector}}}; !reflect.DeepEqual(from["peers"], want) {
+		t.Errorf("the peer port admits %v, want only %v", from["peers"], want)
+	}
+	if got, ok := from["tokens"]; !ok || !reflect.DeepEqual(got, tokensFrom) {
+		t.Errorf("the token port admits %v (listed: %v), want %v", got, ok, tokensFrom)
+	}
 }
 
 func TestChartCustomValues(t *testing.T) {
@@ -88,6 +114,7 @@ func TestChartCustomValues(t *testing.T) {
 			t.Errorf("controller args %v lack %s", controllerArgs, arg)
 		}
 	}
+	checkTokenServerPolicy(t, objs, []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"gatehouse.dev/clients": "true"}}}})
 	dryRunApply(t, objs)
 }
 
@@ -184,6 +211,7 @@ func TestKustomizeDefault(t *testing.T) {
 			t.Errorf("%s %s aggregates by %v in config/, by %v in the chart", role.kind, role.name, a, b)
 		}
 	}
+	checkTokenServerPolicy(t, objs, nil)
 	dryRunApply(t, objs)
 }
 

@@ -166,7 +166,7 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 		before := a.metric(t, messagesRejected)
 		// A reset of every count, signed with a key of the attacker's.
 		body := []byte(`{"ops":[{"k":"","r":true}]}`)
-		req, err := http.NewRequest(http.MethodPost, "http://"+a.peerAddr+"/peer/v1/ops", bytes.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, "http://"+a.peerAddr+"/peer/v2/ops", bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}

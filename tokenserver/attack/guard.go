@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"errors"
 	"time"
 )
 
@@ -13,6 +14,9 @@ const (
 	ReasonBruteForce Reason = "brute_force"
 	// ReasonIPThrottling is the limit on failures from one address across logins.
 	ReasonIPThrottling Reason = "ip_throttling"
+	// ReasonCountersFull is no room to count the attempt: every count it could take the
+	// room of blocks logins (see Full).
+	ReasonCountersFull Reason = "counters_full"
 )
 
 // Limit is how many failures a key may count before further attempts are blocked, and
@@ -98,7 +102,11 @@ func (g *Guard) Begin(p Policy, l Login) (*Attempt, *Block) {
 		a.settled = a.settled.Add(g.shared.Propagation())
 	}
 	for _, lim := range limits {
-		lim.reserved = g.counters.Add(lim.key, 1, lim.limit.CoolDown)
+		var err error
+		if lim.reserved, err = g.counters.Add(lim.key, 1, lim.limit); err != nil {
+			a.Unavailable() // the reservations made so far
+			return nil, fullBlock(err)
+		}
 		a.limits = append(a.limits, lim)
 		if lim.reserved > lim.limit.MaxAttempts {
 			// A concurrent attempt reached the limit between the check and the reservation;
@@ -108,6 +116,16 @@ func (g *Guard) Begin(p Policy, l Login) (*Attempt, *Block) {
 		}
 	}
 	return a, nil
+}
+
+// fullBlock refuses an attempt that could not be counted: letting it through uncounted
+// would give its key guesses that no limit bounds.
+func fullBlock(err error) *Block {
+	b := &Block{Reason: ReasonCountersFull, RetryAfter: time.Second}
+	if full, ok := errors.AsType[*FullError](err); ok {
+		b.RetryAfter = full.RetryAfter
+	}
+	return b
 }
 
 func limitsOf(p Policy, l Login) []limited {
@@ -132,7 +150,7 @@ func (g *Guard) blocked(limits []limited) *Block {
 func (g *Guard) over(limits []limited, slack int) *Block {
 	var b *Block
 	for _, lim := range limits {
-		n, expires := g.counters.Get(lim.key)
+		n, expires := g.counters.Get(lim.key, lim.limit)
 		if n < lim.limit.MaxAttempts+slack {
 			continue
 		}
@@ -168,7 +186,7 @@ func (a *Attempt) Succeeded() {
 		if lim.clearedBySuccess {
 			a.guard.counters.Reset(lim.key)
 		} else {
-			a.guard.counters.Add(lim.key, -1, lim.limit.CoolDown)
+			_, _ = a.guard.counters.Add(lim.key, -1, lim.limit) // a return never fails
 		}
 	}
 }
@@ -188,6 +206,6 @@ func (a *Attempt) Failed() []Reason {
 // Unavailable gives back the reserved failures: the password could not be checked.
 func (a *Attempt) Unavailable() {
 	for _, lim := range a.limits {
-		a.guard.counters.Add(lim.key, -1, lim.limit.CoolDown)
+		_, _ = a.guard.counters.Add(lim.key, -1, lim.limit) // a return never fails
 	}
 }

@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -13,8 +14,8 @@ var testPolicy = Policy{
 }
 
 func newTestGuard() (*Guard, *fakeClock) {
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	return NewGuard(NewMemory(DefaultMemoryLimit, clock.now), clock.now), clock
+	clock := newClock()
+	return NewGuard(NewMemory(MemoryOptions{Now: clock.now}), clock.now), clock
 }
 
 func login(user, ip string) Login {
@@ -175,7 +176,7 @@ func TestGuardOverrunWhenAPeerReservedTheSameLimit(t *testing.T) {
 		}
 	}
 	// A peer's reservations of the same burst arrive while the passwords are checked.
-	g.counters.Add(UserIPKey(alice), 2, testPolicy.BruteForce.CoolDown)
+	mustAdd(t, g.counters, UserIPKey(alice), 2, testPolicy.BruteForce)
 	for _, a := range inFlight {
 		b := a.Overrun()
 		if b == nil || b.Reason != ReasonBruteForce || b.RetryAfter != testPolicy.BruteForce.CoolDown {
@@ -198,18 +199,69 @@ type shared struct {
 func (s shared) Propagation() time.Duration { return s.propagation }
 
 func TestGuardOverrunWaitsForPropagation(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	counters := shared{Memory: NewMemory(DefaultMemoryLimit, clock.now), propagation: time.Second}
+	clock := newClock()
+	counters := shared{Memory: NewMemory(MemoryOptions{Now: clock.now}), propagation: time.Second}
 	g := NewGuard(counters, clock.now)
 	alice := login("alice", "192.0.2.1")
 	inFlight := beginUpToTheLimit(t, g, alice)
 	// A peer's reservation arrives after the password check but within the propagation.
 	go func() {
 		time.Sleep(10 * time.Millisecond)
-		counters.Add(UserIPKey(alice), 1, testPolicy.BruteForce.CoolDown)
+		_, _ = counters.Add(UserIPKey(alice), 1, testPolicy.BruteForce)
 	}()
 	if b := inFlight[0].Overrun(); b == nil || b.Reason != ReasonBruteForce {
 		t.Errorf("Overrun = %+v, want brute_force once the peer's reservation has arrived", b)
+	}
+}
+
+// TestGuardSprayInOneTenantKeepsAnothersLockouts: failures of many distinct logins in
+// one tenant, many times the process's bound, clear no count of another tenant.
+func TestGuardSprayInOneTenantKeepsAnothersLockouts(t *testing.T) {
+	clock := newClock()
+	g := NewGuard(NewMemory(MemoryOptions{TenantBudget: 100, Limit: 300, Now: clock.now}), clock.now)
+	victim := login("alice", "192.0.2.1")
+	for _, a := range beginUpToTheLimit(t, g, victim) {
+		a.Failed()
+	}
+	// The attacker's tenants throttle no address, as in the report.
+	sprayPolicy := Policy{BruteForce: testPolicy.BruteForce}
+	for i := range 3_000 {
+		spray := Login{Tenant: fmt.Sprintf("uid-mallory-%d", i%4), Connection: "users", Username: fmt.Sprint("user", i), IP: victim.IP}
+		a, b := g.Begin(sprayPolicy, spray)
+		if b != nil {
+			t.Fatalf("spray attempt %d blocked: %+v", i, b)
+		}
+		a.Failed()
+	}
+	if _, b := g.Begin(testPolicy, victim); b == nil || b.Reason != ReasonBruteForce {
+		t.Errorf("after another tenant's spray, the locked-out login got %+v, want brute_force", b)
+	}
+}
+
+// TestGuardRefusesWhatItCannotCount: when every count of a tenant blocks, an attempt
+// that needs a new key is refused, and gives back what it reserved.
+func TestGuardRefusesWhatItCannotCount(t *testing.T) {
+	clock := newClock()
+	m := NewMemory(MemoryOptions{TenantBudget: 3, Now: clock.now})
+	g := NewGuard(m, clock.now)
+	strict := Policy{BruteForce: Limit{MaxAttempts: 1, CoolDown: 15 * time.Minute}, IPThrottling: Limit{MaxAttempts: 1, CoolDown: time.Hour}}
+	alice, bob := login("alice", "192.0.2.1"), login("bob", "192.0.2.2")
+	a, b := g.Begin(strict, alice)
+	if b != nil {
+		t.Fatalf("first attempt blocked: %+v", b)
+	}
+	a.Failed() // two keys, both blocking
+	clock.advance(time.Minute)
+	// bob's login key fits, then his address's does not.
+	_, b = g.Begin(strict, bob)
+	if b == nil || b.Reason != ReasonCountersFull || b.RetryAfter != 14*time.Minute {
+		t.Fatalf("an attempt with no room to count it: %+v, want counters_full until alice's count expires", b)
+	}
+	if n, _ := m.Get(UserIPKey(bob), strict.BruteForce); n != 0 {
+		t.Errorf("the refused attempt kept its reservation: %d", n)
+	}
+	if _, b := g.Begin(strict, alice); b == nil || b.Reason != ReasonBruteForce {
+		t.Errorf("alice after the refusal: %+v, want still brute_force", b)
 	}
 }
 
@@ -272,7 +324,7 @@ func TestUnblock(t *testing.T) {
 // one applied is not applied again by the other, which would clear the failures counted
 // since; a value set again after another is a new request.
 func TestUnblockOnceAcrossReplicas(t *testing.T) {
-	shared := NewMemory(DefaultMemoryLimit, time.Now)
+	shared := NewMemory(MemoryOptions{})
 	first, second := NewGuard(shared, time.Now), NewGuard(shared, time.Now)
 	alice := login("alice", "192.0.2.1")
 	failAlice := func() {
@@ -282,7 +334,7 @@ func TestUnblockOnceAcrossReplicas(t *testing.T) {
 			}
 		}
 	}
-	aliceCount := func() int { n, _ := shared.Get(UserIPKey(alice)); return n }
+	aliceCount := func() int { n, _ := shared.Get(UserIPKey(alice), testPolicy.BruteForce); return n }
 
 	failAlice()
 	if u := first.Unblock("uid-acme", "alice;1"); u == nil || aliceCount() != 0 {
@@ -304,7 +356,7 @@ func TestUnblockOnceAcrossReplicas(t *testing.T) {
 	if u := first.Unblock("uid-acme", "*"); u == nil {
 		t.Fatal("* was not applied")
 	}
-	if n, _ := shared.Get(unblockMark("uid-acme", "*")); n != 1 {
+	if n, _ := shared.Get(unblockMark("uid-acme", "*"), unblockMarkLimit); n != 1 {
 		t.Errorf("unblocking the whole tenant cleared its own mark: %d", n)
 	}
 }
@@ -332,7 +384,7 @@ func TestParseUnblock(t *testing.T) {
 // BenchmarkGuard measures what attack protection adds to a login: a failed attempt from
 // one of many addresses, with both limits on.
 func BenchmarkGuard(b *testing.B) {
-	g := NewGuard(NewMemory(DefaultMemoryLimit, time.Now), time.Now)
+	g := NewGuard(NewMemory(MemoryOptions{}), time.Now)
 	policy := Policy{BruteForce: Limit{MaxAttempts: 10, CoolDown: 15 * time.Minute}, IPThrottling: Limit{MaxAttempts: 100, CoolDown: time.Hour}}
 	b.ReportAllocs()
 	i := 0

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/netip"
 	"net/url"
+	"strings"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
@@ -31,6 +32,24 @@ type Login struct {
 // Every key ends in "/" and no segment holds one, so no key is a prefix of another, and
 // TenantPrefix and UserPrefix select what an unblock clears. Users and addresses are
 // digested because replicas that share counts send keys to each other.
+
+// tenantOf is the tenant whose budget a key counts against, and the tenant of a prefix
+// that names one: the first segment, or the second of an unblock mark. ok is false for a
+// prefix too short to name a tenant, which may then match keys of any; a key that names
+// none (tests count such) counts against the budget of tenant "".
+func tenantOf(s string) (uid string, ok bool) {
+	uid, _, ok = strings.Cut(strings.TrimPrefix(s, unblockMarksPrefix), "/")
+	if !ok || uid == "" {
+		return "", false
+	}
+	return uid, true
+}
+
+// tenantOfKey is the tenant whose budget key counts against.
+func tenantOfKey(key string) string {
+	uid, _ := tenantOf(key)
+	return uid
+}
 
 // TenantPrefix is the prefix of every key of a tenant.
 func TenantPrefix(tenantUID string) string {

@@ -62,32 +62,39 @@ func (g *Guard) Unblock(tenantUID, value string) *Unblock {
 		return nil
 	}
 	mark := unblockMark(tenantUID, value)
-	if n, _ := g.counters.Get(mark); n > 0 {
+	if n, _ := g.counters.Get(mark, unblockMarkLimit); n > 0 {
 		return nil
 	}
 	// One mark per tenant: the marks of earlier values go, so that a value set again
 	// later is a new request.
 	g.counters.Reset(unblockMarkPrefix(tenantUID))
-	g.counters.Add(mark, 1, unblockMarkLifetime)
 	if u.All {
 		g.counters.Reset(TenantPrefix(tenantUID))
-		return &u
+	} else {
+		for _, name := range u.Users {
+			g.counters.Reset(UserPrefix(tenantUID, name))
+		}
 	}
-	for _, name := range u.Users {
-		g.counters.Reset(UserPrefix(tenantUID, name))
-	}
+	// After the counts it cleared, which make room for it. A mark that finds none (every
+	// other count of the tenant blocks) is not kept: a replica that starts later may
+	// then apply the value again.
+	_, _ = g.counters.Add(mark, 1, unblockMarkLimit)
 	return &u
 }
 
-// unblockMarkLifetime is how long the mark of an applied unblock value lasts: a replica
-// that starts later than that after an unblock, while the annotation still holds the
-// value, applies it again.
-const unblockMarkLifetime = 365 * 24 * time.Hour
+// unblockMarkLimit is what the mark of an applied unblock value counts against. It lasts
+// a year: a replica that starts later than that after an unblock, while the annotation
+// still holds the value, applies it again. Its one count "blocks", so that it is never
+// given up for other keys.
+var unblockMarkLimit = Limit{MaxAttempts: 1, CoolDown: 365 * 24 * time.Hour}
 
-// unblockMarkPrefix is the prefix of a tenant's unblock marks. It starts with "/", which
-// no TenantPrefix does (a UID is never empty), so unblocking a tenant never clears them.
+// unblockMarksPrefix starts every unblock mark. It starts with "/", which no TenantPrefix
+// does (a UID is never empty), so unblocking a tenant never clears them.
+const unblockMarksPrefix = "/unblock/"
+
+// unblockMarkPrefix is the prefix of a tenant's unblock marks.
 func unblockMarkPrefix(tenantUID string) string {
-	return "/unblock/" + url.PathEscape(tenantUID) + "/"
+	return unblockMarksPrefix + url.PathEscape(tenantUID) + "/"
 }
 
 // unblockMark is the key marking that value was applied to the tenant's counts.

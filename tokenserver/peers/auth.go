@@ -7,6 +7,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -14,10 +16,13 @@ import (
 )
 
 // Headers of a signed peer message. The signature covers what the message is for, the
-// timestamp, the nonce and the body.
+// timestamp, the nonce and the SHA-256 digest of the body, all in headers: a receiver
+// verifies a message before it reads a byte of its body, and then reads only as many
+// bytes as were signed.
 const (
 	headerTimestamp = "Gatehouse-Peer-Timestamp"
 	headerNonce     = "Gatehouse-Peer-Nonce"
+	headerDigest    = "Gatehouse-Peer-Body-Sha256"
 	headerSignature = "Gatehouse-Peer-Signature"
 )
 
@@ -39,6 +44,7 @@ var (
 	errBadSignature = errors.New("signature does not verify")
 	errStale        = errors.New("timestamp too far from now")
 	errReplayed     = errors.New("nonce already seen")
+	errBadBody      = errors.New("body does not match its signed digest")
 )
 
 // authenticator signs and verifies peer messages with the current key; it also accepts
@@ -88,52 +94,60 @@ func (a *authenticator) sign(h http.Header, purpose, nonce string, body []byte) 
 		nonce = rand.Text()
 	}
 	ts := strconv.FormatInt(a.now().UnixMilli(), 10)
+	digest := sha256.Sum256(body)
 	h.Set(headerTimestamp, ts)
 	h.Set(headerNonce, nonce)
-	h.Set(headerSignature, base64.RawURLEncoding.EncodeToString(signature(key, purpose, ts, nonce, body)))
+	h.Set(headerDigest, base64.RawURLEncoding.EncodeToString(digest[:]))
+	h.Set(headerSignature, base64.RawURLEncoding.EncodeToString(signature(key, purpose, ts, nonce, digest[:])))
 	return nil
 }
 
-// verify checks that h signs body for purpose with nonce, under the current or the
-// previous key, with a fresh timestamp.
-func (a *authenticator) verify(h http.Header, purpose, nonce string, body []byte) error {
+// verify checks, from the headers alone, that h signs a message for purpose with nonce,
+// under the current or the previous key, with a fresh timestamp. It returns the body
+// digest the signature covers, for signedBody.
+func (a *authenticator) verify(h http.Header, purpose, nonce string) (digest []byte, err error) {
 	a.mu.Lock()
 	keys := [][]byte{a.current, a.previous}
 	a.mu.Unlock()
 	if keys[0] == nil {
-		return errNoKey
+		return nil, errNoKey
 	}
 	got, err := base64.RawURLEncoding.DecodeString(h.Get(headerSignature))
 	if err != nil || nonce == "" || h.Get(headerNonce) != nonce {
-		return errBadSignature
+		return nil, errBadSignature
+	}
+	digest, err = base64.RawURLEncoding.DecodeString(h.Get(headerDigest))
+	if err != nil || len(digest) != sha256.Size {
+		return nil, errBadSignature
 	}
 	ts := h.Get(headerTimestamp)
 	valid := false
 	for _, key := range keys {
-		if key != nil && hmac.Equal(got, signature(key, purpose, ts, nonce, body)) {
+		if key != nil && hmac.Equal(got, signature(key, purpose, ts, nonce, digest)) {
 			valid = true
 		}
 	}
 	if !valid {
-		return errBadSignature
+		return nil, errBadSignature
 	}
 	ms, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return errBadSignature
+		return nil, errBadSignature
 	}
 	if age := a.now().Sub(time.UnixMilli(ms)); age > MaxMessageAge || age < -MaxMessageAge {
-		return errStale
+		return nil, errStale
 	}
-	return nil
+	return digest, nil
 }
 
-// verifyRequest verifies a request and remembers its nonce, refusing one seen before.
-func (a *authenticator) verifyRequest(h http.Header, purpose string, body []byte) error {
+// verifyRequest verifies a request's headers and remembers its nonce, refusing one seen
+// before.
+func (a *authenticator) verifyRequest(h http.Header, purpose string) (digest []byte, err error) {
 	nonce := h.Get(headerNonce)
-	if err := a.verify(h, purpose, nonce, body); err != nil {
-		return err
+	if digest, err = a.verify(h, purpose, nonce); err != nil {
+		return nil, err
 	}
-	return a.remember(nonce)
+	return digest, a.remember(nonce)
 }
 
 func (a *authenticator) remember(nonce string) error {
@@ -159,10 +173,39 @@ func (a *authenticator) remember(nonce string) error {
 	return nil
 }
 
-func signature(key []byte, purpose, timestamp, nonce string, body []byte) []byte {
+// errTooLarge is a body longer than its bound.
+type errTooLarge struct{ length, limit int64 }
+
+func (e errTooLarge) Error() string {
+	return fmt.Sprintf("body of %d bytes exceeds the bound of %d", e.length, e.limit)
+}
+
+// signedBody reads a body whose digest verify returned: length bytes when it is known
+// (-1 when not), never more than limit, and only if they are what was signed.
+func signedBody(r io.Reader, length, limit int64, digest []byte) ([]byte, error) {
+	if length > limit {
+		return nil, errTooLarge{length, limit}
+	}
+	if length < 0 {
+		length = limit + 1 // read up to the bound, and one more byte to tell it was passed
+	}
+	body, err := io.ReadAll(io.LimitReader(r, length))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > limit {
+		return nil, errTooLarge{int64(len(body)), limit}
+	}
+	if sum := sha256.Sum256(body); !hmac.Equal(sum[:], digest) {
+		return nil, errBadBody
+	}
+	return body, nil
+}
+
+func signature(key []byte, purpose, timestamp, nonce string, digest []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	// Each field is length-prefixed, so no two messages sign the same bytes.
-	for _, field := range [][]byte{[]byte(purpose), []byte(timestamp), []byte(nonce), body} {
+	for _, field := range [][]byte{[]byte(purpose), []byte(timestamp), []byte(nonce), digest} {
 		m.Write(binary.BigEndian.AppendUint64(nil, uint64(len(field))))
 		m.Write(field)
 	}

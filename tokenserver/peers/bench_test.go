@@ -2,9 +2,9 @@ package peers
 
 import (
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
 )
@@ -14,12 +14,13 @@ import (
 func BenchmarkAdd(b *testing.B) {
 	keys := make([]string, 1024)
 	for i := range keys {
-		keys[i] = "tenant\x00users\x00user" + strconv.Itoa(i) + "\x00192.0.2.1\x00"
+		keys[i] = attack.UserIPKey(attack.Login{Tenant: "8c3e6a52-0c7e-4b8e-9d0b-2f7a3c1e5d90", Connection: "users",
+			Username: "user" + strconv.Itoa(i), IP: netip.MustParseAddr("192.0.2.1")})
 	}
 	b.Run("memory", func(b *testing.B) {
-		m := attack.NewMemory(attack.DefaultMemoryLimit, time.Now)
+		m := attack.NewMemory(attack.MemoryOptions{})
 		for i := 0; b.Loop(); i++ {
-			m.Add(keys[i%len(keys)], 1, time.Minute)
+			mustAdd(b, m, keys[i%len(keys)], 1, perMinute)
 		}
 	})
 	b.Run("two peers", func(b *testing.B) {
@@ -27,7 +28,7 @@ func BenchmarkAdd(b *testing.B) {
 		c := newReplica(b, key)
 		c.SetPeers([]string{newReplica(b, key).addr, newReplica(b, key).addr})
 		for i := 0; b.Loop(); i++ {
-			c.Add(keys[i%len(keys)], 1, time.Minute)
+			mustAdd(b, c, keys[i%len(keys)], 1, perMinute)
 		}
 		b.ReportMetric(value(c.metrics.messages.WithLabelValues(resultDropped)), "dropped")
 	})
@@ -38,14 +39,14 @@ func BenchmarkAdd(b *testing.B) {
 func BenchmarkDelivery(b *testing.B) {
 	key := newKey()
 	peer := newReplica(b, key)
-	c := New(attack.NewMemory(attack.DefaultMemoryLimit, time.Now), slog.New(slog.DiscardHandler), Options{QueueSize: b.N})
+	c := New(attack.NewMemory(attack.MemoryOptions{}), slog.New(slog.DiscardHandler), Options{QueueSize: b.N})
 	c.SetKey(key)
 	c.SetPeers([]string{peer.addr})
 	defer c.Close()
 	b.ResetTimer()
 	for range b.N {
-		c.Add("k", 1, time.Minute)
+		mustAdd(b, c, "k", 1, perMinute)
 	}
-	waitFor(b, "every change delivered", func() bool { n, _ := peer.Get("k"); return n == b.N })
+	waitFor(b, "every change delivered", func() bool { return peer.count("k") == b.N })
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "changes/s")
 }

@@ -6,19 +6,23 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
 )
 
 // Tuning of the broadcast. A batch waits at most Linger for more ops, so one message
-// carries the attempts of a burst; a peer that cannot keep up loses ops past QueueSize
-// rather than slowing logins down.
+// carries the attempts of a burst, and holds at most MaxBatchSize, which bounds what a
+// receiver reads; a peer that cannot keep up loses ops past QueueSize rather than slowing
+// logins down. A replica serves at most DefaultMaxRequests peer requests at once: each
+// peer sends one batch at a time.
 const (
-	DefaultQueueSize = 10_000
-	DefaultBatchSize = 1_000
-	DefaultLinger    = 2 * time.Millisecond
-	DefaultTimeout   = 2 * time.Second
+	DefaultQueueSize   = 10_000
+	MaxBatchSize       = 256
+	DefaultLinger      = 2 * time.Millisecond
+	DefaultTimeout     = 2 * time.Second
+	DefaultMaxRequests = 16
 )
 
 // Counters are attack.Counters shared with peers (attack.Shared): changes are applied
@@ -33,6 +37,10 @@ type Counters struct {
 
 	queueSize, batchSize int
 	linger               time.Duration
+	// inFlight holds a token for every peer request being served.
+	inFlight chan struct{}
+	// refusalLogged is when a refused request was last logged, in Unix nanoseconds.
+	refusalLogged atomic.Int64
 
 	mu    sync.RWMutex
 	peers map[string]*peer // by address
@@ -40,10 +48,13 @@ type Counters struct {
 
 var _ attack.Shared = (*Counters)(nil)
 
-// Options tune Counters; zero values take the defaults.
+// Options tune Counters; zero values take the defaults, and a BatchSize over
+// MaxBatchSize is MaxBatchSize.
 type Options struct {
 	QueueSize, BatchSize int
 	Linger, Timeout      time.Duration
+	// MaxRequests bounds the peer requests served at once (DefaultMaxRequests).
+	MaxRequests int
 }
 
 // New returns Counters over local that broadcast to no peer yet: see SetPeers and SetKey.
@@ -59,6 +70,7 @@ func New(local *attack.Memory, log *slog.Logger, opts Options) *Counters {
 		queueSize: opts.QueueSize,
 		batchSize: opts.BatchSize,
 		linger:    opts.Linger,
+		inFlight:  make(chan struct{}, opts.MaxRequests),
 		peers:     map[string]*peer{},
 	}
 }
@@ -67,8 +79,8 @@ func withDefaults(o Options) Options {
 	if o.QueueSize <= 0 {
 		o.QueueSize = DefaultQueueSize
 	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultBatchSize
+	if o.BatchSize <= 0 || o.BatchSize > MaxBatchSize {
+		o.BatchSize = MaxBatchSize
 	}
 	if o.Linger <= 0 {
 		o.Linger = DefaultLinger
@@ -76,14 +88,20 @@ func withDefaults(o Options) Options {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
+	if o.MaxRequests <= 0 {
+		o.MaxRequests = DefaultMaxRequests
+	}
 	return o
 }
 
-// Add implements attack.Counters.
-func (c *Counters) Add(key string, delta int, ttl time.Duration) int {
-	n := c.local.Add(key, delta, ttl)
-	c.broadcast(op{Key: key, Delta: delta, TTLMillis: ttl.Milliseconds()})
-	return n
+// Add implements attack.Counters. A key that finds no room here is not sent: its attempt
+// is refused.
+func (c *Counters) Add(key string, delta int, l attack.Limit) (int, error) {
+	n, err := c.local.Add(key, delta, l)
+	if err == nil {
+		c.broadcast(op{Key: key, Delta: delta, TTLMillis: l.CoolDown.Milliseconds(), MaxAttempts: l.MaxAttempts})
+	}
+	return n, err
 }
 
 // Propagation implements attack.Shared: a batch leaves after Linger, and a loopback or
@@ -101,9 +119,10 @@ func (c *Counters) Propagation() time.Duration {
 // propagationMargin is what Propagation allows for a batch's delivery beyond its linger.
 const propagationMargin = 50 * time.Millisecond
 
-// Get implements attack.Counters; it reads this replica's counts only.
-func (c *Counters) Get(key string) (int, time.Time) {
-	return c.local.Get(key)
+// Get implements attack.Counters; it reads this replica's counts only, and the limit it
+// records stays here: a replica records it when it reads the key itself.
+func (c *Counters) Get(key string, l attack.Limit) (int, time.Time) {
+	return c.local.Get(key, l)
 }
 
 // Reset implements attack.Counters.
@@ -143,14 +162,14 @@ func (c *Counters) Close() {
 }
 
 // broadcast queues o for every peer, never waiting: without a key nothing is sent, and a
-// full queue drops o.
+// full queue drops o, as does a key that is not sendable (which keys.go never builds).
 func (c *Counters) broadcast(o op) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	if len(c.peers) == 0 {
 		return
 	}
-	if !c.auth.hasKey() {
+	if !c.auth.hasKey() || !sendable(o.Key) {
 		c.metrics.messages.WithLabelValues(resultDropped).Add(float64(len(c.peers)))
 		return
 	}

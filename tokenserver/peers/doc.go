@@ -11,7 +11,10 @@
 // and watches the others'. Messages carry an HMAC-SHA256 under a key the controller keeps
 // in the Secret KeySecretName, and a timestamp and a nonce, so they can be neither forged
 // nor replayed; until the key is known a replica neither sends nor accepts messages and
-// counts alone.
+// counts alone. The signature covers a digest of the body and is checked from the
+// headers before the body is read, so that whoever lacks the key cannot make a replica
+// read a body; bodies are bounded (a batch of MaxBatchSize ops, a page of counts), and so
+// are the peer requests served at once (Options.MaxRequests).
 //
 // Limits: counts converge within the broadcast latency (milliseconds), and each replica
 // decides on its own count, so guesses sent to several replicas within that window pass
@@ -19,5 +22,6 @@
 // count again after the password check, no sooner than Counters.Propagation, and
 // refuses an attempt over the limit whatever its password. During a network partition each
 // side counts alone; when every replica is down the counts are lost; each replica holds
-// at most attack.DefaultMemoryLimit keys.
+// the keys its attack.Memory bounds (a budget per tenant, a limit in all), and an op that
+// finds no room on a receiver is not counted there.
 package peers

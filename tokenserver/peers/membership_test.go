@@ -76,11 +76,11 @@ func TestMembership(t *testing.T) {
 	}
 	stopA, joinedA := run(a, "a")
 	defer stopA()
-	a.Add("alice", 3, time.Minute)
+	mustAdd(t, a, "alice", 3, perMinute)
 	<-joinedA // alone: nothing to take
 	stopB, joinedB := run(b, "b")
 	<-joinedB
-	if n, _ := b.Get("alice"); n != 3 {
+	if n := b.count("alice"); n != 3 {
 		t.Errorf("b joined with alice = %d, want a's 3", n)
 	}
 	waitFor(t, "a and b know each other only", func() bool {

@@ -8,7 +8,10 @@ const (
 	resultDropped  = "dropped"
 	resultReceived = "received"
 	resultRejected = "rejected"
+	resultBusy     = "busy"
 )
+
+const messagesMetric = "gatehouse_tokenserver_peer_messages_total"
 
 type metrics struct {
 	peers    prometheus.Gauge
@@ -22,11 +25,11 @@ func newMetrics() *metrics {
 			Help: "Other token-server replicas this one broadcasts attempt counts to.",
 		}),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gatehouse_tokenserver_peer_messages_total",
-			Help: "Peer messages by result: sent; dropped (an op that found its peer's queue full or no peer key yet, or a batch the peer did not take); received (ops applied or counts served); rejected (unsigned, badly signed, stale, replayed or malformed).",
+			Name: messagesMetric,
+			Help: "Peer messages by result: sent; dropped (an op that found its peer's queue full or no peer key yet, or a batch the peer did not take); received (ops applied or counts served); rejected (unsigned, badly signed, stale, replayed, a body over its bound or not the one signed, or malformed); busy (signed, but refused because as many peer requests as allowed were in progress).",
 		}, []string{"result"}),
 	}
-	for _, r := range []string{resultSent, resultDropped, resultReceived, resultRejected} {
+	for _, r := range []string{resultSent, resultDropped, resultReceived, resultRejected, resultBusy} {
 		m.messages.WithLabelValues(r)
 	}
 	return m

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,7 +49,7 @@ func newKey() []byte {
 
 func TestSignatures(t *testing.T) {
 	key, other := newKey(), newKey()
-	body := []byte(`{"ops":[{"k":"t\u0000alice\u0000","d":1,"t":900000}]}`)
+	body := []byte(`{"ops":[{"k":"uid/u/alice/","d":1,"t":900000,"b":10}]}`)
 	const p = "POST " + pathOps
 	for _, tc := range []struct {
 		name string
@@ -55,11 +58,17 @@ func TestSignatures(t *testing.T) {
 		// advance moves the receiver's clock past the sender's.
 		advance time.Duration
 		tamper  func(h http.Header, body []byte) []byte
-		want    error
+		// want is what verifying the headers returns, wantBody what reading the body does.
+		want, wantBody error
 	}{
 		{name: "as signed"},
-		{name: "tampered body", want: errBadSignature, tamper: func(_ http.Header, body []byte) []byte {
+		{name: "tampered body", wantBody: errBadBody, tamper: func(_ http.Header, body []byte) []byte {
 			return bytes.Replace(body, []byte(`"d":1`), []byte(`"d":9`), 1)
+		}},
+		{name: "tampered digest", want: errBadSignature, tamper: func(h http.Header, body []byte) []byte {
+			sum := sha256.Sum256([]byte("another body"))
+			h.Set(headerDigest, base64.RawURLEncoding.EncodeToString(sum[:]))
+			return []byte("another body")
 		}},
 		{name: "tampered timestamp", want: errBadSignature, tamper: func(h http.Header, body []byte) []byte {
 			h.Set(headerTimestamp, h.Get(headerTimestamp)+"0")
@@ -99,8 +108,15 @@ func TestSignatures(t *testing.T) {
 				got = tc.tamper(h, got)
 			}
 			c.advance(tc.advance)
-			if err := receiver.verifyRequest(h, p, got); !errors.Is(err, tc.want) {
-				t.Errorf("verify = %v, want %v", err, tc.want)
+			digest, err := receiver.verifyRequest(h, p)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("verify = %v, want %v", err, tc.want)
+			}
+			if err != nil {
+				return
+			}
+			if _, err := signedBody(bytes.NewReader(got), int64(len(got)), maxOpsBody, digest); !errors.Is(err, tc.wantBody) {
+				t.Errorf("reading the body = %v, want %v", err, tc.wantBody)
 			}
 		})
 	}
@@ -120,25 +136,25 @@ func TestSignaturesBindPurposeAndRefuseReplays(t *testing.T) {
 	if err := a.sign(h, "GET "+pathCounts, "", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.verifyRequest(h, "POST "+pathOps, nil); !errors.Is(err, errBadSignature) {
+	if _, err := a.verifyRequest(h, "POST "+pathOps); !errors.Is(err, errBadSignature) {
 		t.Errorf("a counts request taken as ops: %v, want errBadSignature", err)
 	}
-	if err := a.verifyRequest(h, "GET "+pathCounts, nil); err != nil {
+	if _, err := a.verifyRequest(h, "GET "+pathCounts); err != nil {
 		t.Fatalf("first delivery: %v", err)
 	}
 	c.advance(time.Second)
-	if err := a.verifyRequest(h, "GET "+pathCounts, nil); !errors.Is(err, errReplayed) {
+	if _, err := a.verifyRequest(h, "GET "+pathCounts); !errors.Is(err, errReplayed) {
 		t.Errorf("replay: %v, want errReplayed", err)
 	}
 	// A response is bound to its request's nonce.
 	resp := http.Header{}
-	if err := a.sign(resp, countsResponse, h.Get(headerNonce), []byte("{}")); err != nil {
+	if err := a.sign(resp, "response "+pathCounts, h.Get(headerNonce), []byte("{}")); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.verify(resp, countsResponse, "another request", []byte("{}")); !errors.Is(err, errBadSignature) {
+	if _, err := a.verify(resp, "response "+pathCounts, "another request"); !errors.Is(err, errBadSignature) {
 		t.Errorf("a response to another request: %v, want errBadSignature", err)
 	}
-	if err := a.verify(resp, countsResponse, h.Get(headerNonce), []byte("{}")); err != nil {
+	if _, err := a.verify(resp, "response "+pathCounts, h.Get(headerNonce)); err != nil {
 		t.Errorf("the response to this request: %v", err)
 	}
 }
@@ -192,14 +208,14 @@ func TestQueueBound(t *testing.T) {
 		{queueSize: 3, ops: 10, wantDropped: 7, key: true},
 		{queueSize: 3, ops: 2, wantDropped: 2, key: false},
 	} {
-		c := New(attack.NewMemory(attack.DefaultMemoryLimit, time.Now), slog.New(slog.DiscardHandler), Options{QueueSize: tc.queueSize})
+		c := New(attack.NewMemory(attack.MemoryOptions{}), slog.New(slog.DiscardHandler), Options{QueueSize: tc.queueSize})
 		if tc.key {
 			c.SetKey(newKey())
 		}
 		// A peer whose sender is not running: its queue only fills.
 		c.peers["stuck:1"] = &peer{addr: "stuck:1", queue: make(chan op, tc.queueSize), stop: func() {}}
 		for i := range tc.ops {
-			if n := c.Add("k", 1, time.Minute); n != i+1 {
+			if n := mustAdd(t, c, "k", 1, perMinute); n != i+1 {
 				t.Fatalf("Add #%d = %d, want %d: a full queue must not change local counting", i+1, n, i+1)
 			}
 		}
@@ -216,8 +232,12 @@ type replica struct {
 }
 
 func newReplica(t testing.TB, key []byte) *replica {
+	return newReplicaWith(t, key, attack.MemoryOptions{}, Options{})
+}
+
+func newReplicaWith(t testing.TB, key []byte, memory attack.MemoryOptions, opts Options) *replica {
 	t.Helper()
-	c := New(attack.NewMemory(attack.DefaultMemoryLimit, time.Now), slog.New(slog.DiscardHandler), Options{})
+	c := New(attack.NewMemory(memory), slog.New(slog.DiscardHandler), opts)
 	c.SetKey(key)
 	srv := httptest.NewServer(c.Handler())
 	t.Cleanup(func() {
@@ -225,6 +245,25 @@ func newReplica(t testing.TB, key []byte) *replica {
 		srv.Close()
 	})
 	return &replica{Counters: c, addr: strings.TrimPrefix(srv.URL, "http://")}
+}
+
+// perMinute is the limit the tests count against.
+var perMinute = attack.Limit{MaxAttempts: 10, CoolDown: time.Minute}
+
+// mustAdd is Add, which must find room.
+func mustAdd(t testing.TB, c attack.Counters, key string, delta int, l attack.Limit) int {
+	t.Helper()
+	n, err := c.Add(key, delta, l)
+	if err != nil {
+		t.Fatalf("Add(%q): %v", key, err)
+	}
+	return n
+}
+
+// count is key's count on r.
+func (r *replica) count(key string) int {
+	n, _ := r.Get(key, perMinute)
+	return n
 }
 
 func (r *replica) metric(result string) float64 {
@@ -250,19 +289,19 @@ func TestOpsReachPeersAndAreNotSentOn(t *testing.T) {
 	// c knows no peer: what it receives must not be sent on.
 
 	for range 3 {
-		a.Add("alice", 1, time.Minute)
+		mustAdd(t, a, "alice", 1, perMinute)
 	}
-	b.Add("alice", 1, time.Minute)
-	b.Add("bob", 1, time.Minute)
+	mustAdd(t, b, "alice", 1, perMinute)
+	mustAdd(t, b, "bob", 1, perMinute)
 	for _, r := range []*replica{a, b, c} {
-		waitFor(t, "alice counted 4 everywhere", func() bool { n, _ := r.Get("alice"); return n == 4 })
-		waitFor(t, "bob counted 1 everywhere", func() bool { n, _ := r.Get("bob"); return n == 1 })
+		waitFor(t, "alice counted 4 everywhere", func() bool { return r.count("alice") == 4 })
+		waitFor(t, "bob counted 1 everywhere", func() bool { return r.count("bob") == 1 })
 	}
 	a.Reset("alice")
 	for _, r := range []*replica{a, b, c} {
-		waitFor(t, "alice reset everywhere", func() bool { n, _ := r.Get("alice"); return n == 0 })
+		waitFor(t, "alice reset everywhere", func() bool { return r.count("alice") == 0 })
 	}
-	if n, _ := b.Get("bob"); n != 1 {
+	if n := b.count("bob"); n != 1 {
 		t.Errorf("bob = %d after alice's reset, want 1", n)
 	}
 	if sent := c.metric(resultSent); sent != 0 {
@@ -276,16 +315,16 @@ func TestOpsReachPeersAndAreNotSentOn(t *testing.T) {
 func TestJoinTakesAPeersCounts(t *testing.T) {
 	key := newKey()
 	a, b := newReplica(t, key), newReplica(t, key)
-	a.Add("alice", 7, time.Minute)
-	b.Add("alice", 2, time.Minute) // counted while b joined: not added twice
-	b.Add("bob", 1, time.Minute)
+	mustAdd(t, a, "alice", 7, perMinute)
+	mustAdd(t, b, "alice", 2, perMinute) // counted while b joined: not added twice
+	mustAdd(t, b, "bob", 1, perMinute)
 	if err := b.Join(context.Background(), []string{"127.0.0.1:1", a.addr}); err != nil {
 		t.Fatal(err)
 	}
-	if n, expires := b.Get("alice"); n != 7 || time.Until(expires) < 50*time.Second {
+	if n, expires := b.Get("alice", perMinute); n != 7 || time.Until(expires) < 50*time.Second {
 		t.Errorf("alice after joining = %d, expiring in %v; want 7, in about a minute", n, time.Until(expires))
 	}
-	if n, _ := b.Get("bob"); n != 1 {
+	if n := b.count("bob"); n != 1 {
 		t.Errorf("bob after joining = %d, want 1", n)
 	}
 
@@ -293,20 +332,23 @@ func TestJoinTakesAPeersCounts(t *testing.T) {
 	if err := stranger.Join(context.Background(), []string{a.addr}); err == nil {
 		t.Error("a replica with another key joined")
 	}
-	if n, _ := stranger.Get("alice"); n != 0 {
+	if n := stranger.count("alice"); n != 0 {
 		t.Errorf("a replica with another key got counts: alice = %d", n)
 	}
 }
 
 func TestUnsignedOpsAreRefused(t *testing.T) {
 	a := newReplica(t, newKey())
-	a.Add("alice", 10, time.Minute)
+	mustAdd(t, a, "alice", 10, perMinute)
 	body := []byte(`{"ops":[{"k":"","r":true}]}`)
 	forger := newAuthenticator(time.Now)
 	forger.setKey(newKey())
 	for _, sign := range []func(http.Header){
 		func(http.Header) {},
 		func(h http.Header) { _ = forger.sign(h, "POST "+pathOps, "", body) },
+		func(h http.Header) { // a body other than the one signed, under the right key
+			_ = a.auth.sign(h, "POST "+pathOps, "", []byte(`{"ops":[]}`))
+		},
 	} {
 		req, err := http.NewRequest(http.MethodPost, "http://"+a.addr+pathOps, bytes.NewReader(body))
 		if err != nil {
@@ -323,11 +365,11 @@ func TestUnsignedOpsAreRefused(t *testing.T) {
 			t.Errorf("a forged reset: %s, want 401", resp.Status)
 		}
 	}
-	if n, _ := a.Get("alice"); n != 10 {
+	if n := a.count("alice"); n != 10 {
 		t.Errorf("alice = %d after forged resets, want 10", n)
 	}
-	if got := a.metric(resultRejected); got != 2 {
-		t.Errorf("rejected = %v, want 2", got)
+	if got := a.metric(resultRejected); got != 3 {
+		t.Errorf("rejected = %v, want 3", got)
 	}
 }
 
@@ -342,7 +384,7 @@ func value(c prometheus.Counter) float64 {
 // TestPropagationOnlyWithPeers: an attempt waits for its reservations to reach peers
 // before it re-checks its limits, and a replica alone has none to wait for.
 func TestPropagationOnlyWithPeers(t *testing.T) {
-	c := New(attack.NewMemory(attack.DefaultMemoryLimit, time.Now), slog.New(slog.DiscardHandler), Options{})
+	c := New(attack.NewMemory(attack.MemoryOptions{}), slog.New(slog.DiscardHandler), Options{})
 	t.Cleanup(c.Close)
 	if p := c.Propagation(); p != 0 {
 		t.Errorf("Propagation without peers = %v, want 0", p)
@@ -354,5 +396,60 @@ func TestPropagationOnlyWithPeers(t *testing.T) {
 	c.SetPeers(nil)
 	if p := c.Propagation(); p != 0 {
 		t.Errorf("Propagation once the peer is gone = %v, want 0", p)
+	}
+}
+
+// TestSprayInOneTenantKeepsAnothersCountsOnEveryReplica sprays new keys over tenants of
+// an attacker on one replica, many times the replicas' bounds: the victim tenant's counts
+// stay on every replica, and on one that joins after.
+func TestSprayInOneTenantKeepsAnothersCountsOnEveryReplica(t *testing.T) {
+	key := newKey()
+	bounds := attack.MemoryOptions{TenantBudget: 50, Limit: 200}
+	a, b := newReplicaWith(t, key, bounds, Options{}), newReplicaWith(t, key, bounds, Options{})
+	a.SetPeers([]string{b.addr})
+	blocking := attack.Limit{MaxAttempts: 3, CoolDown: time.Hour}
+	victim := func(i int) (string, int) { return fmt.Sprintf("uid-victim/%d/", i), 1 + i%3 }
+	for i := range 20 {
+		k, n := victim(i)
+		mustAdd(t, a, k, n, blocking)
+	}
+	const spray = 2_000
+	for i := range spray {
+		mustAdd(t, a, fmt.Sprintf("uid-mallory-%d/%d/", i%3, i), 1, perMinute)
+	}
+	last := fmt.Sprintf("uid-mallory-%d/%d/", (spray-1)%3, spray-1)
+	waitFor(t, "the spray reached b", func() bool { return b.count(last) == 1 })
+	c := newReplicaWith(t, key, bounds, Options{})
+	if err := c.Join(context.Background(), []string{b.addr}); err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]*replica{"a": a, "b": b, "joined": c} {
+		for i := range 20 {
+			k, want := victim(i)
+			if n, _ := r.Get(k, blocking); n != want {
+				t.Errorf("replica %s after the spray: %s counts %d, want %d", name, k, n, want)
+			}
+		}
+	}
+}
+
+// TestJoinTakesCountsInPages: a replica holding more counts than a page hands them over
+// page by page.
+func TestJoinTakesCountsInPages(t *testing.T) {
+	key := newKey()
+	a, b := newReplica(t, key), newReplica(t, key)
+	const tenants, each = 3, 3_000 // more than countsPageEntries in all
+	for i := range tenants * each {
+		mustAdd(t, a, fmt.Sprintf("uid-%d/%d/", i%tenants, i), 1, perMinute)
+	}
+	if err := b.Join(context.Background(), []string{a.addr}); err != nil {
+		t.Fatal(err)
+	}
+	entries, _, _ := b.local.Page("", tenants*each)
+	if len(entries) != tenants*each {
+		t.Errorf("b took %d counts, want %d", len(entries), tenants*each)
+	}
+	if pages := a.metric(resultReceived); pages != tenants {
+		t.Errorf("a served %v pages, want %d (one per tenant of %d counts)", pages, tenants, each)
 	}
 }

@@ -151,7 +151,7 @@ func (l *Loader) report(refused []DomainRefusal) {
 // tenant returns the view to publish for one Tenant UID: the previous one when nothing
 // changed or the new snapshot cannot be used, else a new one.
 func (l *Loader) tenant(uid string, parts map[string]*corev1.Secret, keys map[string]*corev1.Secret, inUse map[string]bool) *Tenant {
-	prev := l.store.byUID(uid)
+	prev := l.store.ByUID(uid)
 	keepPrevious := func(reason string, err error) *Tenant {
 		if prev == nil {
 			l.log.Info("not serving tenant yet: "+reason, "tenantUID", uid, "error", err)

@@ -141,6 +141,7 @@ func (s *Store) Route(host, path string) (t *Tenant, rest string, ok bool) {
 	return t, rest, ok
 }
 
-func (s *Store) byUID(uid string) *Tenant {
+// ByUID returns the published view of the Tenant with that UID, nil when there is none.
+func (s *Store) ByUID(uid string) *Tenant {
 	return s.routes.Load().byUID[uid]
 }

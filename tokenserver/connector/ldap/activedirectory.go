@@ -27,7 +27,8 @@ const (
 const adUserFilter = "(objectCategory=person)(objectClass=user)"
 
 // adProfile finds Active Directory users by sAMAccountName, userPrincipalName or mail,
-// and refuses disabled, locked and expired accounts before any bind.
+// and refuses disabled, locked and expired accounts before any bind as them (the login
+// binds as a decoy instead, as one the search refused).
 type adProfile struct {
 	domain string
 }

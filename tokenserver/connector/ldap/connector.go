@@ -8,7 +8,10 @@
 //     as an unauthenticated bind that "succeeds";
 //   - referrals in search results are ignored, never followed to other hosts;
 //   - connections are TLS (ldaps:// or StartTLS) unless the configuration explicitly
-//     accepts clear text with insecureNoTLS.
+//     accepts clear text with insecureNoTLS;
+//   - a login that the search refuses (no such user, several, or an account that may
+//     not log in) still binds, as a decoy DN that cannot exist, so that it costs the
+//     directory round trips of a wrong password and its answer time tells nothing.
 //
 // Connections are pooled (see directory): service connections stay bound as the service
 // account; user binds use a separate pool, since a bind changes a connection's identity.
@@ -17,6 +20,7 @@ package ldap
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,9 +44,20 @@ type Connector struct {
 	userScope   int
 	groupSearch *snapshot.LDAPGroupSearch
 	log         *slog.Logger
+	// decoy is the DN and password that logins the search refused bind as.
+	decoy decoy
 }
 
 var _ connector.Connector = (*Connector)(nil)
+
+// decoy is a DN below the user search base that no entry has, named by 128 random bits,
+// and a password as random: binding as it fails as a wrong password does, at the cost
+// of a bind.
+type decoy struct{ dn, password string }
+
+func newDecoy(baseDN string) decoy {
+	return decoy{dn: "cn=gatehouse-decoy-" + rand.Text() + "," + baseDN, password: rand.Text()}
+}
 
 // profile is what differs between kinds of directories: how a username is looked up and
 // how an entry becomes an identity.
@@ -123,6 +138,7 @@ func newConnector(name string, t snapshot.Transport, bindName string, p profile,
 		userScope:   scope,
 		groupSearch: groups,
 		log:         log,
+		decoy:       newDecoy(baseDN),
 	}, nil
 }
 
@@ -145,16 +161,30 @@ func (c *Connector) Login(ctx context.Context, username, password string) (conne
 	}
 	entry, err := c.findUser(ctx, username)
 	if err != nil {
-		return connector.Identity{}, err
+		return connector.Identity{}, c.bindDecoy(ctx, err)
 	}
 	id, err := c.profile.identity(entry, time.Now())
 	if err != nil {
-		return connector.Identity{}, fmt.Errorf("%s: %w", entry.DN, err)
+		return connector.Identity{}, c.bindDecoy(ctx, fmt.Errorf("%s: %w", entry.DN, err))
 	}
 	if err := c.bindUser(ctx, entry.DN, password); err != nil {
 		return connector.Identity{}, err
 	}
 	return c.withSearchedGroups(ctx, id, entry.DN)
+}
+
+// bindDecoy binds as the decoy after the search refused a login with refusal, as the
+// login would bind with a wrong password, and returns what that login would: the
+// refusal, or the bind pool's unavailability. An unavailable search returns at once, as
+// it does for every login.
+func (c *Connector) bindDecoy(ctx context.Context, refusal error) error {
+	if !errors.Is(refusal, connector.ErrInvalidCredentials) {
+		return refusal
+	}
+	if err := c.bindUser(ctx, c.decoy.dn, c.decoy.password); errors.Is(err, connector.ErrUnavailable) {
+		return err
+	}
+	return refusal
 }
 
 // LookupUser returns the current identity of the user whose subject is id, for userinfo,
