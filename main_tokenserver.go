@@ -70,6 +70,15 @@ func runTokenServer(args []string) int {
 	fs.StringVar(&peerOpts.BindAddress, "peer-bind-address", ":8082", "address where the other replicas send login-attempt counts")
 	fs.StringVar(&peerOpts.AdvertiseAddress, "peer-advertise-address", "", "host:port the other replicas reach --peer-bind-address at (default: $POD_IP and the bound port)")
 	fs.DurationVar(&peerOpts.JoinTimeout, "peer-join-timeout", 10*time.Second, "how long to wait for the peers' counts before serving")
+	counterOpts := attack.MemoryOptions{}
+	fs.Func("attack-keys-per-tenant", fmt.Sprintf("how many failed-login counts one tenant may hold in a replica, 1-%d (default %d); past it the tenant's oldest counts that block nothing go first", attack.DefaultTenantBudget, attack.DefaultTenantBudget), func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > attack.DefaultTenantBudget {
+			return fmt.Errorf("want a whole number from 1 to %d", attack.DefaultTenantBudget)
+		}
+		counterOpts.TenantBudget = n
+		return nil
+	})
 	var serverOpts []tokenserver.Option
 	fs.Func("trusted-proxies", "comma-separated CIDRs and IP addresses of the proxies in front of the token server, whose X-Forwarded-For header gives the client address that attack protection counts; none by default", func(s string) error {
 		proxies, err := attack.ParseTrustedProxies(s)
@@ -85,14 +94,14 @@ func runTokenServer(args []string) int {
 	}
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := serveTokens(*namespace, opts, peerOpts, log, serverOpts...); err != nil {
+	if err := serveTokens(*namespace, opts, peerOpts, counterOpts, log, serverOpts...); err != nil {
 		log.Error("token server failed", "error", err)
 		return 1
 	}
 	return 0
 }
 
-func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peerOptions, log *slog.Logger, serverOpts ...tokenserver.Option) error {
+func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peerOptions, counterOpts attack.MemoryOptions, log *slog.Logger, serverOpts ...tokenserver.Option) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
@@ -112,7 +121,8 @@ func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peer
 	registry.MustRegister(loader.Collectors()...)
 	registry.MustRegister(metrics.Collectors()...)
 
-	memory := attack.NewMemory(attack.MemoryOptions{Report: tokenserver.CountersReporter(st, metrics, log)})
+	counterOpts.Report = tokenserver.CountersReporter(st, metrics, log)
+	memory := attack.NewMemory(counterOpts)
 	counters := peers.New(memory, log, peers.Options{})
 	registry.MustRegister(counters.Collectors()...)
 

@@ -19,6 +19,7 @@ import (
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/internal/systemtest"
 	"github.com/gatehouse-dev/gatehouse/internal/tokenclient"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/peers"
 )
 
 // replica is one token-server process and the addresses it listens on.
@@ -166,7 +167,7 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 		before := a.metric(t, messagesRejected)
 		// A reset of every count, signed with a key of the attacker's.
 		body := []byte(`{"ops":[{"k":"","r":true}]}`)
-		req, err := http.NewRequest(http.MethodPost, "http://"+a.peerAddr+"/peer/v2/ops", bytes.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, "http://"+a.peerAddr+peers.PathOps, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/internal/systemtest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/peers"
 )
 
 // The attacks on the peer port, where replicas send each other login-attempt counts.
 const (
-	peerOpsPath = "/peer/v1/ops"
 	// largeBody is more than the loopback socket buffers hold, so that a client cannot
 	// finish sending it unless the server reads it.
 	largeBody = 64 << 20
@@ -90,7 +90,7 @@ func postForged(addr string, size int64) (status int, sent int64, err error) {
 	_ = conn.SetDeadline(time.Now().Add(peerAnswerTimeout))
 	header := fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n"+
 		"Gatehouse-Peer-Timestamp: %d\r\nGatehouse-Peer-Nonce: %s\r\nGatehouse-Peer-Signature: %s\r\n\r\n",
-		peerOpsPath, addr, size, time.Now().UnixMilli(), rand.Text(), rand.Text())
+		peers.PathOps, addr, size, time.Now().UnixMilli(), rand.Text(), rand.Text())
 	if _, err := conn.Write([]byte(header)); err != nil {
 		return 0, 0, err
 	}

@@ -50,7 +50,7 @@ func newKey() []byte {
 func TestSignatures(t *testing.T) {
 	key, other := newKey(), newKey()
 	body := []byte(`{"ops":[{"k":"uid/u/alice/","d":1,"t":900000,"b":10}]}`)
-	const p = "POST " + pathOps
+	const p = "POST " + PathOps
 	for _, tc := range []struct {
 		name string
 		// receiverKeys are set on the receiver in order; nil means the sender's key.
@@ -136,7 +136,7 @@ func TestSignaturesBindPurposeAndRefuseReplays(t *testing.T) {
 	if err := a.sign(h, "GET "+pathCounts, "", nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.verifyRequest(h, "POST "+pathOps); !errors.Is(err, errBadSignature) {
+	if _, err := a.verifyRequest(h, "POST "+PathOps); !errors.Is(err, errBadSignature) {
 		t.Errorf("a counts request taken as ops: %v, want errBadSignature", err)
 	}
 	if _, err := a.verifyRequest(h, "GET "+pathCounts); err != nil {
@@ -345,12 +345,12 @@ func TestUnsignedOpsAreRefused(t *testing.T) {
 	forger.setKey(newKey())
 	for _, sign := range []func(http.Header){
 		func(http.Header) {},
-		func(h http.Header) { _ = forger.sign(h, "POST "+pathOps, "", body) },
+		func(h http.Header) { _ = forger.sign(h, "POST "+PathOps, "", body) },
 		func(h http.Header) { // a body other than the one signed, under the right key
-			_ = a.auth.sign(h, "POST "+pathOps, "", []byte(`{"ops":[]}`))
+			_ = a.auth.sign(h, "POST "+PathOps, "", []byte(`{"ops":[]}`))
 		},
 	} {
-		req, err := http.NewRequest(http.MethodPost, "http://"+a.addr+pathOps, bytes.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, "http://"+a.addr+PathOps, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}

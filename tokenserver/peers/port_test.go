@@ -108,7 +108,7 @@ func TestHugeBodiesAreNotRead(t *testing.T) {
 	sender.setKey(key)
 	signed := func(body []byte) http.Header {
 		h := http.Header{}
-		if err := sender.sign(h, "POST "+pathOps, "", body); err != nil {
+		if err := sender.sign(h, "POST "+PathOps, "", body); err != nil {
 			t.Fatal(err)
 		}
 		return h
@@ -116,14 +116,14 @@ func TestHugeBodiesAreNotRead(t *testing.T) {
 	late := newAuthenticator(func() time.Time { return time.Now().Add(-2 * MaxMessageAge) })
 	late.setKey(key)
 	stale := http.Header{}
-	_ = late.sign(stale, "POST "+pathOps, "", []byte("{}"))
+	_ = late.sign(stale, "POST "+PathOps, "", []byte("{}"))
 	forger := newAuthenticator(time.Now)
 	forger.setKey(newKey())
 	forged := http.Header{}
-	_ = forger.sign(forged, "POST "+pathOps, "", []byte("{}"))
+	_ = forger.sign(forged, "POST "+PathOps, "", []byte("{}"))
 	empty := []byte(`{"ops":[]}`)
 	replayed := signed(empty)
-	if status, _ := rawRequest(t, addr, http.MethodPost, pathOps, replayed, bytes.NewReader(empty), int64(len(empty))); status != http.StatusNoContent {
+	if status, _ := rawRequest(t, addr, http.MethodPost, PathOps, replayed, bytes.NewReader(empty), int64(len(empty))); status != http.StatusNoContent {
 		t.Fatalf("the first delivery of a signed message: %d", status)
 	}
 	for _, tc := range []struct {
@@ -143,7 +143,7 @@ func TestHugeBodiesAreNotRead(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := read.Load()
-			status, closed := rawRequest(t, addr, http.MethodPost, pathOps, tc.header, zeros{}, cmp.Or(tc.length, huge))
+			status, closed := rawRequest(t, addr, http.MethodPost, PathOps, tc.header, zeros{}, cmp.Or(tc.length, huge))
 			if status != tc.want || !closed {
 				t.Errorf("answered %d (closing: %v), want %d and the connection closed", status, closed, tc.want)
 			}
@@ -169,7 +169,7 @@ func TestConcurrentRequestsAreBounded(t *testing.T) {
 	sender.setKey(key)
 	body := []byte(`{"ops":[{"k":"uid/k/","d":1,"t":60000,"b":10}]}`)
 	request := func() *http.Request {
-		req, err := http.NewRequest(http.MethodPost, "http://"+addr+pathOps, bytes.NewReader(body))
+		req, err := http.NewRequest(http.MethodPost, "http://"+addr+PathOps, bytes.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -214,7 +214,7 @@ func TestConcurrentRequestsAreBounded(t *testing.T) {
 	if status := do(request()); status != http.StatusServiceUnavailable {
 		t.Errorf("a third signed request while two are in progress: %d, want 503", status)
 	}
-	forged, err := http.NewRequest(http.MethodPost, "http://"+addr+pathOps, bytes.NewReader(body))
+	forged, err := http.NewRequest(http.MethodPost, "http://"+addr+PathOps, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

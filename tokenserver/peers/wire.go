@@ -17,11 +17,12 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
 )
 
-// Paths of the peer listener, which are also what their signatures are for. Version 2
+// Paths of the peer listener, which are also what their signatures are for (PathOps is
+// exported for the tests that play a stranger on the peer port). Version 2
 // signs a digest of the body in the headers; a replica of version 1 gets 404 from it and
 // refuses its messages, so the two count apart during an upgrade.
 const (
-	pathOps    = "/peer/v2/ops"
+	PathOps    = "/peer/v2/ops"
 	pathCounts = "/peer/v2/counts"
 )
 
@@ -126,7 +127,7 @@ func (c *Counters) post(ctx context.Context, addr string, batch []op) error {
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+pathOps, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+PathOps, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}
@@ -232,7 +233,7 @@ func (c *Counters) verifiedResponse(resp *http.Response, req *http.Request) ([]b
 // at once, reading bounded bodies; more are refused with 503.
 func (c *Counters) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+pathOps, c.verified(c.receiveOps))
+	mux.HandleFunc("POST "+PathOps, c.verified(c.receiveOps))
 	mux.HandleFunc("GET "+pathCounts, c.verified(c.serveCounts))
 	return mux
 }
