@@ -33,6 +33,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/gatehouse-dev/gatehouse/controllers"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
 )
 
 func init() {
@@ -53,6 +54,7 @@ func runController(args []string) int {
 	leaderElect := fs.Bool("leader-elect", true, "elect a leader so that only one replica reconciles")
 	concurrency := fs.Int("max-concurrent-reconciles", 4, "reconciles each controller runs at once")
 	logLevel := fs.Int("v", 0, "log verbosity: 0 for info, higher for more detail")
+	tokenServerMemoryLimit := tokenServerMemoryLimitFlag(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -66,6 +68,7 @@ func runController(args []string) int {
 	if err := serveController(ctx, controllerConfig{
 		namespace: *namespace, tokenServerURL: *tokenServerURL, metricsAddr: *metricsAddr,
 		probeAddr: *probeAddr, leaderElect: *leaderElect, concurrency: *concurrency,
+		passwordCaps: password.CapsFor(password.Budget(*tokenServerMemoryLimit)),
 	}); err != nil {
 		logger.Error(err, "controller stopped")
 		return 1
@@ -77,6 +80,7 @@ type controllerConfig struct {
 	namespace, tokenServerURL, metricsAddr, probeAddr string
 	leaderElect                                       bool
 	concurrency                                       int
+	passwordCaps                                      password.Caps
 }
 
 func serveController(ctx context.Context, c controllerConfig) error {
@@ -100,6 +104,7 @@ func serveController(ctx context.Context, c controllerConfig) error {
 		Namespace:               c.namespace,
 		TokenServerURL:          c.tokenServerURL,
 		MaxConcurrentReconciles: c.concurrency,
+		PasswordCaps:            c.passwordCaps,
 	}); err != nil {
 		return err
 	}

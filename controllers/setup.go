@@ -60,6 +60,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -88,6 +89,9 @@ type Options struct {
 	// CheckDirectory binds to an LDAP or Active Directory connection's directory as its
 	// service account; nil means CheckDirectory of this package.
 	CheckDirectory func(context.Context, snapshot.Connection) error
+	// PasswordCaps bound the hashes of users Secrets: the token server's, derived from
+	// its memory limit. Zero means password.DefaultCaps.
+	PasswordCaps password.Caps
 }
 
 // NewScheme returns a scheme with the core kinds and Gatehouse's.
@@ -118,6 +122,9 @@ func CacheOptions() cache.Options {
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
+	}
+	if opts.PasswordCaps == (password.Caps{}) {
+		opts.PasswordCaps = password.DefaultCaps()
 	}
 	if err := addIndexes(ctx, mgr); err != nil {
 		return err

@@ -12,6 +12,8 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	blocked  *prometheus.CounterVec
 	lockouts *prometheus.CounterVec
+	// checksRefused counts logins refused by the password-check limiter.
+	checksRefused *prometheus.CounterVec
 }
 
 // NewMetrics returns unregistered request metrics; register Collectors.
@@ -36,12 +38,16 @@ func NewMetrics() *Metrics {
 			Name: "gatehouse_tokenserver_lockouts_total",
 			Help: "Failed logins that reached a limit of attack protection, by tenant and reason (brute_force or ip_throttling).",
 		}, []string{"tenant", "reason"}),
+		checksRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokenserver_password_checks_refused_total",
+			Help: "Logins answered temporarily_unavailable because their tenant had too many password checks at once, by tenant and reason (timeout or queue_full).",
+		}, []string{"tenant", "reason"}),
 	}
 }
 
 // Collectors are the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts}
+	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts, m.checksRefused}
 }
 
 func (m *Metrics) observe(tenant, endpoint, grant, outcome string, d time.Duration) {
