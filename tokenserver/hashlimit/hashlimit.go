@@ -12,11 +12,12 @@
 // active each holds about 1/n. Nothing is taken back from a running check: a tenant over
 // its share because others arrived starts nothing until it is under it again.
 //
-// Waiting checks start in the order they arrived, skipping those whose tenant is at its
-// share, so a saturating tenant never delays another's; a check within its tenant's
-// share that does not fit in the free Budget holds back the checks behind it, so light
-// checks cannot starve a heavy one. A check waits at most MaxWait, and a tenant has at
-// most MaxQueued checks waiting; past either it is refused with a *RefusedError.
+// When room frees, the next check to start is the first waiting one of the tenant that
+// holds least, then was served longest ago, so that tenants take turns however many
+// checks each has queued; when that check does not fit, nothing starts before it, so
+// light checks cannot starve a heavy one. A check waits at most MaxWait, and a tenant
+// has at most MaxQueued checks waiting; past either it is refused with a
+// *RefusedError.
 package hashlimit
 
 import (
@@ -44,11 +45,12 @@ type Config struct {
 }
 
 // DefaultConfig is the Config of a token server whose checks may hold budget bytes.
-// Threads is twice the cores Go runs on: a tenant alone (half the budget) keeps every
-// core busy, and another tenant's check shares the CPU with at most that many.
-// Half of MaxWait is the Retry-After of a refusal.
+// Threads is twice the cores Go runs on less one (at least 2): a tenant alone, which
+// holds at most half of them, keeps all cores but one busy, and the next tenant's check
+// runs on the one left instead of sharing a core with the first tenant's. Half of
+// MaxWait is the Retry-After of a refusal.
 func DefaultConfig(budget int64) Config {
-	return Config{Budget: budget, Threads: 2 * runtime.GOMAXPROCS(0), MaxWait: 5 * time.Second, MaxQueued: 128}
+	return Config{Budget: budget, Threads: 2 * max(runtime.GOMAXPROCS(0)-1, 1), MaxWait: 5 * time.Second, MaxQueued: 128}
 }
 
 // Reason says why a check was refused.
@@ -83,18 +85,23 @@ type Limiter struct {
 	used int64
 	// tenants are those that hold or wait for a check.
 	tenants map[string]*tenant
-	// queue holds the waiting checks in the order they arrived.
-	queue []*waiter
+	// grants numbers the checks started, arrivals those queued, to order tenants and
+	// checks.
+	grants, arrivals uint64
 }
 
 type tenant struct {
-	held    int64
-	waiting int
+	held int64
+	// queue holds the tenant's waiting checks in the order they arrived.
+	queue []*waiter
+	// lastGrant is the number of the tenant's last check started.
+	lastGrant uint64
 }
 
 type waiter struct {
-	tenant *tenant
-	weight int64
+	tenant  *tenant
+	weight  int64
+	arrival uint64
 	// ready is closed when the check may start; granted says so under mu.
 	ready   chan struct{}
 	granted bool
@@ -153,26 +160,26 @@ func (l *Limiter) enqueue(tenantKey string, weight int64) (*waiter, error) {
 		t = &tenant{}
 		l.tenants[tenantKey] = t
 	}
-	if t.waiting >= l.cfg.MaxQueued {
+	if len(t.queue) >= l.cfg.MaxQueued {
 		return nil, &RefusedError{Reason: ReasonQueueFull, RetryAfter: l.retryAfter()}
 	}
-	w := &waiter{tenant: t, weight: weight, ready: make(chan struct{})}
-	t.waiting++
-	l.queue = append(l.queue, w)
+	l.arrivals++
+	w := &waiter{tenant: t, weight: weight, arrival: l.arrivals, ready: make(chan struct{})}
+	t.queue = append(t.queue, w)
 	l.grant()
 	return w, nil
 }
 
-// abandon takes a waiting check out of the queue, or reports false if it was granted.
+// abandon takes a waiting check out of its queue, or reports false if it was granted.
 func (l *Limiter) abandon(tenantKey string, w *waiter) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if w.granted {
 		return false
 	}
-	l.queue = slices.DeleteFunc(l.queue, func(q *waiter) bool { return q == w })
-	w.tenant.waiting--
-	l.forgetIdle(tenantKey, w.tenant)
+	t := w.tenant
+	t.queue = slices.DeleteFunc(t.queue, func(q *waiter) bool { return q == w })
+	l.forgetIdle(tenantKey, t)
 	// One tenant fewer may raise the others' share.
 	l.grant()
 	return true
@@ -189,33 +196,57 @@ func (l *Limiter) release(tenantKey string, w *waiter) {
 }
 
 func (l *Limiter) forgetIdle(tenantKey string, t *tenant) {
-	if t.held == 0 && t.waiting == 0 {
+	if t.held == 0 && len(t.queue) == 0 {
 		delete(l.tenants, tenantKey)
 	}
 }
 
-// grant starts the waiting checks that may start, in arrival order: it skips a check
-// whose tenant is at its share, and stops at one within its share that does not fit.
+// grant starts waiting checks while the budget has room: each time the first waiting
+// check of the tenant that holds least (then was served longest ago, then waited
+// longest), among those within their share. When that check does not fit, nothing
+// starts: no other tenant's check goes before it.
 func (l *Limiter) grant() {
 	share := l.cfg.Budget / int64(max(len(l.tenants), 2))
-	waiting := l.queue[:0]
-	full := false
-	for _, w := range l.queue {
-		t := w.tenant
-		withinShare := t.held == 0 || t.held+w.weight <= share
-		if withinShare && !full && l.used+w.weight > l.cfg.Budget {
-			full = true
+	for {
+		next := l.next(share)
+		if next == nil {
+			return
 		}
-		if !withinShare || full {
-			waiting = append(waiting, w)
-			continue
+		w := next.queue[0]
+		if l.used+w.weight > l.cfg.Budget {
+			return
 		}
+		next.queue = next.queue[1:]
 		l.used += w.weight
-		t.held += w.weight
-		t.waiting--
+		next.held += w.weight
+		l.grants++
+		next.lastGrant = l.grants
 		w.granted = true
 		close(w.ready)
 	}
-	clear(l.queue[len(waiting):])
-	l.queue = waiting
+}
+
+// next is the tenant whose first waiting check starts next, or nil when none may.
+func (l *Limiter) next(share int64) *tenant {
+	var best *tenant
+	for _, t := range l.tenants {
+		if len(t.queue) == 0 || (t.held > 0 && t.held+t.queue[0].weight > share) {
+			continue
+		}
+		if best == nil || t.before(best) {
+			best = t
+		}
+	}
+	return best
+}
+
+// before reports whether t's next check goes before u's.
+func (t *tenant) before(u *tenant) bool {
+	switch {
+	case t.held != u.held:
+		return t.held < u.held
+	case t.lastGrant != u.lastGrant:
+		return t.lastGrant < u.lastGrant
+	}
+	return t.queue[0].arrival < u.queue[0].arrival
 }

@@ -69,7 +69,10 @@ func queued(t *testing.T, l *Limiter, n int) {
 	deadline := time.Now().Add(patience)
 	for {
 		l.mu.Lock()
-		got := len(l.queue)
+		got := 0
+		for _, t := range l.tenants {
+			got += len(t.queue)
+		}
 		l.mu.Unlock()
 		if got == n {
 			return
@@ -186,6 +189,31 @@ func TestHeavyCheckIsNotStarved(t *testing.T) {
 	c()
 }
 
+// TestTenantsTakeTurns: when room frees, a tenant that waits goes before one that was
+// served more recently, however many checks that one queued earlier.
+func TestTenantsTakeTurns(t *testing.T) {
+	l := testLimiter(patience)
+	a := acquire(t, l, "a", memory(50))
+	var floods []*check
+	for i := range 3 {
+		floods = append(floods, start(context.Background(), l, "a", memory(50)))
+		queued(t, l, i+1) // in this order
+	}
+	b := acquire(t, l, "b", memory(50))
+	c := start(context.Background(), l, "c", memory(50))
+	queued(t, l, 4)
+	a()
+	if !c.started(t) {
+		t.Fatalf("c's check, queued after a's: %v", c.err)
+	}
+	queued(t, l, 3)
+	b()
+	c.release()
+	for _, f := range floods {
+		running(t, f, "a's checks in turn")
+	}
+}
+
 // TestBoundedWait: a check that cannot start within MaxWait is refused, and so is one
 // past MaxQueued; neither holds anything afterwards.
 func TestBoundedWait(t *testing.T) {
@@ -207,8 +235,8 @@ func TestBoundedWait(t *testing.T) {
 	for _, r := range a {
 		r()
 	}
-	if l.used != 0 || len(l.queue) != 0 || len(l.tenants) != 0 {
-		t.Errorf("after the refusals and releases: %d bytes used, %d waiting, %d tenants", l.used, len(l.queue), len(l.tenants))
+	if l.used != 0 || len(l.tenants) != 0 {
+		t.Errorf("after the refusals and releases: %d bytes used, %d tenants holding or waiting", l.used, len(l.tenants))
 	}
 }
 
@@ -227,7 +255,7 @@ func TestCancellation(t *testing.T) {
 	}
 	b()
 	c()
-	if l.used != 0 || len(l.queue) != 0 || len(l.tenants) != 0 {
-		t.Errorf("after the cancellation and releases: %d bytes used, %d waiting, %d tenants", l.used, len(l.queue), len(l.tenants))
+	if l.used != 0 || len(l.tenants) != 0 {
+		t.Errorf("after the cancellation and releases: %d bytes used, %d tenants holding or waiting", l.used, len(l.tenants))
 	}
 }

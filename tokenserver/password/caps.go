@@ -50,8 +50,8 @@ const (
 )
 
 // checksAtMemoryCap is how many argon2id checks at the memory cap fit in a budget at
-// once. With four, a tenant alone (who may hold half the budget, see package hashlimit)
-// runs two, and the other half stays free for the other tenants.
+// once. With four, a tenant alone, which may hold half the budget (see package
+// hashlimit), has the memory for two, and the other half stays free for the others.
 const checksAtMemoryCap = 4
 
 // CapsFor returns the caps of hashes whose checks fit a budget (see Budget): an
