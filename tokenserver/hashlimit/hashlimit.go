@@ -45,10 +45,10 @@ type Config struct {
 }
 
 // DefaultConfig is the Config of a token server whose checks may hold budget bytes.
-// Threads is twice the cores Go runs on less one (at least 2): a tenant alone, which
-// holds at most half of them, keeps all cores but one busy, and the next tenant's check
-// runs on the one left instead of sharing a core with the first tenant's. Half of
-// MaxWait is the Retry-After of a refusal.
+// Threads is 2 × (cores Go runs on − 1), at least 2: a tenant alone, which holds at most
+// half of them, keeps all cores but one busy, and the next tenant's check runs on the
+// one left instead of sharing a core with the first tenant's. Half of MaxWait is the
+// Retry-After of a refusal.
 func DefaultConfig(budget int64) Config {
 	return Config{Budget: budget, Threads: 2 * max(runtime.GOMAXPROCS(0)-1, 1), MaxWait: 5 * time.Second, MaxQueued: 128}
 }
