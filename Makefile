@@ -135,6 +135,10 @@ bench-token: ## Benchmark the token server: logins (bcrypt cost 10, RS256) at co
 	go test -run '^$$' -bench 'BenchmarkUserinfo|BenchmarkJWKS' -benchtime 2s ./tokenserver/
 	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$(ENVTEST_ASSETS)}" go test -run '^$$' -bench 'BenchmarkClientAccepted' -benchtime 20x ./tokenserver/store/
 
+.PHONY: bench-limiter
+bench-limiter: ## Benchmark tenant isolation: tenant A floods password checks with argon2id at the memory cap while tenant B logs in steadily; print B's p99 alone and under the flood against the 2x floor, A's answers and the peak memory against the 512Mi limit.
+	go test -run '^$$' -bench '^BenchmarkTenantIsolation$$' -benchtime 1x ./tokenserver/
+
 ##@ Soak
 
 # SOAK_RATE is requests/s, of which 6 in 20 are logins: at 20/s, 6 bcrypt checks/s, half

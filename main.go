@@ -24,6 +24,10 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
 )
 
 // command is a subcommand: it parses its own flags from args and returns the process
@@ -69,4 +73,24 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	default:
 		return 2, false
 	}
+}
+
+// tokenServerMemoryLimitFlag registers --token-server-memory-limit, the memory limit of
+// a token server replica, from which the caps on password hashes follow (and, in the
+// token server, the memory its password checks may hold). The controller and the
+// token server must be given the same value.
+func tokenServerMemoryLimitFlag(fs *flag.FlagSet) *int64 {
+	limit := int64(password.DefaultMemoryLimit)
+	fs.Func("token-server-memory-limit", "memory limit of a token server replica, as in its Pod spec; the caps on password hashes and the memory password checks may hold follow from it (default 512Mi)", func(s string) error {
+		q, err := resource.ParseQuantity(s)
+		if err != nil {
+			return err
+		}
+		if q.Value() < password.MinMemoryLimit {
+			return fmt.Errorf("%s is under the minimum of %dMi", s, password.MinMemoryLimit>>20)
+		}
+		limit = q.Value()
+		return nil
+	})
+	return &limit
 }

@@ -34,6 +34,7 @@ import (
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
 )
 
 func init() {
@@ -63,6 +64,7 @@ func runController(args []string) int {
 		domains.Reserved = controllers.ParseDomainList(s)
 		return nil
 	})
+	tokenServerMemoryLimit := tokenServerMemoryLimitFlag(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -76,6 +78,7 @@ func runController(args []string) int {
 	if err := serveController(ctx, controllerConfig{
 		namespace: *namespace, tokenServerURL: *tokenServerURL, metricsAddr: *metricsAddr,
 		probeAddr: *probeAddr, leaderElect: *leaderElect, concurrency: *concurrency, domains: domains,
+		passwordCaps: password.CapsFor(password.Budget(*tokenServerMemoryLimit)),
 	}); err != nil {
 		logger.Error(err, "controller stopped")
 		return 1
@@ -88,6 +91,7 @@ type controllerConfig struct {
 	leaderElect                                       bool
 	concurrency                                       int
 	domains                                           controllers.DomainPolicy
+	passwordCaps                                      password.Caps
 }
 
 func serveController(ctx context.Context, c controllerConfig) error {
@@ -112,6 +116,7 @@ func serveController(ctx context.Context, c controllerConfig) error {
 		TokenServerURL:          c.tokenServerURL,
 		Domains:                 c.domains,
 		MaxConcurrentReconciles: c.concurrency,
+		PasswordCaps:            c.passwordCaps,
 	}); err != nil {
 		return err
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"flag"
+	"io"
 	"os"
 	"testing"
 )
@@ -18,6 +20,37 @@ func TestHelpSucceeds(t *testing.T) {
 	for name, c := range commands {
 		if code := c.run([]string{"-h"}); code != 0 {
 			t.Errorf("gatehouse %s -h exited %d, want 0", name, code)
+		}
+	}
+}
+
+// TestTokenServerMemoryLimitFlag: the flag takes a Kubernetes quantity, as the Pod
+// spec's memory limit is written, and refuses one too small to derive caps from.
+func TestTokenServerMemoryLimitFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		want    int64
+		wantErr bool
+	}{
+		{nil, 512 << 20, false},
+		{[]string{"--token-server-memory-limit=1Gi"}, 1 << 30, false},
+		{[]string{"--token-server-memory-limit=536870912"}, 512 << 20, false},
+		{[]string{"--token-server-memory-limit=64Mi"}, 64 << 20, false},
+		{[]string{"--token-server-memory-limit=63Mi"}, 0, true},
+		{[]string{"--token-server-memory-limit=lots"}, 0, true},
+	} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		limit := tokenServerMemoryLimitFlag(fs)
+		err := fs.Parse(tc.args)
+		if tc.wantErr {
+			if err == nil {
+				t.Errorf("%v: accepted", tc.args)
+			}
+			continue
+		}
+		if err != nil || *limit != tc.want {
+			t.Errorf("%v: %d, %v; want %d", tc.args, *limit, err, tc.want)
 		}
 	}
 }

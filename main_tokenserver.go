@@ -26,6 +26,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -39,6 +40,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/database"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/peers"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 )
@@ -88,20 +90,21 @@ func runTokenServer(args []string) int {
 		serverOpts = append(serverOpts, tokenserver.WithTrustedProxies(proxies))
 		return nil
 	})
+	memoryLimit := tokenServerMemoryLimitFlag(fs)
 	ctrlconfig.RegisterFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := serveTokens(*namespace, opts, peerOpts, counterOpts, log, serverOpts...); err != nil {
+	if err := serveTokens(*namespace, opts, peerOpts, counterOpts, *memoryLimit, log, serverOpts...); err != nil {
 		log.Error("token server failed", "error", err)
 		return 1
 	}
 	return 0
 }
 
-func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peerOptions, counterOpts attack.MemoryOptions, log *slog.Logger, serverOpts ...tokenserver.Option) error {
+func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peerOptions, counterOpts attack.MemoryOptions, memoryLimit int64, log *slog.Logger, serverOpts ...tokenserver.Option) error {
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading the Kubernetes client configuration: %w", err)
@@ -113,8 +116,9 @@ func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peer
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
+	limitHeap(memoryLimit, log)
 	st := store.New()
-	loader := store.NewLoader(client, namespace, st, store.DefaultFactories(log), log)
+	loader := store.NewLoader(client, namespace, st, store.DefaultFactories(log, database.ChecksFor(memoryLimit)), log)
 	metrics := tokenserver.NewMetrics()
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -143,6 +147,20 @@ func serveTokens(namespace string, opts tokenserver.ListenOptions, peerOpts peer
 	serveErr := tokenserver.Serve(ctx, opts, server, st, registry, log)
 	cancel()
 	return errors.Join(serveErr, <-loaderDone, peersDone())
+}
+
+// limitHeap sets the Go runtime's soft memory limit to 90% of the replica's memory
+// limit, unless $GOMEMLIMIT sets one: password checks allocate and drop tens of MiB
+// each, and without a limit the collector lets garbage grow to the size of the live
+// heap before collecting, which, with the password-check budget in use, is over the
+// replica's limit.
+func limitHeap(memoryLimit int64, log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	soft := memoryLimit / 10 * 9
+	debug.SetMemoryLimit(soft)
+	log.Info("Go soft memory limit set", "bytes", soft)
 }
 
 // peerOptions configure how this replica shares login-attempt counts with the others.

@@ -20,6 +20,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -188,7 +189,7 @@ func (b *base) resolveConnection(ctx context.Context, conn *identityv1alpha1.Con
 }
 
 // resolveUsers reads and checks a users Secret: it parses, and every password hash is
-// one the token server can verify.
+// one the token server can verify, within its caps.
 func (b *base) resolveUsers(ctx context.Context, namespace string, ref identityv1alpha1.SecretKeySelector) ([]snapshot.User, error) {
 	data, err := b.readSecretKey(ctx, namespace, ref)
 	if err != nil {
@@ -199,14 +200,21 @@ func (b *base) resolveUsers(ctx context.Context, namespace string, ref identityv
 		return nil, newProblem(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q: %s", ref.Name, ref.Key, firstLines(err.Error(), maxReportedUserErrors))
 	}
 	var broken []string
+	overCaps := false
 	for i := range users {
-		if err := password.Validate(users[i].PasswordHash); err != nil {
+		if _, err := b.opts.PasswordCaps.Parse(users[i].PasswordHash); err != nil {
 			broken = append(broken, fmt.Sprintf("user %q: %v", users[i].Login(), err))
+			var capErr *password.CapError
+			overCaps = overCaps || errors.As(err, &capErr)
 		}
 	}
 	if len(broken) > 0 {
-		return nil, newProblem(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q: %d users have an unusable passwordHash: %s",
-			ref.Name, ref.Key, len(broken), firstLines(strings.Join(broken, "\n"), maxReportedUserErrors))
+		hint := ""
+		if overCaps {
+			hint = " (the caps follow the token server's memory limit)"
+		}
+		return nil, newProblem(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q: %d users have an unusable passwordHash%s: %s",
+			ref.Name, ref.Key, len(broken), hint, firstLines(strings.Join(broken, "\n"), maxReportedUserErrors))
 	}
 	return users, nil
 }

@@ -63,6 +63,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -93,6 +94,9 @@ type Options struct {
 	// CheckDirectory binds to an LDAP or Active Directory connection's directory as its
 	// service account; nil means CheckDirectory of this package.
 	CheckDirectory func(context.Context, snapshot.Connection) error
+	// PasswordCaps bound the hashes of users Secrets: the token server's, derived from
+	// its memory limit. Zero means password.DefaultCaps.
+	PasswordCaps password.Caps
 }
 
 // NewScheme returns a scheme with the core kinds and Gatehouse's.
@@ -194,6 +198,9 @@ func slimSecretMetadata(obj any) (any, error) {
 func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if opts.Clock == nil {
 		opts.Clock = clock.RealClock{}
+	}
+	if opts.PasswordCaps == (password.Caps{}) {
+		opts.PasswordCaps = password.DefaultCaps()
 	}
 	if err := addIndexes(ctx, mgr); err != nil {
 		return err

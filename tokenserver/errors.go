@@ -43,6 +43,13 @@ var (
 		description: "The directory cannot be reached; try again later.", retryAfter: time.Minute}
 )
 
+// checksSaturated answers a login whose password check the limiter refused because its
+// tenant has too many at once.
+func checksSaturated(retryAfter time.Duration) *oauthError {
+	return &oauthError{status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
+		description: "Too many logins at once; try again later.", retryAfter: retryAfter}
+}
+
 // tooManyAttempts answers an attempt that attack protection blocks for retryAfter.
 func tooManyAttempts(retryAfter time.Duration) *oauthError {
 	return &oauthError{status: http.StatusTooManyRequests, code: "too_many_attempts",

@@ -14,6 +14,8 @@ type Metrics struct {
 	lockouts *prometheus.CounterVec
 	// countersFull is reported by CountersReporter.
 	countersFull *prometheus.CounterVec
+	// checksRefused counts logins refused by the password-check limiter.
+	checksRefused *prometheus.CounterVec
 }
 
 // NewMetrics returns unregistered request metrics; register Collectors.
@@ -42,12 +44,16 @@ func NewMetrics() *Metrics {
 			Name: "gatehouse_tokenserver_attack_counters_full_total",
 			Help: "New failed-login counts that found a bound of this replica full, by tenant, bound (tenant: its budget; process: the replica's limit) and outcome (expired or evicted: the tenant gave up an expired count, or the oldest that blocked nothing; refused: every count blocks, and the attempt was refused).",
 		}, []string{"tenant", "bound", "outcome"}),
+		checksRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokenserver_password_checks_refused_total",
+			Help: "Logins answered temporarily_unavailable because their tenant had too many password checks at once, by tenant and reason (timeout or queue_full).",
+		}, []string{"tenant", "reason"}),
 	}
 }
 
 // Collectors are the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts, m.countersFull}
+	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts, m.countersFull, m.checksRefused}
 }
 
 func (m *Metrics) observe(tenant, endpoint, grant, outcome string, d time.Duration) {

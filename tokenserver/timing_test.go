@@ -20,10 +20,12 @@ import (
 )
 
 // TestUnknownUserIsIndistinguishable compares, over interleaved samples, the answers to
-// an unknown user and to a known user with a wrong password: they must be byte-identical
-// and take about as long. A server that skips the dummy hash answers unknown users many
-// times faster; one whose dummy hash has a fixed cost answers them 4× slower than users
-// hashed at a cost two lower.
+// an unknown user and to a known user with a password longer than bcrypt checks with
+// those to a known user with a wrong password: they must be byte-identical and take
+// about as long. A server that skips the dummy hash answers unknown users many times
+// faster; one whose dummy hash has a fixed cost answers them 4× slower than users hashed
+// at a cost two lower; one that refuses long passwords without a check answers them
+// many times faster.
 func TestUnknownUserIsIndistinguishable(t *testing.T) {
 	for _, cost := range []int{bcrypt.DefaultCost, bcrypt.DefaultCost - 2} {
 		t.Run("bcrypt cost "+strconv.Itoa(cost), func(t *testing.T) { testUnknownUserIsIndistinguishable(t, cost) })
@@ -43,8 +45,8 @@ func testUnknownUserIsIndistinguishable(t *testing.T, cost int) {
 		tokentest.NewKey(t, "timing-current", "ES256", "current"))
 	st.Publish([]*store.Tenant{ft.View(t)})
 
-	login := func(username string) (answer []byte, took time.Duration) {
-		body := form("grant_type", "password", "client_id", tokentest.Public, "username", username, "password", "wrong")
+	login := func(username, password string) (answer []byte, took time.Duration) {
+		body := form("grant_type", "password", "client_id", tokentest.Public, "username", username, "password", password)
 		start := time.Now()
 		resp, err := http.Post(ft.Snapshot.Issuer+"oauth/token", formType, strings.NewReader(body))
 		if err != nil {
@@ -58,23 +60,30 @@ func testUnknownUserIsIndistinguishable(t *testing.T, cost int) {
 		return append([]byte(strconv.Itoa(resp.StatusCode)+" "), raw...), time.Since(start)
 	}
 
-	want, _ := login(tokentest.Alice)
-	var known, unknown []time.Duration
+	long := ft.AlicePassword + strings.Repeat("x", 72)
+	want, _ := login(tokentest.Alice, "wrong")
+	var known, unknown, tooLong []time.Duration
 	for i := range samples {
-		answer, took := login(tokentest.Alice)
+		answer, took := login(tokentest.Alice, "wrong")
 		if !bytes.Equal(answer, want) {
 			t.Fatalf("wrong password: %q, then %q", want, answer)
 		}
 		known = append(known, took)
-		if answer, took = login("nobody-" + strconv.Itoa(i)); !bytes.Equal(answer, want) {
+		if answer, took = login("nobody-"+strconv.Itoa(i), "wrong"); !bytes.Equal(answer, want) {
 			t.Fatalf("unknown user: %q, wrong password: %q", answer, want)
 		}
 		unknown = append(unknown, took)
+		if answer, took = login(tokentest.Alice, long); !bytes.Equal(answer, want) {
+			t.Fatalf("password over 72 bytes: %q, wrong password: %q", answer, want)
+		}
+		tooLong = append(tooLong, took)
 	}
-	k, u := median(known), median(unknown)
-	t.Logf("median answer: known user with a wrong password %v, unknown user %v", k, u)
-	if u < k/2 || u > 2*k {
-		t.Errorf("median answer to an unknown user %v, to a wrong password %v: not within a factor of 2", u, k)
+	k := median(known)
+	for name, d := range map[string]time.Duration{"an unknown user": median(unknown), "a password over 72 bytes": median(tooLong)} {
+		t.Logf("median answer: known user with a wrong password %v, %s %v", k, name, d)
+		if d < k/2 || d > 2*k {
+			t.Errorf("median answer to %s %v, to a wrong password %v: not within a factor of 2", name, d, k)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package tokenserver
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/hashlimit"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
@@ -109,9 +111,9 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 		s.loginFailed(t, client, login, attempt, err)
 		return nil, invalidGrant
 	case err != nil:
+		// Not checked: the attempt gives back what it reserved.
 		attempt.Unavailable()
-		s.log.Error("directory unavailable", "tenant", t.Name, "connection", connName, "error", err)
-		return nil, temporarilyUnavailable
+		return nil, s.notChecked(t, client, connName, err)
 	}
 	attempt.Succeeded()
 
@@ -121,6 +123,25 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 		return nil, temporarilyUnavailable
 	}
 	return resp, nil
+}
+
+// notChecked reports a password that could not be checked and returns the answer: the
+// tenant saturates the password-check limiter, the client went away, or the directory
+// cannot be reached.
+func (s *Server) notChecked(t *store.Tenant, client *snapshot.Client, connName string, err error) *oauthError {
+	var refused *hashlimit.RefusedError
+	switch {
+	case errors.As(err, &refused):
+		s.metrics.checksRefused.WithLabelValues(t.Name, string(refused.Reason)).Inc()
+		s.log.Warn("login refused: too many password checks of the tenant at once", "tenant", t.Name, "connection", connName,
+			"client", client.Name, "reason", refused.Reason)
+		return checksSaturated(refused.RetryAfter)
+	case errors.Is(err, context.Canceled):
+		s.log.Debug("login abandoned by the client before its password was checked", "tenant", t.Name, "connection", connName)
+	default:
+		s.log.Error("directory unavailable", "tenant", t.Name, "connection", connName, "error", err)
+	}
+	return temporarilyUnavailable
 }
 
 // authenticateClient identifies the client by HTTP Basic or by client_id in the body,

@@ -56,6 +56,7 @@ func TestChartDefaultValues(t *testing.T) {
 			t.Errorf("controller args %v lack %s", controllerArgs, arg)
 		}
 	}
+	memoryLimitsAgree(t, objs, "512Mi")
 	role := find(t, objs, "Role", "gatehouse-tokenserver")
 	if role.GetNamespace() != releaseNamespace {
 		t.Errorf("the token server's Role is in %q, want the release namespace", role.GetNamespace())
@@ -115,7 +116,25 @@ func TestChartCustomValues(t *testing.T) {
 		}
 	}
 	checkTokenServerPolicy(t, objs, []any{map[string]any{"namespaceSelector": map[string]any{"matchLabels": map[string]any{"gatehouse.dev/clients": "true"}}}})
+	memoryLimitsAgree(t, objs, "1Gi")
 	dryRunApply(t, objs)
+}
+
+// memoryLimitsAgree checks that the token server's memory limit is want and that both
+// components are given it, since both derive the caps on password hashes from it.
+func memoryLimitsAgree(t *testing.T, objs []*unstructured.Unstructured, want string) {
+	t.Helper()
+	tokenServer := find(t, objs, "Deployment", "gatehouse-tokenserver")
+	containers, _, _ := unstructured.NestedSlice(tokenServer.Object, "spec", "template", "spec", "containers")
+	if limit, _, _ := unstructured.NestedString(containers[0].(map[string]any), "resources", "limits", "memory"); limit != want {
+		t.Errorf("token server memory limit %q, want %q", limit, want)
+	}
+	arg := "--token-server-memory-limit=" + want
+	for _, name := range []string{"gatehouse-tokenserver", "gatehouse-controller"} {
+		if args := containerArgs(t, find(t, objs, "Deployment", name)); !slices.Contains(args, arg) {
+			t.Errorf("%s args %v lack %s", name, args, arg)
+		}
+	}
 }
 
 func TestChartCRDOptions(t *testing.T) {
@@ -212,6 +231,7 @@ func TestKustomizeDefault(t *testing.T) {
 		}
 	}
 	checkTokenServerPolicy(t, objs, nil)
+	memoryLimitsAgree(t, objs, "512Mi")
 	dryRunApply(t, objs)
 }
 

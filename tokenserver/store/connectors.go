@@ -15,25 +15,27 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
-// Factory builds the connector of one Connection.
-type Factory func(snapshot.Connection) (connector.Connector, error)
+// Factory builds the connector of one Connection of a tenant.
+type Factory func(snapshot.TenantRef, snapshot.Connection) (connector.Connector, error)
 
-// DefaultFactories maps each strategy to its connector. Directory connectors log their
-// failovers and refusals to log, with the connection's name, and take directoryOptions
-// (benchmarks compare pooling with a fresh connection per login through them).
-func DefaultFactories(log *slog.Logger, directoryOptions ...ldap.Option) map[string]Factory {
+// DefaultFactories maps each strategy to its connector. Database connectors check
+// passwords with passwords, which all of them share, and log the users whose hash they
+// refuse. Directory connectors log their failovers and refusals to log, with the
+// connection's name, and take directoryOptions (benchmarks compare pooling with a fresh
+// connection per login through them).
+func DefaultFactories(log *slog.Logger, passwords database.Checks, directoryOptions ...ldap.Option) map[string]Factory {
 	directory := append([]ldap.Option{ldap.WithLogger(log)}, directoryOptions...)
 	return map[string]Factory{
-		snapshot.StrategyDatabase: func(c snapshot.Connection) (connector.Connector, error) {
-			return database.New(c.Users), nil
+		snapshot.StrategyDatabase: func(t snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
+			return database.New(c.Users, t.UID, passwords, log.With("tenant", t.Namespace+"/"+t.Name, "connection", c.Name)), nil
 		},
-		snapshot.StrategyLDAP: func(c snapshot.Connection) (connector.Connector, error) {
+		snapshot.StrategyLDAP: func(_ snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
 			if c.LDAP == nil {
 				return nil, errors.New("the snapshot has no ldap configuration for this connection")
 			}
 			return ldap.New(c.Name, *c.LDAP, directory...)
 		},
-		snapshot.StrategyActiveDirectory: func(c snapshot.Connection) (connector.Connector, error) {
+		snapshot.StrategyActiveDirectory: func(_ snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
 			if c.ActiveDirectory == nil {
 				return nil, errors.New("the snapshot has no activeDirectory configuration for this connection")
 			}
@@ -115,7 +117,7 @@ func buildConnector(factories map[string]Factory, log *slog.Logger, snap *snapsh
 		log.Error("connection strategy not implemented by this token server; its logins answer temporarily_unavailable")
 		return unavailable{reason: fmt.Errorf("strategy %q not implemented", conn.Strategy)}
 	}
-	built, err := factory(conn)
+	built, err := factory(snap.Tenant, conn)
 	if err != nil {
 		log.Error("cannot build connector; its logins answer temporarily_unavailable", "error", err)
 		return unavailable{reason: err}

@@ -56,7 +56,7 @@ func runLoader(t testing.TB, namespace string) (*store.Store, *store.Loader, kub
 	ctx, cancel := context.WithCancel(context.Background())
 	cs := namespacedClient(t, ctx, namespace)
 	st := store.New()
-	loader := store.NewLoader(cs, namespace, st, store.DefaultFactories(slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler))
+	loader := store.NewLoader(cs, namespace, st, store.DefaultFactories(slog.New(slog.DiscardHandler), tokentest.PasswordChecks()), slog.New(slog.DiscardHandler))
 	done := make(chan error, 1)
 	go func() { done <- loader.Run(ctx) }()
 	t.Cleanup(func() {

@@ -18,7 +18,7 @@ import (
 func TestSyncWaitsForAgreeingParts(t *testing.T) {
 	const ns = "ops"
 	st := store.New()
-	loader := store.NewLoader(nil, ns, st, store.DefaultFactories(slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler))
+	loader := store.NewLoader(nil, ns, st, store.DefaultFactories(slog.New(slog.DiscardHandler), tokentest.PasswordChecks()), slog.New(slog.DiscardHandler))
 	key := tokentest.NewKey(t, "k1", "ES256", "current")
 	ft := tokentest.NewTenant(t, "uid-parts", "team-a", "acme", "http://tokens.example/team-a/acme/", "", bcrypt.MinCost, key)
 	keySecret := tokentest.KeySecret(ns, "uid-parts", key)

@@ -35,6 +35,11 @@ app.kubernetes.io/component: {{ index . 1 }}
 {{- .Values.tokenServer.externalURL | default (printf "%s://%s.%s.svc:%d" (include "gatehouse.tokenserver.scheme" .) (include "gatehouse.tokenserver.name" .) .Release.Namespace (int .Values.tokenServer.service.port)) -}}
 {{- end -}}
 
+{{/* The token server's memory limit, from which the caps on password hashes follow: both components are given it. */}}
+{{- define "gatehouse.tokenserver.memoryLimit" -}}
+{{- (.Values.tokenServer.resources.limits | default dict).memory | default "512Mi" -}}
+{{- end -}}
+
 {{/* The restricted Pod Security Standard, for pods and containers. */}}
 {{- define "gatehouse.podSecurityContext" -}}
 runAsNonRoot: true

@@ -1,17 +1,20 @@
 // Package database is the connector of a database connection: the users the controller
 // copied from the connection's users Secret into the snapshot, checked by their bcrypt
-// or argon2id hashes.
+// or argon2id hashes within the token server's caps, each check admitted by the
+// process's password-check limiter.
 package database
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strings"
+	"log/slog"
 	"sync"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/hashlimit"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
@@ -26,28 +29,61 @@ var defaultDummyHash = sync.OnceValue(func() string {
 	return string(h)
 })
 
+// Checks are how the database connectors of a process check passwords.
+type Checks struct {
+	// Caps bound the hashes they check: a user whose hash is over them cannot log in.
+	Caps password.Caps
+	// Limiter admits every check; every connector of the process shares it.
+	Limiter *hashlimit.Limiter
+}
+
+// ChecksFor are the Checks of a token server replica whose memory limit is memoryLimit:
+// the caps and the limiter's budget both follow from password.Budget.
+func ChecksFor(memoryLimit int64) Checks {
+	budget := password.Budget(memoryLimit)
+	return Checks{Caps: password.CapsFor(budget), Limiter: hashlimit.New(hashlimit.DefaultConfig(budget))}
+}
+
 // Connector checks passwords against the users of one database connection. It is
 // immutable and safe for concurrent use.
 type Connector struct {
-	byLogin map[string]*snapshot.User
-	byID    map[string]*snapshot.User
-	// dummyHash is verified when a login names no user, so that an unknown user costs
-	// the same time as a wrong password and the answer's timing does not reveal which
-	// logins exist.
-	dummyHash string
+	byLogin map[string]*user
+	byID    map[string]*user
+	// dummy is verified when a login names no user, or a user whose hash is refused, so
+	// that such a login costs the same time as a wrong password and the answer's timing
+	// does not reveal which logins exist.
+	dummy   password.Hash
+	tenant  string
+	limiter *hashlimit.Limiter
+}
+
+// user is a snapshot user with its parsed hash; hashErr says why it is unusable.
+type user struct {
+	*snapshot.User
+	hash    password.Hash
+	hashErr error
 }
 
 var _ connector.Connector = (*Connector)(nil)
 
-// New indexes users by their normalized username and email.
-func New(users []snapshot.User) *Connector {
+// New indexes users by their normalized username and email and parses their hashes
+// within checks' caps; tenantUID identifies their tenant to the limiter. log is told
+// once of the users whose hash is refused.
+func New(users []snapshot.User, tenantUID string, checks Checks, log *slog.Logger) *Connector {
 	c := &Connector{
-		byLogin:   make(map[string]*snapshot.User, 2*len(users)),
-		byID:      make(map[string]*snapshot.User, len(users)),
-		dummyHash: dummyFor(users),
+		byLogin: make(map[string]*user, 2*len(users)),
+		byID:    make(map[string]*user, len(users)),
+		tenant:  tenantUID,
+		limiter: checks.Limiter,
 	}
+	parsed := make([]user, len(users))
+	var refused []string
 	for i := range users {
-		u := &users[i]
+		u := &parsed[i]
+		u.User = &users[i]
+		if u.hash, u.hashErr = checks.Caps.Parse(u.PasswordHash); u.hashErr != nil {
+			refused = append(refused, fmt.Sprintf("%s: %v", u.Login(), u.hashErr))
+		}
 		c.byID[u.ID] = u
 		for _, login := range []string{u.Username, u.Email} {
 			if key := snapshot.NormalizeLogin(login); key != "" {
@@ -55,6 +91,13 @@ func New(users []snapshot.User) *Connector {
 			}
 		}
 	}
+	if len(refused) > 0 {
+		// The controller refuses such hashes, so this is a snapshot it did not write, or
+		// one written with higher caps than this token server's.
+		log.Warn("users whose password hash is over this token server's caps or malformed: their logins answer invalid_grant",
+			"users", len(refused), "first", refused[:min(len(refused), 5)])
+	}
+	c.dummy = dummyFor(parsed, checks.Caps)
 	return c
 }
 
@@ -63,55 +106,66 @@ func New(users []snapshot.User) *Connector {
 // logins faster than known ones in a store hashed at a higher cost (4× at bcrypt cost
 // 12 against 10), or slower at a lower one, and so tell which logins exist. The hash
 // is never a match that matters: an unknown login fails whatever the password.
-func dummyFor(users []snapshot.User) string {
+func dummyFor(users []user, caps password.Caps) password.Hash {
 	counts := map[string]int{}
-	best, bestCount := "", 0
+	var best *password.Hash
+	bestCount := 0
 	for i := range users {
-		h := users[i].PasswordHash
-		p := hashParameters(h)
+		if users[i].hashErr != nil {
+			continue
+		}
+		h := &users[i].hash
+		p := h.Parameters()
 		if counts[p]++; counts[p] > bestCount {
 			best, bestCount = h, counts[p]
 		}
 	}
-	if best == "" {
-		return defaultDummyHash()
+	if best != nil {
+		return *best
 	}
-	return best
-}
-
-// hashParameters is the part of a hash that sets its cost: bcrypt's "$2a$10$", or
-// argon2id's "$argon2id$v=19$m=...,t=...,p=...$"; what follows is salt and digest.
-func hashParameters(hash string) string {
-	parts := strings.Split(hash, "$")
-	keep := len(parts) - 1 // bcrypt: salt and digest are one field
-	if strings.HasPrefix(hash, "$argon2") {
-		keep = len(parts) - 2 // argon2id: the salt, then the digest
+	h, err := caps.Parse(defaultDummyHash())
+	if err != nil {
+		panic(fmt.Sprintf("the dummy bcrypt hash is over the caps: %v", err))
 	}
-	return strings.Join(parts[:max(keep, 0)], "$")
+	return h
 }
 
 // Login verifies the password of the user whose username or email is username. Unknown
 // and blocked users cost one hash verification too, and all failures wrap
-// connector.ErrInvalidCredentials.
-func (c *Connector) Login(_ context.Context, username, pass string) (connector.Identity, error) {
+// connector.ErrInvalidCredentials but one: a check the limiter refuses wraps
+// connector.ErrUnavailable and the limiter's error.
+func (c *Connector) Login(ctx context.Context, username, pass string) (connector.Identity, error) {
 	u, known := c.byLogin[snapshot.NormalizeLogin(username)]
-	hash := c.dummyHash
-	if known {
-		hash = u.PasswordHash
+	hash := c.dummy
+	if known && u.hashErr == nil {
+		hash = u.hash
 	}
-	ok, err := password.Verify(hash, pass)
+	ok, err := c.verify(ctx, hash, pass)
 	switch {
-	case err != nil:
-		// The controller validates hashes, so this is a snapshot written by something else.
-		return connector.Identity{}, fmt.Errorf("%w: unusable password hash: %w", connector.ErrInvalidCredentials, err)
+	case errors.Is(err, connector.ErrUnavailable):
+		return connector.Identity{}, err
 	case !known:
 		return connector.Identity{}, fmt.Errorf("%w: unknown user", connector.ErrInvalidCredentials)
+	case u.hashErr != nil:
+		return connector.Identity{}, fmt.Errorf("%w: unusable password hash: %w", connector.ErrInvalidCredentials, u.hashErr)
+	case err != nil:
+		return connector.Identity{}, fmt.Errorf("%w: %w", connector.ErrInvalidCredentials, err)
 	case !ok:
 		return connector.Identity{}, fmt.Errorf("%w: wrong password", connector.ErrInvalidCredentials)
 	case u.Blocked:
 		return connector.Identity{}, fmt.Errorf("%w: user is blocked", connector.ErrInvalidCredentials)
 	}
-	return identity(u), nil
+	return identity(u.User), nil
+}
+
+// verify checks pass against hash once the limiter admits the check.
+func (c *Connector) verify(ctx context.Context, hash password.Hash, pass string) (bool, error) {
+	release, err := c.limiter.Acquire(ctx, c.tenant, hash.Cost())
+	if err != nil {
+		return false, fmt.Errorf("%w: password check not admitted: %w", connector.ErrUnavailable, err)
+	}
+	defer release()
+	return hash.Verify(pass)
 }
 
 // LookupUser returns the current identity of the user with the given id, for userinfo.
@@ -121,7 +175,7 @@ func (c *Connector) LookupUser(_ context.Context, id string) (connector.Identity
 	if !ok || u.Blocked {
 		return connector.Identity{}, false, nil
 	}
-	return identity(u), true, nil
+	return identity(u.User), true, nil
 }
 
 // Close does nothing: the connector holds no connections.
