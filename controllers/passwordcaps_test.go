@@ -43,7 +43,7 @@ func TestUsersOverTheCaps(t *testing.T) {
 		return fmt.Sprintf("$argon2id$v=19$m=%d,t=1,p=1$%s$%s", m, zeros, zeros)
 	}
 	users := &corev1.Secret{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "heavy-users"},
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "heavy-users", Labels: map[string]string{identityv1alpha1.LabelReferable: "true"}},
 		Data: map[string][]byte{"users.yaml": fmt.Appendf(nil, "- {username: mallory, passwordHash: '%s'}\n- {username: alice, passwordHash: '%s'}\n",
 			argon2id(maxM+1), testHash)},
 	}

@@ -11,6 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers"
 	"github.com/gatehouse-dev/gatehouse/internal/systemtest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
@@ -43,7 +44,7 @@ func TestCredentialsChosenByTheUser(t *testing.T) {
 			m := newIssuer(t, mallory.namespace, tt.issuer)
 			m.client.Spec.CredentialsSecretName = m.client.Name + "-credentials"
 			mallory.Create(t, m.client)
-			mallory.WaitRefused(t, m.client, reasonTenantNotFound)
+			mallory.WaitRefused(t, m.client, identityv1alpha1.ReasonTenantNotFound)
 
 			planted := &corev1.Secret{
 				ObjectMeta: metav1.ObjectMeta{Namespace: m.client.Namespace, Name: m.client.Spec.CredentialsSecretName},
@@ -60,7 +61,7 @@ func TestCredentialsChosenByTheUser(t *testing.T) {
 			mallory.Create(t, m.users, m.tenant, m.connection)
 			mallory.WaitReady(t, m.tenant)
 
-			mallory.WaitRefused(t, m.client, reasonSecretConflict)
+			mallory.WaitRefused(t, m.client, controllers.ReasonSecretConflict)
 			mallory.Get(t, planted)
 			if !maps.EqualFunc(planted.Data, written, func(a, b []byte) bool { return string(a) == string(b) }) {
 				t.Errorf("the controller rewrote mallory's Secret: its keys are %v, she wrote %v", slices.Sorted(maps.Keys(planted.Data)), slices.Sorted(maps.Keys(written)))

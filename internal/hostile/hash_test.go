@@ -54,7 +54,7 @@ func TestExpensiveHashes(t *testing.T) {
 		hash := strings.Replace(tokentest.Argon2idHash(t, m.password, 64, 1, 1), "$m=64,", "$m=1048576,", 1)
 		m.setUsers(t, snapshot.User{ID: "gigabyte-user", Username: m.username, PasswordHash: hash})
 		mallory.create(t, m)
-		refused := mallory.WaitRefused(t, m.connection, reasonInvalidSecret)
+		refused := mallory.WaitRefused(t, m.connection, identityv1alpha1.ReasonInvalidSecret)
 		if !strings.Contains(refused.Message, m.username) {
 			t.Errorf("the condition %q does not name the user %s", refused.Message, m.username)
 		}
@@ -135,7 +135,7 @@ func waitAdmitted(t *testing.T, tm *team, conn *identityv1alpha1.Connection) {
 		switch {
 		case c == nil:
 			return fmt.Errorf("no Ready condition yet")
-		case c.Status == metav1.ConditionFalse && c.Reason == reasonInvalidSecret:
+		case c.Status == metav1.ConditionFalse && c.Reason == identityv1alpha1.ReasonInvalidSecret:
 			t.Fatalf("the flood's hash, argon2id m=%d KiB t=1 p=1, is over the caps; lower floodMemoryKiB to the cap: %s", floodMemoryKiB, c.Message)
 		}
 		return nil

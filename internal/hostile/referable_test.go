@@ -41,6 +41,7 @@ func TestSecretsOptIn(t *testing.T) {
 		// The directory mallory names first keeps what it is sent, in clear over ldap://.
 		recorder := testldap.StartSilent(t, "127.0.0.1:0")
 		bindSecret := systemtest.LDAPBindSecret(mallory.namespace, "corp-bind", directory, passwords["gatehouse"])
+		bindSecret.Labels = nil
 		conn := systemtest.LDAPConnection(mallory.namespace, "corp-directory", "corp", bindSecret.Name, "ldap://"+recorder.Addr)
 		conn.Spec.LDAP.CASecretRef = nil
 		conn.Spec.LDAP.InsecureNoTLS = true
@@ -80,14 +81,14 @@ func TestSecretsOptIn(t *testing.T) {
 // label, and checks that the message names the label that allows it.
 func expectNotReferable(t *testing.T, tm *team, conn *identityv1alpha1.Connection) {
 	t.Helper()
-	refused := tm.WaitRefused(t, conn, reasonSecretNotReferable)
-	if !strings.Contains(refused.Message, referableLabel) {
-		t.Errorf("the condition %q does not say how to allow the reference (label %s)", refused.Message, referableLabel)
+	refused := tm.WaitRefused(t, conn, identityv1alpha1.ReasonSecretNotReferable)
+	if !strings.Contains(refused.Message, identityv1alpha1.LabelReferable) {
+		t.Errorf("the condition %q does not say how to allow the reference (label %s)", refused.Message, identityv1alpha1.LabelReferable)
 	}
 }
 
 // allowReference labels secret referable, as its owner does to opt in.
 func allowReference(t *testing.T, tm *team, secret *corev1.Secret) {
 	t.Helper()
-	tm.Update(t, secret, func() { metav1.SetMetaDataLabel(&secret.ObjectMeta, referableLabel, "true") })
+	tm.Update(t, secret, func() { metav1.SetMetaDataLabel(&secret.ObjectMeta, identityv1alpha1.LabelReferable, "true") })
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/internal/systemtest"
 )
 
@@ -40,8 +41,8 @@ func TestIssuerTakeover(t *testing.T) {
 		m := newIssuer(t, mallory.namespace, "takeover")
 		m.tenant.Spec.Domain = victimDomain
 		mallory.create(t, m)
-		refused := mallory.WaitRefused(t, m.tenant, reasonDomainConflict)
-		event := waitEvent(t, m.tenant, reasonDomainConflict)
+		refused := mallory.WaitRefused(t, m.tenant, identityv1alpha1.ReasonDomainConflict)
+		event := waitEvent(t, m.tenant, identityv1alpha1.ReasonDomainConflict)
 		for _, leak := range []string{"team-b", b.tenant.Name} {
 			if strings.Contains(refused.Message, leak) || strings.Contains(event.Note, leak) {
 				t.Errorf("what mallory reads names team-b's Tenant (%q): condition %q, Event %q", leak, refused.Message, event.Note)
@@ -55,14 +56,14 @@ func TestIssuerTakeover(t *testing.T) {
 		m := newIssuer(t, mallory.namespace, "elsewhere")
 		m.tenant.Spec.Domain = "login.example.org"
 		mallory.create(t, m)
-		mallory.WaitRefused(t, m.tenant, reasonDomainNotAllowed)
+		mallory.WaitRefused(t, m.tenant, identityv1alpha1.ReasonDomainNotAllowed)
 	})
 
 	t.Run("the namespace user cannot allow itself more domains", func(t *testing.T) {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: mallory.namespace}}
-		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"metadata":{"annotations":{%q:"*"}}}`, allowedDomainsAnnotation))
+		patch := client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"metadata":{"annotations":{%q:"*"}}}`, identityv1alpha1.AnnotationAllowedDomains))
 		if err := mallory.Client.Patch(t.Context(), ns, patch); !apierrors.IsForbidden(err) {
-			t.Errorf("mallory annotating her namespace %s=*: %v, want Forbidden", allowedDomainsAnnotation, err)
+			t.Errorf("mallory annotating her namespace %s=*: %v, want Forbidden", identityv1alpha1.AnnotationAllowedDomains, err)
 		}
 	})
 
@@ -70,7 +71,7 @@ func TestIssuerTakeover(t *testing.T) {
 		m := newIssuer(t, mallory.namespace, "everything")
 		m.tenant.Spec.Domain = g.externalHost
 		mallory.create(t, m)
-		mallory.WaitRefused(t, m.tenant, reasonDomainReserved)
+		mallory.WaitRefused(t, m.tenant, identityv1alpha1.ReasonDomainReserved)
 		onPath.expectLogin(t, g, "after a claim of the token server's host")
 	})
 

@@ -20,23 +20,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
-// The names issue 11 gives to what the suite expects.
-const (
-	// allowedDomainsAnnotation on a Namespace, set by a cluster admin, lists the domains
-	// its Tenants may claim: exact hosts or *.suffix, separated by commas.
-	allowedDomainsAnnotation = "identity.gatehouse.dev/allowed-domains"
-	// referableLabel "true" on a Secret lets Connections and APIs reference it.
-	referableLabel = "identity.gatehouse.dev/referable"
-
-	reasonDomainConflict     = "DomainConflict"
-	reasonDomainNotAllowed   = "DomainNotAllowed"
-	reasonDomainReserved     = "DomainReserved"
-	reasonSecretNotReferable = "SecretNotReferable"
-	reasonSecretConflict     = "SecretConflict"
-	reasonInvalidSecret      = identityv1alpha1.ReasonInvalidSecret
-	reasonTenantNotFound     = identityv1alpha1.ReasonTenantNotFound
-)
-
 // The two teams' users, as a cluster's authenticator names them. Neither is in any group
 // but system:authenticated.
 const (
@@ -80,7 +63,7 @@ func newTeams(t *testing.T, attack string) (victim, attacker *team) {
 func newTeam(t *testing.T, user, namespace, allowedDomains string) *team {
 	t.Helper()
 	sys.Create(t,
-		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Annotations: map[string]string{allowedDomainsAnnotation: allowedDomains}}},
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace, Annotations: map[string]string{identityv1alpha1.AnnotationAllowedDomains: allowedDomains}}},
 		&rbacv1.RoleBinding{
 			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "edit"},
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "edit"},
@@ -151,7 +134,7 @@ func newIssuer(t *testing.T, namespace, name string) *issuer {
 			},
 		},
 		users: &corev1.Secret{ObjectMeta: metav1.ObjectMeta{
-			Namespace: namespace, Name: name + "-users", Labels: map[string]string{referableLabel: "true"},
+			Namespace: namespace, Name: name + "-users", Labels: map[string]string{identityv1alpha1.LabelReferable: "true"},
 		}},
 		client: &identityv1alpha1.Client{
 			ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name + "-app"},
