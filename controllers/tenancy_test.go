@@ -187,15 +187,18 @@ func TestSecretsOptIn(t *testing.T) {
 	if !strings.Contains(c.Message, identityv1alpha1.LabelReferable+"=true") {
 		t.Errorf("the message does not say how to allow it: %s", c.Message)
 	}
-	snap, err := readSnapshot(s.tenant)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, conn := range snap.Connections {
-		if conn.Name == s.connection.Name {
-			t.Errorf("the snapshot serves the Connection with the unlabelled Secret")
+	eventually(t, "the Connection to leave the snapshot", func() error {
+		snap, err := readSnapshot(s.tenant)
+		if err != nil {
+			return err
 		}
-	}
+		for _, conn := range snap.Connections {
+			if conn.Name == s.connection.Name {
+				return fmt.Errorf("the snapshot serves the Connection with the unlabelled Secret")
+			}
+		}
+		return nil
+	})
 	update(t, unlabelled, func(sec *corev1.Secret) {
 		sec.Labels = map[string]string{identityv1alpha1.LabelReferable: "true"}
 	})
