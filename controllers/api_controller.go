@@ -132,7 +132,7 @@ func (b *base) resolveAPI(ctx context.Context, api *identityv1alpha1.API) (snaps
 		out.HS256Secret = secret
 		return out, nil
 	}
-	// The generated secret: written by this controller, so it is in the cache.
+	// The generated secret, written by this controller.
 	existing, err := b.ownedSecret(ctx, api, generatedHS256SecretName(api))
 	if err != nil {
 		return snapshot.API{}, err

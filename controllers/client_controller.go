@@ -21,11 +21,14 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -91,7 +94,7 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	if err != nil {
 		return err
 	}
-	clientID, secret, err := issuedCredentials(c, existing)
+	clientID, secret, err := r.credentialsOf(ctx, c, existing)
 	if err != nil {
 		return err
 	}
@@ -138,23 +141,48 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 // is no Secret, and a SecretConflict problem when the Secret holds anything else.
 //
 // A Client of a release before status held the digest has a client_id in status and
-// none; its Secret is taken when it holds that client_id, which only the controller
-// could have written there, and the digest is recorded from then on.
+// none: its Secret's client_id is kept when it is that one, which is the controller's,
+// but not the secret beside it, which anyone who may write Secrets in the namespace
+// could have planted; a new one is issued (the secret is empty).
 func issuedCredentials(c *identityv1alpha1.Client, existing *corev1.Secret) (clientID, secret string, err error) {
 	if existing == nil {
 		return "", "", nil
 	}
 	clientID = string(existing.Data[credentialsClientID])
 	secret = string(existing.Data[credentialsClientSecret])
-	want := c.Status.CredentialsDigest
-	if want == "" && c.Status.ClientID != "" && clientID == c.Status.ClientID {
-		want = credentialsDigest(clientID, secret)
+	switch digest := c.Status.CredentialsDigest; {
+	case digest != "" && credentialsDigest(clientID, secret) == digest:
+		return clientID, secret, nil
+	case digest == "" && c.Status.ClientID != "" && clientID == c.Status.ClientID:
+		return clientID, "", nil
 	}
-	if want == "" || credentialsDigest(clientID, secret) != want {
-		return "", "", newProblem(ReasonSecretConflict,
-			"Secret %q holds credentials this controller did not issue; delete it, and the controller issues new ones", existing.Name)
+	return "", "", newProblem(ReasonSecretConflict,
+		"Secret %q holds credentials this controller did not issue; delete it, and the controller issues new ones", existing.Name)
+}
+
+// errStaleClient says that a Client read from the cache is older than the one stored.
+var errStaleClient = errors.New("the cached Client is older than the stored one; reading it again")
+
+// credentialsOf is issuedCredentials, with a conflict confirmed against the Client as
+// the API server stores it: a cache that has not seen the digest of credentials just
+// issued must not make them look planted. A Client whose stored status differs is
+// errStaleClient, retried.
+func (b *base) credentialsOf(ctx context.Context, c *identityv1alpha1.Client, existing *corev1.Secret) (clientID, secret string, err error) {
+	clientID, secret, err = issuedCredentials(c, existing)
+	if _, conflict := asProblem(err); !conflict {
+		return clientID, secret, err
 	}
-	return clientID, secret, nil
+	var stored identityv1alpha1.Client
+	if gerr := b.APIReader.Get(ctx, client.ObjectKeyFromObject(c), &stored); gerr != nil {
+		if apierrors.IsNotFound(gerr) {
+			return "", "", err
+		}
+		return "", "", gerr
+	}
+	if stored.Status.CredentialsDigest != c.Status.CredentialsDigest || stored.Status.ClientID != c.Status.ClientID {
+		return "", "", errStaleClient
+	}
+	return "", "", err
 }
 
 // credentialsDigest is what status records of the credentials the controller issued.
@@ -196,7 +224,7 @@ func (b *base) resolveClient(ctx context.Context, c *identityv1alpha1.Client) (s
 	if err != nil {
 		return snapshot.Client{}, err
 	}
-	clientID, secret, err := issuedCredentials(c, existing)
+	clientID, secret, err := b.credentialsOf(ctx, c, existing)
 	if err != nil {
 		return snapshot.Client{}, err
 	}

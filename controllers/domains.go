@@ -19,11 +19,13 @@ package controllers
 import (
 	"context"
 	"net/url"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -203,6 +205,7 @@ func sameDomain(c client.Reader) handler.EventHandler {
 		}
 		var list identityv1alpha1.TenantList
 		if err := c.List(ctx, &list, client.MatchingFields{indexDomain: t.Spec.Domain}); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing the Tenants that claim a domain", "domain", t.Spec.Domain)
 			return nil
 		}
 		return requestsFor(&list)
@@ -215,14 +218,10 @@ func tenantsOfNamespace(c client.Reader) handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, ns client.Object) []reconcile.Request {
 		var list identityv1alpha1.TenantList
 		if err := c.List(ctx, &list, client.InNamespace(ns.GetName())); err != nil {
+			ctrl.LoggerFrom(ctx).Error(err, "listing the Tenants of a Namespace", "namespace", ns.GetName())
 			return nil
 		}
-		var reqs []reconcile.Request
-		for _, t := range list.Items {
-			if t.Spec.Domain != "" {
-				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&t)})
-			}
-		}
-		return reqs
+		list.Items = slices.DeleteFunc(list.Items, func(t identityv1alpha1.Tenant) bool { return t.Spec.Domain == "" })
+		return requestsFor(&list)
 	})
 }

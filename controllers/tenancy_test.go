@@ -20,6 +20,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,7 +142,7 @@ func TestCredentialsAreTheControllers(t *testing.T) {
 		}
 	}
 	if len(after.Data) != len(chosen.Data) {
-		t.Errorf("the user's Secret has keys %v, want only its own", keysOf(after.Data))
+		t.Errorf("the user's Secret has keys %v, want only its own", slices.Collect(maps.Keys(after.Data)))
 	}
 	get(t, app)
 	if app.Status.ClientID != "" {
@@ -164,14 +166,6 @@ func TestCredentialsAreTheControllers(t *testing.T) {
 	if app.Status.ClientID == "" || string(issued.Data["client_id"]) != app.Status.ClientID || string(issued.Data["client_id"]) == "chosen-by-attacker" {
 		t.Errorf("client_id %q in status, %q in the Secret", app.Status.ClientID, issued.Data["client_id"])
 	}
-}
-
-func keysOf(m map[string][]byte) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 // TestSecretsOptIn: a Connection that references a Secret its author did not label for

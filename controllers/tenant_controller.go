@@ -242,8 +242,14 @@ func (r *TenantReconciler) setup(mgr ctrl.Manager, opts controller.Options, secr
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return tenantOfSecret(o)
 		})).
+		// A Secret of a user's namespace maps only to a Tenant of that namespace: anyone
+		// there can label and annotate one, and must not make another's Tenant busy.
 		WatchesRawSource(secrets.generatedFor(handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *metav1.PartialObjectMetadata) []reconcile.Request {
-			return tenantOfSecret(o)
+			reqs := tenantOfSecret(o)
+			if len(reqs) == 1 && reqs[0].Namespace != o.Namespace {
+				return nil
+			}
+			return reqs
 		}))).
 		Watches(&identityv1alpha1.Tenant{}, sameDomain(mgr.GetClient())).
 		Watches(&corev1.Namespace{}, tenantsOfNamespace(mgr.GetClient()),
@@ -256,7 +262,7 @@ func (r *TenantReconciler) setup(mgr ctrl.Manager, opts controller.Options, secr
 }
 
 // compiledChange passes the updates of a child that change what its Tenant compiles:
-// its spec, and a Client's client_id. Conditions do not matter, since the Tenant resolves
+// its spec, and a Client's client_id and credentials digest. Conditions do not matter, since the Tenant resolves
 // its children itself; the Secrets they reference have watches of their own.
 var compiledChange = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 	if e.ObjectOld.GetGeneration() != e.ObjectNew.GetGeneration() {
@@ -264,5 +270,6 @@ var compiledChange = predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool 
 	}
 	oldClient, ok := e.ObjectOld.(*identityv1alpha1.Client)
 	newClient, _ := e.ObjectNew.(*identityv1alpha1.Client)
-	return ok && newClient != nil && oldClient.Status.ClientID != newClient.Status.ClientID
+	return ok && newClient != nil && (oldClient.Status.ClientID != newClient.Status.ClientID ||
+		oldClient.Status.CredentialsDigest != newClient.Status.CredentialsDigest)
 }}

@@ -139,7 +139,7 @@ func (s *Server) notChecked(t *store.Tenant, client *snapshot.Client, connName s
 	case errors.Is(err, context.Canceled):
 		s.log.Debug("login abandoned by the client before its password was checked", "tenant", t.Name, "connection", connName)
 	default:
-		s.log.Error("directory unavailable", "tenant", t.Name, "connection", connName, "error", err)
+		s.log.Error("password not checked: the directory is unavailable or the check did not finish", "tenant", t.Name, "connection", connName, "error", err)
 	}
 	return temporarilyUnavailable
 }

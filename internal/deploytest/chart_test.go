@@ -246,7 +246,7 @@ func TestChartAggregatedRoles(t *testing.T) {
 		aggregate []string
 	}{
 		{edit, []string{"rbac.authorization.k8s.io/aggregate-to-edit", "rbac.authorization.k8s.io/aggregate-to-admin"}},
-		{view, []string{"rbac.authorization.k8s.io/aggregate-to-view"}},
+		{view, []string{"rbac.authorization.k8s.io/aggregate-to-view", "rbac.authorization.k8s.io/aggregate-to-edit", "rbac.authorization.k8s.io/aggregate-to-admin"}},
 	} {
 		for _, label := range tt.aggregate {
 			if tt.role.GetLabels()[label] != "true" {

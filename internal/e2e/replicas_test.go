@@ -38,17 +38,7 @@ func (r *replica) start(t *testing.T) {
 	t.Helper()
 	r.proc = sys.StartTokenServerAt(t, r.addr, r.metricsAddr,
 		"--peer-identity", r.name, "--peer-bind-address", r.peerAddr, "--peer-advertise-address", r.peerAddr)
-	systemtest.Eventually(t, r.name+" is ready", func() error {
-		resp, err := http.Get("http://" + r.metricsAddr + "/readyz")
-		if err != nil {
-			return err
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("readyz: %s", resp.Status)
-		}
-		return nil
-	})
+	r.proc.WaitReady(t)
 }
 
 // metric reads a sample of the replica's /metrics, 0 when absent.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"k8s.io/utils/ptr"
+
+	"github.com/gatehouse-dev/gatehouse/internal/systemtest"
 )
 
 // The attack counters' budget: the token server keeps at most keysPerTenant counted keys
@@ -54,6 +56,11 @@ func TestLockoutsSurviveASpray(t *testing.T) {
 		}
 	}
 
+	// The spray did fill the budget: mallory's tenant gave up its own counts for it.
+	evicted := fmt.Sprintf(`gatehouse_tokenserver_attack_counters_full_total{bound="tenant",outcome="evicted",tenant="%s/%s"}`, m.tenant.Namespace, m.tenant.Name)
+	if n, want := systemtest.Metric(t, g.MetricsURL, evicted), float64((sprayFactor-1)*keysPerTenant); n < want {
+		t.Errorf("%s = %v after the spray, want at least %v: the spray did not reach the budget", evicted, n, want)
+	}
 	if err := b.login(g.from(victimGuesser), b.username, b.password).is(http.StatusTooManyRequests, "too_many_attempts"); err != nil {
 		t.Errorf("team-b's lockout after mallory's spray of %d logins (a budget of %d keys per tenant): %v", sprayFactor*keysPerTenant, keysPerTenant, err)
 	}

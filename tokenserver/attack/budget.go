@@ -190,6 +190,13 @@ func (m *Memory) makeRoom(uid string, now time.Time) (Full, error) {
 		return Full{}, nil
 	}
 	c, outcome := from.giveUp(now)
+	if own := m.tenants[uid]; c == nil && own != nil && own != from {
+		// The largest tenant's counts all block: the tenant asking gives up one of its
+		// own rather than be refused for another's lockouts.
+		if c, outcome = own.giveUp(now); c != nil {
+			from = own
+		}
+	}
 	if c == nil {
 		retry := max(from.firstExpiry().Sub(now), time.Second)
 		return Full{Tenant: uid, Bound: bound, Outcome: OutcomeRefused}, &FullError{Bound: bound, RetryAfter: retry}

@@ -279,11 +279,22 @@ func TestBudget(t *testing.T) {
 			reports: []Full{{"a", BoundProcess, OutcomeEvicted}, {"a", BoundProcess, OutcomeEvicted}},
 		},
 		{
-			name:  "a full process refuses a key when the largest tenant's counts all block",
+			name:  "a full process whose largest tenant's counts all block takes room from the tenant asking",
 			limit: 4,
 			steps: []step{
 				{key: "a/1/", delta: 2, limit: blocking}, {key: "a/2/", delta: 2, limit: blocking}, {key: "a/3/", delta: 2, limit: blocking},
 				{key: "b/1/", limit: perHour},
+				{key: "b/2/", limit: perHour},
+			},
+			want:    []string{"a/1/", "a/2/", "a/3/", "b/2/"},
+			reports: []Full{{"b", BoundProcess, OutcomeEvicted}},
+		},
+		{
+			name:  "a full process refuses a key when the largest tenant's counts and the asking tenant's all block",
+			limit: 4,
+			steps: []step{
+				{key: "a/1/", delta: 2, limit: blocking}, {key: "a/2/", delta: 2, limit: blocking}, {key: "a/3/", delta: 2, limit: blocking},
+				{key: "b/1/", delta: 2, limit: blocking},
 				{key: "b/2/", limit: perHour, refused: true},
 			},
 			want:    []string{"a/1/", "a/2/", "a/3/", "b/1/"},

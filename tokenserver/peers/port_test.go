@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -243,11 +244,11 @@ func TestBoundsHoldTheLargestMessages(t *testing.T) {
 	if !sendable(key) {
 		t.Fatalf("a key of a Kubernetes UID is not sendable: %q", key)
 	}
-	ops, err := encode(opsMessage{Ops: repeat(op{Key: key, Delta: -1, TTLMillis: (24 * time.Hour).Milliseconds(), MaxAttempts: 100, Reset: true}, MaxBatchSize)})
+	ops, err := encode(opsMessage{Ops: slices.Repeat([]op{{Key: key, Delta: -1, TTLMillis: (24 * time.Hour).Milliseconds(), MaxAttempts: 100, Reset: true}}, MaxBatchSize)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts, err := encode(countsMessage{Counts: repeat(entry{Key: key, N: 10_000, TTLMillis: 1 << 40, LifetimeMillis: 1 << 40, MaxAttempts: 10_000}, countsPageEntries), Next: uid, More: true})
+	counts, err := encode(countsMessage{Counts: slices.Repeat([]entry{{Key: key, N: 10_000, TTLMillis: 1 << 40, LifetimeMillis: 1 << 40, MaxAttempts: 10_000}}, countsPageEntries), Next: uid, More: true})
 	if err != nil {
 		t.Fatal(err)
 	}

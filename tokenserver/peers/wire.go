@@ -10,6 +10,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,10 +40,10 @@ const countsPageEntries = attack.DefaultTenantBudget
 // (a key of maxKeyLength, numbers at their longest): a batch of MaxBatchSize ops, and a
 // page of counts.
 var (
-	maxOpsBody = bound(opsMessage{Ops: repeat(op{Key: strings.Repeat("k", maxKeyLength),
-		Delta: math.MinInt64, TTLMillis: math.MinInt64, MaxAttempts: math.MinInt64, Reset: true}, MaxBatchSize)})
-	maxCountsBody = bound(countsMessage{Counts: repeat(entry{Key: strings.Repeat("k", maxKeyLength),
-		N: math.MinInt64, TTLMillis: math.MinInt64, LifetimeMillis: math.MinInt64, MaxAttempts: math.MinInt64},
+	maxOpsBody = bound(opsMessage{Ops: slices.Repeat([]op{{Key: strings.Repeat("k", maxKeyLength),
+		Delta: math.MinInt64, TTLMillis: math.MinInt64, MaxAttempts: math.MinInt64, Reset: true}}, MaxBatchSize)})
+	maxCountsBody = bound(countsMessage{Counts: slices.Repeat([]entry{{Key: strings.Repeat("k", maxKeyLength),
+		N: math.MinInt64, TTLMillis: math.MinInt64, LifetimeMillis: math.MinInt64, MaxAttempts: math.MinInt64}},
 		countsPageEntries), Next: strings.Repeat("u", maxKeyLength), More: true})
 )
 
@@ -111,14 +112,6 @@ func bound(v any) int64 {
 		panic(err)
 	}
 	return int64(len(b))
-}
-
-func repeat[T any](v T, n int) []T {
-	out := make([]T, n)
-	for i := range out {
-		out[i] = v
-	}
-	return out
 }
 
 // post sends a batch of ops to the peer at addr.
@@ -354,15 +347,24 @@ func answerAndClose(w http.ResponseWriter, status int) {
 		status, http.StatusText(status), len(text), text)
 	_ = buf.Flush()
 	// As net/http closes: the end of the answer, and a moment for the client to read it
-	// before the reset that closing with unread bytes sends.
+	// before the reset that closing with unread bytes sends. Only so many connections
+	// linger at once, so that strangers cannot hold goroutines and sockets with it.
 	if tcp, ok := conn.(interface{ CloseWrite() error }); ok {
 		_ = tcp.CloseWrite()
-		time.Sleep(resetAvoidanceDelay)
+		select {
+		case lingering <- struct{}{}:
+			time.Sleep(resetAvoidanceDelay)
+			<-lingering
+		default:
+		}
 	}
 }
 
 // resetAvoidanceDelay is net/http's rstAvoidanceDelay.
 const resetAvoidanceDelay = 500 * time.Millisecond
+
+// lingering bounds the refused connections that wait resetAvoidanceDelay at once.
+var lingering = make(chan struct{}, 64)
 
 // refusalLogInterval is how often at most a refused peer message is logged.
 const refusalLogInterval = 10 * time.Second

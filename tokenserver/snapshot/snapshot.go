@@ -132,8 +132,8 @@ type TenantRef struct {
 	Name      string `json:"name"`
 	UID       string `json:"uid"`
 	// Created is the Tenant's creationTimestamp. With UID it orders the claims of
-	// Tenants on one domain, so that the token server, should it ever hold two
-	// snapshots for one host, serves the one the controller chose.
+	// Tenants on one domain that the token server did not serve before, should it
+	// ever hold two snapshots for one host (the controller writes one).
 	Created time.Time `json:"created,omitzero"`
 }
 

@@ -12,9 +12,10 @@ import (
 )
 
 // TestPublishServesOneTenantPerHost plays a snapshot that should not exist (stale, or
-// written by hand) claiming a host that another Tenant serves: the token server serves
-// the older claim whatever the order it loads them in, and never lets a domain capture
-// the host under which Tenants are routed by path.
+// written by hand) claiming a host that another Tenant serves: the token server keeps
+// serving the Tenant it served, decides new claims by age whatever the order it loads
+// them in, and never lets a domain capture the host under which Tenants are routed by
+// path.
 func TestPublishServesOneTenantPerHost(t *testing.T) {
 	const host = "login.b.test"
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -31,24 +32,29 @@ func TestPublishServesOneTenantPerHost(t *testing.T) {
 	ownHost := view("uid-o", "mallory", "https://tokens.example/", "tokens.example", base.Add(-time.Hour))
 
 	for _, tc := range []struct {
-		name     string
+		name string
+		// before is published first: the views the token server served until now.
+		before   []*store.Tenant
 		views    []*store.Tenant
 		host     string
 		path     string
 		want     *store.Tenant
 		refusals []store.DomainRefusal
 	}{
-		{"older claim wins, loaded first", []*store.Tenant{victim, younger}, host, "/", victim,
+		{"older claim wins, loaded first", nil, []*store.Tenant{victim, younger}, host, "/", victim,
 			[]store.DomainRefusal{{Tenant: "mallory/acme", Domain: host, Reason: "conflict"}}},
-		{"older claim wins, loaded last", []*store.Tenant{younger, victim}, host, "/", victim,
+		{"older claim wins, loaded last", nil, []*store.Tenant{younger, victim}, host, "/", victim,
 			[]store.DomainRefusal{{Tenant: "mallory/acme", Domain: host, Reason: "conflict"}}},
-		{"same age: lower UID wins", []*store.Tenant{victim, sameAge}, host, "/", sameAge,
+		{"same age: lower UID wins", nil, []*store.Tenant{victim, sameAge}, host, "/", sameAge,
 			[]store.DomainRefusal{{Tenant: "team-b/acme", Domain: host, Reason: "conflict"}}},
-		{"the token server's own host is not claimable", []*store.Tenant{pathRouted, ownHost}, "tokens.example:8080", "/team-p/acme/.well-known/jwks.json", pathRouted,
+		{"the view serving a host keeps it against an older claim", []*store.Tenant{younger}, []*store.Tenant{victim, younger}, host, "/", younger,
+			[]store.DomainRefusal{{Tenant: "team-b/acme", Domain: host, Reason: "conflict"}}},
+		{"the token server's own host is not claimable", nil, []*store.Tenant{pathRouted, ownHost}, "tokens.example:8080", "/team-p/acme/.well-known/jwks.json", pathRouted,
 			[]store.DomainRefusal{{Tenant: "mallory/acme", Domain: "tokens.example", Reason: "reserved"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := store.New()
+			st.Publish(tc.before)
 			refusals := st.Publish(tc.views)
 			if !slices.Equal(refusals, tc.refusals) {
 				t.Errorf("refusals = %+v, want %+v", refusals, tc.refusals)

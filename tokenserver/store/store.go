@@ -20,7 +20,11 @@ type routes struct {
 	byDomain map[string]*Tenant
 	// byPath is keyed by "<namespace>/<name>".
 	byPath map[string]*Tenant
-	byUID  map[string]*Tenant
+	// byUID holds every view, served or refused a host, so that an unchanged one is
+	// not built again at the next load.
+	byUID map[string]*Tenant
+	// refused are the UIDs of the views refused a host; they are not served.
+	refused map[string]bool
 }
 
 // New returns an empty store that is not ready.
@@ -34,16 +38,19 @@ func New() *Store {
 // refused a host (see routeDomains); they are not served at all.
 func (s *Store) Publish(tenants []*Tenant) (refused []DomainRefusal) {
 	r := &routes{
-		byPath: make(map[string]*Tenant),
-		byUID:  make(map[string]*Tenant, len(tenants)),
+		byPath:  make(map[string]*Tenant),
+		byUID:   make(map[string]*Tenant, len(tenants)),
+		refused: make(map[string]bool),
 	}
-	r.byDomain, refused = routeDomains(tenants)
+	r.byDomain, refused = routeDomains(tenants, s.routes.Load().byDomain)
 	for _, t := range tenants {
-		if t.Snapshot.Domain == "" {
+		uid := t.Snapshot.Tenant.UID
+		r.byUID[uid] = t
+		switch {
+		case t.Snapshot.Domain == "":
 			r.byPath[t.Name] = t
-			r.byUID[t.Snapshot.Tenant.UID] = t
-		} else if r.byDomain[domainKey(t.Snapshot.Domain)] == t {
-			r.byUID[t.Snapshot.Tenant.UID] = t
+		case r.byDomain[domainKey(t.Snapshot.Domain)] != t:
+			r.refused[uid] = true
 		}
 	}
 	s.routes.Store(r)
@@ -63,10 +70,11 @@ type DomainRefusal struct {
 
 // routeDomains decides which view serves each claimed host. The controller gives a host
 // to one Tenant; this is the token server's own check, so that a stale or hand-written
-// snapshot cannot take a host over: of several claims the oldest Tenant (creation time,
-// then UID, as the controller orders them) wins, and no view may claim the host of a
-// path-routed Tenant's issuer, which would capture every path-routed Tenant.
-func routeDomains(tenants []*Tenant) (map[string]*Tenant, []DomainRefusal) {
+// snapshot cannot take a host over: as the controller decides, the view that served a
+// host in the previous publish keeps it, and among other claims the oldest Tenant
+// (creation time, then UID) wins; and no view may claim the host of a path-routed
+// Tenant's issuer, which would capture every path-routed Tenant.
+func routeDomains(tenants []*Tenant, previous map[string]*Tenant) (map[string]*Tenant, []DomainRefusal) {
 	ownHosts := map[string]bool{}
 	for _, t := range tenants {
 		if t.Snapshot.Domain == "" {
@@ -85,7 +93,7 @@ func routeDomains(tenants []*Tenant) (map[string]*Tenant, []DomainRefusal) {
 			refused = append(refused, DomainRefusal{Tenant: t.Name, Domain: d, Reason: "reserved"})
 		case !taken:
 			byDomain[d] = t
-		case claimsBefore(t.Snapshot.Tenant, held.Snapshot.Tenant):
+		case claimsBefore(t.Snapshot.Tenant, held.Snapshot.Tenant, previous[d]):
 			byDomain[d] = t
 			refused = append(refused, DomainRefusal{Tenant: held.Name, Domain: d, Reason: "conflict"})
 		default:
@@ -95,9 +103,18 @@ func routeDomains(tenants []*Tenant) (map[string]*Tenant, []DomainRefusal) {
 	return byDomain, refused
 }
 
-// claimsBefore orders two Tenants' claims on one host: the older first, then by UID, so
-// that the answer never depends on the order views were loaded in.
-func claimsBefore(a, b snapshot.TenantRef) bool {
+// claimsBefore orders two Tenants' claims on one host: the one that served it before
+// first, then the older, then by UID, so that the answer never depends on the order
+// views were loaded in.
+func claimsBefore(a, b snapshot.TenantRef, servedBefore *Tenant) bool {
+	if servedBefore != nil {
+		switch servedBefore.Snapshot.Tenant.UID {
+		case a.UID:
+			return true
+		case b.UID:
+			return false
+		}
+	}
 	if !a.Created.Equal(b.Created) {
 		return a.Created.Before(b.Created)
 	}
@@ -109,12 +126,14 @@ func domainKey(host string) string { return strings.ToLower(strings.TrimSuffix(h
 // Ready reports whether views have been published since the store was created.
 func (s *Store) Ready() bool { return s.ready.Load() }
 
-// Tenants returns the published views.
+// Tenants returns the views that are served.
 func (s *Store) Tenants() []*Tenant {
 	r := s.routes.Load()
 	out := make([]*Tenant, 0, len(r.byUID))
-	for _, t := range r.byUID {
-		out = append(out, t)
+	for uid, t := range r.byUID {
+		if !r.refused[uid] {
+			out = append(out, t)
+		}
 	}
 	return out
 }
@@ -141,7 +160,8 @@ func (s *Store) Route(host, path string) (t *Tenant, rest string, ok bool) {
 	return t, rest, ok
 }
 
-// ByUID returns the published view of the Tenant with that UID, nil when there is none.
+// ByUID returns the published view of the Tenant with that UID, served or refused a
+// host, nil when there is none.
 func (s *Store) ByUID(uid string) *Tenant {
 	return s.routes.Load().byUID[uid]
 }
