@@ -107,6 +107,7 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	} else if !isConfidential(c) {
 		secret = ""
 	}
+	recordedID, recordedDigest := c.Status.ClientID, c.Status.CredentialsDigest
 	if digest := credentialsDigest(clientID, secret); digest != c.Status.CredentialsDigest || c.Status.ClientID != clientID {
 		c.Status.ClientID, c.Status.CredentialsDigest, c.Status.CredentialsSecretName = clientID, digest, name
 		if err := checkpoint(); err != nil {
@@ -126,6 +127,13 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	if err := r.write(ctx, desiredSecret{
 		Namespace: c.Namespace, Name: name, Labels: labels, Annotations: annotations, Data: data, Owner: c,
 	}, existing); err != nil {
+		if apierrors.IsAlreadyExists(err) && recordedDigest != c.Status.CredentialsDigest {
+			// Another controller wrote the Secret after recording the credentials whose
+			// record this one just replaced: give the record back, so that its Secret
+			// matches again (a Secret anyone else wrote matches neither).
+			c.Status.ClientID, c.Status.CredentialsDigest = recordedID, recordedDigest
+			err = errors.Join(err, checkpoint())
+		}
 		return err
 	}
 	c.Status.CredentialsSecretName = name
