@@ -21,6 +21,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,6 +49,11 @@ const tenantFinalizer = "identity.gatehouse.dev/cleanup"
 // operator's namespace, and reports them in the Tenant's status.
 type TenantReconciler struct {
 	base
+	// repairs holds, by Tenant UID, the KeyRepaired condition of a key repair whose
+	// status write has not succeeded yet (refused as computed from a stale view): the
+	// repair is done, the bad Secret gone, so the reconcile that retries finds nothing to
+	// repair and would not report it.
+	repairs sync.Map
 }
 
 // +kubebuilder:rbac:groups=identity.gatehouse.dev,resources=tenants,verbs=get;list;watch;update;patch
@@ -74,8 +80,13 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		}
 	}
 	before := tenant.DeepCopy()
+	r.reportPendingRepair(&tenant)
 	defer func() {
-		retErr = errors.Join(retErr, r.patchStatus(ctx, before, &tenant))
+		err := r.patchStatus(ctx, before, &tenant)
+		if err == nil {
+			r.repairReported(&tenant)
+		}
+		retErr = errors.Join(retErr, err)
 	}()
 
 	if err := r.checkDomain(ctx, &tenant); err != nil {
@@ -113,6 +124,7 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *identityv1alpha
 		client.MatchingLabels{snapshot.LabelTenantUID: string(tenant.UID)}); err != nil {
 		return err
 	}
+	r.repairs.Delete(tenant.UID)
 	controllerutil.RemoveFinalizer(tenant, tenantFinalizer)
 	return client.IgnoreNotFound(r.Client.Update(ctx, tenant))
 }

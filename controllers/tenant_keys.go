@@ -192,12 +192,44 @@ func (r *TenantReconciler) reportLostKeys(tenant *identityv1alpha1.Tenant, seen 
 
 func (r *TenantReconciler) keyRepaired(tenant *identityv1alpha1.Tenant, reason, message string) {
 	r.Recorder.Eventf(tenant, nil, corev1.EventTypeWarning, ReasonKeyRepaired, "RepairKey", "%s", message)
-	// Removed first so that lastTransitionTime tells when the last repair happened.
-	meta.RemoveStatusCondition(&tenant.Status.Conditions, ConditionKeyRepaired)
-	meta.SetStatusCondition(&tenant.Status.Conditions, metav1.Condition{
+	cond := metav1.Condition{
 		Type: ConditionKeyRepaired, Status: metav1.ConditionTrue, Reason: reason, Message: message,
 		ObservedGeneration: tenant.Generation, LastTransitionTime: metav1.NewTime(r.now()),
-	})
+	}
+	setKeyRepaired(tenant, cond)
+	r.repairs.Store(tenant.UID, cond)
+}
+
+// setKeyRepaired sets the KeyRepaired condition, removing the old one first so that
+// lastTransitionTime tells when the last repair happened.
+func setKeyRepaired(tenant *identityv1alpha1.Tenant, cond metav1.Condition) {
+	meta.RemoveStatusCondition(&tenant.Status.Conditions, ConditionKeyRepaired)
+	meta.SetStatusCondition(&tenant.Status.Conditions, cond)
+}
+
+// reportPendingRepair puts back in status a repair whose status write was refused.
+func (r *TenantReconciler) reportPendingRepair(tenant *identityv1alpha1.Tenant) {
+	pending, ok := r.repairs.Load(tenant.UID)
+	if !ok {
+		return
+	}
+	cond := pending.(metav1.Condition)
+	if old := meta.FindStatusCondition(tenant.Status.Conditions, ConditionKeyRepaired); old == nil || old.LastTransitionTime.Before(&cond.LastTransitionTime) {
+		cond.ObservedGeneration = tenant.Generation
+		setKeyRepaired(tenant, cond)
+	}
+}
+
+// repairReported forgets a pending repair once a status holding it is written.
+func (r *TenantReconciler) repairReported(tenant *identityv1alpha1.Tenant) {
+	pending, ok := r.repairs.Load(tenant.UID)
+	if !ok {
+		return
+	}
+	cond := pending.(metav1.Condition)
+	if written := meta.FindStatusCondition(tenant.Status.Conditions, ConditionKeyRepaired); written != nil && !written.LastTransitionTime.Before(&cond.LastTransitionTime) {
+		r.repairs.CompareAndDelete(tenant.UID, pending)
+	}
 }
 
 // deleteKeys deletes the Secrets of retired keys.

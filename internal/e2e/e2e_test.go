@@ -14,6 +14,7 @@ import (
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/internal/systemtest"
+	"github.com/gatehouse-dev/gatehouse/internal/testenv"
 	"github.com/gatehouse-dev/gatehouse/internal/testldap"
 )
 
@@ -25,7 +26,7 @@ const (
 var sys *systemtest.System
 
 func TestMain(m *testing.M) {
-	systemtest.Main(m, &sys)
+	systemtest.Main(m, &sys, testenv.WithControllerManager())
 }
 
 // TestEndToEnd runs the controller and the token server as they run in a cluster: as
