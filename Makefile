@@ -45,15 +45,15 @@ fmt: ## Format the Go code.
 
 .PHONY: build
 build: ## Build bin/gatehouse.
-	go build -o $(BIN)/gatehouse .
+	go build -o $(BIN)/gatehouse ./cmd/gatehouse
 
-# LOCAL_FLAGS are flags of 'gatehouse local', e.g. LOCAL_FLAGS=--port=0 for a free port.
+# LOCAL_FLAGS are flags of hack/local, e.g. LOCAL_FLAGS=--port=0 for a free port.
 LOCAL_FLAGS ?=
 
 .PHONY: run
 run: build ## Run the whole system locally: control plane, controller, token server and the samples; prints a curl for the sample user.
 	@hack/controlplane.sh build
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" $(BIN)/gatehouse local $(LOCAL_FLAGS)
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/local -gatehouse $(BIN)/gatehouse $(LOCAL_FLAGS)
 
 ##@ Verification and tests
 
@@ -85,9 +85,9 @@ test-unit: envtest test-deps $(HELM) ## Run all Go tests against a real API serv
 .PHONY: test-chart
 test-chart: $(HELM) ## Lint the chart and render it with the default and the test values.
 	$(HELM) lint --strict charts/gatehouse
-	$(HELM) lint --strict charts/gatehouse -f internal/deploytest/testdata/custom-values.yaml
+	$(HELM) lint --strict charts/gatehouse -f test/deploy/testdata/custom-values.yaml
 	$(HELM) template gatehouse charts/gatehouse --namespace gatehouse-system >/dev/null
-	$(HELM) template gatehouse charts/gatehouse --namespace gatehouse-system -f internal/deploytest/testdata/custom-values.yaml >/dev/null
+	$(HELM) template gatehouse charts/gatehouse --namespace gatehouse-system -f test/deploy/testdata/custom-values.yaml >/dev/null
 
 ##@ Tools
 
@@ -124,7 +124,7 @@ BENCH_ALGORITHM ?= RS256
 
 .PHONY: bench-reconcile
 bench-reconcile: build envtest ## Apply BENCH_TENANTS Tenants (2 connections, 2 APIs, 3 clients each) at once; print time to Ready, writes/s, controller peak memory, second-pass writes.
-	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./controllers/benchreconcile \
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go run ./hack/benchreconcile \
 		-tenants $(BENCH_TENANTS) -algorithm $(BENCH_ALGORITHM) -gatehouse $(BIN)/gatehouse
 
 BENCH_LOGINS ?= 128
@@ -142,7 +142,7 @@ bench-limiter: ## Benchmark tenant isolation: tenant A floods password checks wi
 ##@ Soak
 
 # SOAK_RATE is requests/s, of which 6 in 20 are logins: at 20/s, 6 bcrypt checks/s, half
-# of what a shared 2-core machine sustains (see internal/soak). SOAK_FLAGS are more flags
+# of what a shared 2-core machine sustains (see hack/soak). SOAK_FLAGS are more flags
 # of hack/soak, e.g. SOAK_FLAGS=-tokenserver-flag=<a flag of gatehouse tokenserver>.
 SOAK_DURATION ?= 5m
 SOAK_RATE     ?= 20

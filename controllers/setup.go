@@ -49,8 +49,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
-	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
@@ -97,14 +95,6 @@ type Options struct {
 	// PasswordCaps bound the hashes of users Secrets: the token server's, derived from
 	// its memory limit. Zero means password.DefaultCaps.
 	PasswordCaps password.Caps
-}
-
-// NewScheme returns a scheme with the core kinds and Gatehouse's.
-func NewScheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	utilruntime.Must(clientgoscheme.AddToScheme(s))
-	utilruntime.Must(identityv1alpha1.AddToScheme(s))
-	return s
 }
 
 // CacheOptions restrict the manager's cache: Secrets only in the operator's namespace

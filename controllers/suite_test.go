@@ -44,7 +44,7 @@ import (
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers"
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -55,7 +55,7 @@ const (
 )
 
 var (
-	env *testenv.Env
+	env *kubetest.Env
 	// k is the tests' own client: uncached, so it sees every write at once.
 	k client.Client
 	// fakeClock drives key transitions; tests step it.
@@ -68,7 +68,7 @@ var (
 
 func TestMain(m *testing.M) {
 	var err error
-	if env, err = testenv.Start(); err != nil {
+	if env, err = kubetest.Start(kubetest.WithScheme(identityv1alpha1.NewScheme())); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
@@ -96,7 +96,7 @@ func TestMain(m *testing.M) {
 // fake clock and a client that counts writes.
 func startManager(cfg *rest.Config) (stop func(), err error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 controllers.NewScheme(),
+		Scheme:                 identityv1alpha1.NewScheme(),
 		Cache:                  controllers.CacheOptions(operatorNamespace),
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -179,7 +179,7 @@ func restartManager(t *testing.T) {
 // eventually retries check until it succeeds or waitTimeout passes.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	testenv.Eventually(t, waitTimeout, 50*time.Millisecond, what, check)
+	kubetest.Eventually(t, waitTimeout, 50*time.Millisecond, what, check)
 }
 
 // newNamespace creates a namespace of its own for a test.

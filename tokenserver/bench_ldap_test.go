@@ -6,7 +6,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/gatehouse-dev/gatehouse/internal/testldap"
+	"github.com/gatehouse-dev/gatehouse/test/ldaptest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
@@ -18,7 +18,7 @@ import (
 // gains. A response with openid signs twice: with RS256 signing bounds the server; with
 // ES256 the directory does, which is where the pooling ratio means something.
 func BenchmarkLDAPPasswordGrant(b *testing.B) {
-	directory, passwords := testldap.StartSample(b)
+	directory, passwords := ldaptest.StartSample(b)
 	cfg := directory.SampleConfig(passwords["gatehouse"], directory.LDAPSURL)
 	cfg.MaxConnections = 64 // above the highest concurrency, so logins never wait for a connection
 	body := form("grant_type", "password", "client_id", tokentest.Public, "username", "alice",

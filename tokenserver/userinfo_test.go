@@ -19,7 +19,7 @@ import (
 // TestUserinfoWhenTheDirectoryIsDown checks that a valid token of a directory user whose
 // directory cannot answer gets 503 temporarily_unavailable, not a 401 that would make
 // the client throw the token away. (Userinfo of reachable directories is tested end to
-// end in internal/e2e.)
+// end in test/e2e.)
 func TestUserinfoWhenTheDirectoryIsDown(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

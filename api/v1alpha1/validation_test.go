@@ -17,13 +17,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 )
 
-var env *testenv.Env
+var env *kubetest.Env
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, &env)
+	kubetest.Main(m, &env, kubetest.WithScheme(identityv1alpha1.NewScheme()))
 }
 
 // newNamespace creates a namespace of its own for one test.
@@ -49,7 +50,7 @@ func object(t *testing.T, ns, manifest string) *unstructured.Unstructured {
 
 func TestSamplesAreAccepted(t *testing.T) {
 	ns := newNamespace(t)
-	dir := filepath.Join(testenv.RepoRoot(), "config", "samples")
+	dir := filepath.Join(kubetest.RepoRoot(), "config", "samples")
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -290,7 +291,7 @@ func TestEveryRuleMessageIsTested(t *testing.T) {
 	}
 	expected = append(expected, "tenantRef is immutable; delete and recreate the object to move it to another Tenant")
 
-	files, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "crd", "bases", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(kubetest.RepoRoot(), "config", "crd", "bases", "*.yaml"))
 	if err != nil || len(files) != 4 {
 		t.Fatalf("want the 4 CRDs of config/crd/bases, found %d (%v)", len(files), err)
 	}

@@ -15,9 +15,9 @@ limitations under the License.
 */
 
 // Command soak runs `make soak`: it starts the whole of Gatehouse on loopback (as
-// `gatehouse local` does: a control plane, the controller, the token server and the
+// `make run` does: a control plane, the controller, the token server and the
 // samples), sends it a bounded open-loop load of logins, wrong passwords, userinfo,
-// JWKS and discovery requests (see package internal/soak), and prints a report: requests
+// JWKS and discovery requests (see soak.go), and prints a report: requests
 // by kind, latency percentiles, and the token server's memory over time. It exits 1
 // when an answer was a 5xx or a request got no answer.
 //
@@ -33,17 +33,15 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/gatehouse-dev/gatehouse/internal/soak"
 )
 
 func main() {
-	cfg := soak.Config{Progress: os.Stderr}
+	cfg := Config{Progress: os.Stderr}
 	flag.DurationVar(&cfg.Duration, "duration", 5*time.Minute, "how long requests are started for")
 	flag.Float64Var(&cfg.Rate, "rate", 20, "requests started per second, whatever the answers take (open loop)")
-	flag.IntVar(&cfg.MaxInFlight, "max-in-flight", soak.DefaultMaxInFlight, "requests awaiting an answer at most; a request due beyond it is not sent and fails the run")
-	flag.DurationVar(&cfg.Timeout, "timeout", soak.DefaultTimeout, "time allowed for each request")
-	flag.IntVar(&cfg.ClientAddresses, "client-addresses", soak.DefaultClientAddresses, "simulated client addresses sent in X-Forwarded-For, 1 to 254")
+	flag.IntVar(&cfg.MaxInFlight, "max-in-flight", DefaultMaxInFlight, "requests awaiting an answer at most; a request due beyond it is not sent and fails the run")
+	flag.DurationVar(&cfg.Timeout, "timeout", DefaultTimeout, "time allowed for each request")
+	flag.IntVar(&cfg.ClientAddresses, "client-addresses", DefaultClientAddresses, "simulated client addresses sent in X-Forwarded-For, 1 to 254")
 	flag.DurationVar(&cfg.SampleEvery, "sample-every", 0, "interval of the token server's memory samples (default duration/30, within 1s to 1m)")
 	gatehouse := flag.String("gatehouse", "bin/gatehouse", "the gatehouse binary")
 	var tokenServerArgs []string
@@ -63,8 +61,8 @@ func main() {
 }
 
 // run starts Gatehouse, soaks it and prints the report; it reports whether the run passed.
-func run(ctx context.Context, cfg soak.Config, gatehouse string, tokenServerArgs []string) (passed bool, err error) {
-	sys, err := soak.StartLocal(ctx, gatehouse, tokenServerArgs, os.Stderr)
+func run(ctx context.Context, cfg Config, gatehouse string, tokenServerArgs []string) (passed bool, err error) {
+	sys, err := StartLocal(ctx, gatehouse, tokenServerArgs, os.Stderr)
 	if err != nil {
 		return false, err
 	}
@@ -86,7 +84,7 @@ func run(ctx context.Context, cfg soak.Config, gatehouse string, tokenServerArgs
 	}()
 
 	fmt.Fprintf(os.Stderr, "==> Soaking for %v at %g requests/s\n", cfg.Duration, cfg.Rate)
-	report, err := soak.Run(ctx, cfg, soak.TargetOf(sys))
+	report, err := Run(ctx, cfg, TargetOf(sys))
 	if err != nil {
 		return false, err
 	}

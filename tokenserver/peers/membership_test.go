@@ -14,14 +14,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
-var env *testenv.Env
+var env *kubetest.Env
 
-func TestMain(m *testing.M) { testenv.Main(m, &env) }
+func TestMain(m *testing.M) { kubetest.Main(m, &env) }
 
 func (c *Counters) peerAddrs() []string {
 	c.mu.RLock()

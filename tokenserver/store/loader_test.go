@@ -18,16 +18,16 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/gatehouse-dev/gatehouse/internal/testenv"
+	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
-var env *testenv.Env
+var env *kubetest.Env
 
 func TestMain(m *testing.M) {
-	testenv.Main(m, &env)
+	kubetest.Main(m, &env)
 }
 
 // namespacedClient creates a namespace and a ServiceAccount whose Role may only read

@@ -14,16 +14,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/internal/testldap"
+	"github.com/gatehouse-dev/gatehouse/test/ldaptest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 // directory is the slapd shared by the tests of this package, with the accounts of
-// testldap.Server.LoadSample.
+// ldaptest.Server.LoadSample.
 var (
-	directory *testldap.Server
+	directory *ldaptest.Server
 	passwords map[string]string
 )
 
@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 
 func runWithDirectory(m *testing.M) int {
 	var err error
-	directory, err = testldap.Start()
+	directory, err = ldaptest.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting slapd:", err)
 		return 1
@@ -46,7 +46,7 @@ func runWithDirectory(m *testing.M) int {
 	return m.Run()
 }
 
-// config is the sample connection to urls (see testldap.Server.SampleConfig).
+// config is the sample connection to urls (see ldaptest.Server.SampleConfig).
 func config(urls ...string) snapshot.LDAP {
 	return directory.SampleConfig(passwords["gatehouse"], urls...)
 }
@@ -56,7 +56,7 @@ func config(urls ...string) snapshot.LDAP {
 func groupSearchConfig() snapshot.LDAP {
 	cfg := config(directory.LDAPSURL)
 	cfg.Attributes.Groups = ""
-	cfg.GroupSearch = &snapshot.LDAPGroupSearch{BaseDN: "ou=groups," + testldap.BaseDN}
+	cfg.GroupSearch = &snapshot.LDAPGroupSearch{BaseDN: "ou=groups," + ldaptest.BaseDN}
 	return cfg
 }
 
@@ -73,9 +73,9 @@ func newConnector(t *testing.T, cfg snapshot.LDAP, opts ...ldap.Option) *ldap.Co
 // ownDirectory starts a slapd of the test's own, which the test may stop and restart,
 // loads the sample directory into it, and returns it with its passwords and a connector
 // to it over LDAPS.
-func ownDirectory(t *testing.T) (*testldap.Server, map[string]string, *ldap.Connector) {
+func ownDirectory(t *testing.T) (*ldaptest.Server, map[string]string, *ldap.Connector) {
 	t.Helper()
-	own, pw := testldap.StartSample(t)
+	own, pw := ldaptest.StartSample(t)
 	return own, pw, newConnector(t, own.SampleConfig(pw["gatehouse"], own.LDAPSURL))
 }
 
@@ -285,7 +285,7 @@ func TestLoginReusesPooledConnectionsAfterTheServerDroppedThem(t *testing.T) {
 func TestLoginIgnoresReferralsToOtherHosts(t *testing.T) {
 	elsewhere, accepted := countingListener(t)
 	err := directory.Add(fmt.Sprintf("dn: ou=partners,ou=people,%[1]s\nobjectClass: referral\nobjectClass: extensibleObject\nou: partners\nref: ldap://%[2]s/ou=people,%[1]s\n",
-		testldap.BaseDN, elsewhere))
+		ldaptest.BaseDN, elsewhere))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,7 +305,7 @@ func TestCheck(t *testing.T) {
 	wrongPassword := config(directory.LDAPSURL)
 	wrongPassword.BindPassword = "not-the-password"
 	missingBase := config(directory.LDAPSURL)
-	missingBase.UserSearch.BaseDN = "ou=nowhere," + testldap.BaseDN
+	missingBase.UserSearch.BaseDN = "ou=nowhere," + ldaptest.BaseDN
 	tests := []struct {
 		name    string
 		cfg     snapshot.LDAP
@@ -363,7 +363,7 @@ func countingListener(t *testing.T) (addr string, accepted func() int) {
 // silentServer accepts connections and never answers, like a hung directory.
 func silentServer(t *testing.T) string {
 	t.Helper()
-	return testldap.StartSilent(t, "127.0.0.1:0").Addr
+	return ldaptest.StartSilent(t, "127.0.0.1:0").Addr
 }
 
 func TestLookupUserReturnsTheCurrentProfile(t *testing.T) {

@@ -14,14 +14,14 @@ import (
 
 	goldap "github.com/go-ldap/ldap/v3"
 
-	"github.com/gatehouse-dev/gatehouse/internal/testsamba"
+	"github.com/gatehouse-dev/gatehouse/test/sambatest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 var (
-	dc        *testsamba.Server
+	dc        *sambatest.Server
 	passwords = map[string]string{}
 )
 
@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	var err error
-	dc, err = testsamba.Start()
+	dc, err = sambatest.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting Samba AD DC:", err)
 		return 1
@@ -48,7 +48,7 @@ func run(m *testing.M) int {
 // not log in: disabled, expired, locked out, and with a password to change.
 func loadAccounts() error {
 	for _, name := range []string{"svc-gatehouse", "alice", "bob", "carol", "dave", "erin"} {
-		p, err := testsamba.Password()
+		p, err := sambatest.Password()
 		if err != nil {
 			return err
 		}
@@ -76,13 +76,13 @@ func loadAccounts() error {
 
 // lockOut makes the domain lock user out, with wrong passwords.
 func lockOut(user string) error {
-	conn, err := goldap.DialURL(testsamba.LDAPURL)
+	conn, err := goldap.DialURL(sambatest.LDAPURL)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = conn.Close() }()
 	for range 3 {
-		if err := conn.Bind(user+"@"+testsamba.Domain, "wrong-"+passwords[user]); err == nil {
+		if err := conn.Bind(user+"@"+sambatest.Domain, "wrong-"+passwords[user]); err == nil {
 			return errors.New("a wrong password was accepted")
 		}
 	}
@@ -98,8 +98,8 @@ func config(url string) snapshot.ActiveDirectory {
 			MaxConnections: 4,
 			BindPassword:   passwords["svc-gatehouse"],
 		},
-		Domain:       testsamba.Domain,
-		BindUsername: "svc-gatehouse@" + testsamba.Domain,
+		Domain:       sambatest.Domain,
+		BindUsername: "svc-gatehouse@" + sambatest.Domain,
 	}
 }
 
@@ -115,9 +115,9 @@ func newConnector(t *testing.T, cfg snapshot.ActiveDirectory) *ldap.Connector {
 
 func TestLoginBySAMAccountNameUPNOrMail(t *testing.T) {
 	wantGUID := objectGUID(t, "alice")
-	startTLS := config(testsamba.LDAPURL)
+	startTLS := config(sambatest.LDAPURL)
 	startTLS.StartTLS = true
-	transports := map[string]snapshot.ActiveDirectory{"LDAPS": config(testsamba.LDAPSURL), "StartTLS": startTLS}
+	transports := map[string]snapshot.ActiveDirectory{"LDAPS": config(sambatest.LDAPSURL), "StartTLS": startTLS}
 	for transport, cfg := range transports {
 		c := newConnector(t, cfg)
 		for _, username := range []string{"alice", "alice@gatehouse.test", "ALICE@GATEHOUSE.TEST", "alice@mail.example.org"} {
@@ -143,7 +143,7 @@ func TestLoginBySAMAccountNameUPNOrMail(t *testing.T) {
 // TestLookupUserByObjectGUID checks that userinfo's lookup finds an account by its
 // objectGUID, compared as bytes, and not a disabled one.
 func TestLookupUserByObjectGUID(t *testing.T) {
-	c := newConnector(t, config(testsamba.LDAPSURL))
+	c := newConnector(t, config(sambatest.LDAPSURL))
 	guid := objectGUID(t, "alice")
 	id, found, err := c.LookupUser(context.Background(), guid)
 	if err != nil || !found {
@@ -160,7 +160,7 @@ func TestLookupUserByObjectGUID(t *testing.T) {
 }
 
 func TestLoginRefusesAccountsThatMayNotLogIn(t *testing.T) {
-	c := newConnector(t, config(testsamba.LDAPSURL))
+	c := newConnector(t, config(sambatest.LDAPSURL))
 	tests := []struct {
 		name, username, password, reason string
 	}{
@@ -186,10 +186,10 @@ func TestLoginRefusesAccountsThatMayNotLogIn(t *testing.T) {
 }
 
 func TestCheckActiveDirectory(t *testing.T) {
-	if err := ldap.CheckActiveDirectory(context.Background(), config(testsamba.LDAPSURL)); err != nil {
+	if err := ldap.CheckActiveDirectory(context.Background(), config(sambatest.LDAPSURL)); err != nil {
 		t.Fatal(err)
 	}
-	wrong := config(testsamba.LDAPSURL)
+	wrong := config(sambatest.LDAPSURL)
 	wrong.BindPassword = "wrong"
 	if err := ldap.CheckActiveDirectory(context.Background(), wrong); err == nil {
 		t.Fatal("Check accepted a wrong service password")

@@ -1,0 +1,227 @@
+package systemtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/test/kubetest"
+	"github.com/gatehouse-dev/gatehouse/test/ldaptest"
+)
+
+// waitTimeout bounds every Eventually: generous for a loaded CI machine, yet a test that
+// waits for something that never happens still fails.
+const waitTimeout = 60 * time.Second
+
+// Create creates objects, failing the test on the first error.
+func (s *System) Create(t *testing.T, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		if err := s.Client.Create(context.Background(), o); err != nil {
+			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
+		}
+	}
+}
+
+// Get reads o again from the API server.
+func (s *System) Get(t *testing.T, o client.Object) {
+	t.Helper()
+	if err := s.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Update reads o, applies change to it and writes it, again on a conflict.
+func (s *System) Update(t *testing.T, o client.Object, change func()) {
+	t.Helper()
+	Eventually(t, "an update of "+o.GetName()+" goes through", func() error {
+		if err := s.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+			return err
+		}
+		change()
+		return s.Client.Update(context.Background(), o)
+	})
+}
+
+// WaitCondition waits until o has the condition with status.
+func (s *System) WaitCondition(t *testing.T, o client.Object, conditionType string, status metav1.ConditionStatus) {
+	t.Helper()
+	Eventually(t, fmt.Sprintf("%s %s=%s", o.GetName(), conditionType, status), func() error {
+		if err := s.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(commonStatus(t, o).Conditions, conditionType)
+		if c == nil || c.Status != status {
+			return fmt.Errorf("condition is %+v", c)
+		}
+		return nil
+	})
+}
+
+// WaitRefused waits until o is Ready=False with reason, and returns that condition. It
+// fails the test at once when o is Ready instead: an object the controller must refuse
+// is never served, not even for a moment.
+func (s *System) WaitRefused(t *testing.T, o client.Object, reason string) metav1.Condition {
+	t.Helper()
+	var ready metav1.Condition
+	Eventually(t, fmt.Sprintf("%s Ready=False reason %s", o.GetName(), reason), func() error {
+		if err := s.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(commonStatus(t, o).Conditions, identityv1alpha1.ConditionReady)
+		switch {
+		case c == nil:
+			return errors.New("no Ready condition yet")
+		case c.Status == metav1.ConditionTrue:
+			t.Fatalf("%T %s/%s is Ready (%s: %s); want Ready=False reason %s", o, o.GetNamespace(), o.GetName(), c.Reason, c.Message, reason)
+		case c.Reason != reason:
+			return fmt.Errorf("the condition is Ready=%s reason %s: %s", c.Status, c.Reason, c.Message)
+		}
+		ready = *c
+		return nil
+	})
+	return ready
+}
+
+// WaitReady waits until every object is Ready.
+func (s *System) WaitReady(t *testing.T, objs ...client.Object) {
+	t.Helper()
+	for _, o := range objs {
+		s.WaitCondition(t, o, identityv1alpha1.ConditionReady, metav1.ConditionTrue)
+	}
+}
+
+func commonStatus(t *testing.T, o client.Object) *identityv1alpha1.CommonStatus {
+	switch o := o.(type) {
+	case *identityv1alpha1.Tenant:
+		return &o.Status.CommonStatus
+	case *identityv1alpha1.Connection:
+		return &o.Status.CommonStatus
+	case *identityv1alpha1.API:
+		return &o.Status.CommonStatus
+	case *identityv1alpha1.Client:
+		return &o.Status.CommonStatus
+	}
+	t.Fatalf("no conditions for %T", o)
+	return nil
+}
+
+// Credentials reads the credentials Secret the controller wrote for a Client.
+func (s *System) Credentials(t *testing.T, c *identityv1alpha1.Client) Credentials {
+	t.Helper()
+	s.Get(t, c)
+	var secret corev1.Secret
+	Eventually(t, "the credentials Secret of "+c.Name+" exists", func() error {
+		return s.Client.Get(context.Background(), client.ObjectKey{Namespace: c.Namespace, Name: c.Status.CredentialsSecretName}, &secret)
+	})
+	out := Credentials{}
+	for k, v := range secret.Data {
+		out[k] = string(v)
+	}
+	return out
+}
+
+// CreateNamespace creates a namespace for a test's objects.
+func (s *System) CreateNamespace(t *testing.T, name string) {
+	t.Helper()
+	s.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+}
+
+// ApplySamples creates config/samples in namespace, with the sample user's password hash
+// replaced by one of password.
+func (s *System) ApplySamples(t *testing.T, namespace, password string) {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := filepath.Glob(filepath.Join(kubetest.RepoRoot(), "config", "samples", "*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range files {
+		if filepath.Base(file) == "kustomization.yaml" {
+			continue
+		}
+		objs, err := Manifests(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, obj := range objs {
+			u := obj.(*unstructured.Unstructured)
+			u.SetNamespace(namespace)
+			if users, ok, _ := unstructured.NestedString(u.Object, "stringData", "users.yaml"); ok {
+				users = strings.Replace(users, sampleHash(t, users), string(hash), 1)
+				if err := unstructured.SetNestedField(u.Object, users, "stringData", "users.yaml"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.Create(t, u)
+		}
+	}
+}
+
+// sampleHash is the bcrypt hash in the sample users Secret.
+func sampleHash(t *testing.T, users string) string {
+	i := strings.Index(users, "$2a$")
+	if i < 0 {
+		t.Fatal("the sample users Secret has no bcrypt hash")
+	}
+	return users[i : i+60]
+}
+
+// LDAPBindSecret holds the service account's password and the CA of directory.
+func LDAPBindSecret(namespace, name string, directory *ldaptest.Server, bindPassword string) *corev1.Secret {
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{identityv1alpha1.LabelReferable: "true"}},
+		Data:       map[string][]byte{"password": []byte(bindPassword), "ca.crt": []byte(directory.CAPEM)},
+	}
+}
+
+// LDAPConnection is a Connection of tenant to the sample directory of testldap at url,
+// bound as its gatehouse service account with the LDAPBindSecret named bindSecret.
+func LDAPConnection(namespace, name, tenant, bindSecret, url string) *identityv1alpha1.Connection {
+	return &identityv1alpha1.Connection{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec: identityv1alpha1.ConnectionSpec{TenantRef: identityv1alpha1.TenantReference{Name: tenant}, LDAP: &identityv1alpha1.LDAPConnection{
+			DirectoryTransport: identityv1alpha1.DirectoryTransport{
+				URLs:                  []string{url},
+				CASecretRef:           &identityv1alpha1.SecretKeySelector{Name: bindSecret, Key: "ca.crt"},
+				BindPasswordSecretRef: identityv1alpha1.SecretKeySelector{Name: bindSecret, Key: "password"},
+			},
+			BindDN:     "cn=gatehouse,ou=svc," + ldaptest.BaseDN,
+			UserSearch: identityv1alpha1.LDAPUserSearch{BaseDN: "ou=people," + ldaptest.BaseDN, UsernameAttributes: []string{"uid", "mail"}},
+		}},
+	}
+}
+
+// Eventually retries check every 100ms until it succeeds, and fails the test when it
+// has not within a minute.
+func Eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	kubetest.Eventually(t, waitTimeout, 100*time.Millisecond, what, check)
+}
+
+// FreeAddress is a loopback address that nothing listens on.
+func FreeAddress(t *testing.T) string {
+	t.Helper()
+	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}

@@ -1,0 +1,294 @@
+// Package systemtest runs Gatehouse as it runs in a cluster, for the tests of the whole
+// system (test/e2e, test/faults): the gatehouse binary's controller and token
+// server as child processes, each with the credentials of its own ServiceAccount and the
+// RBAC the project ships, against a real API server; and the OAuth 2.0 calls and object
+// helpers those tests share.
+package systemtest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/test/kubetest"
+	"github.com/gatehouse-dev/gatehouse/test/proctest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
+)
+
+// OperatorNamespace is where the controller writes keys and snapshots, and where both
+// ServiceAccounts live.
+const OperatorNamespace = "gatehouse-system"
+
+// ServiceAccounts of the controller and the token server, as config/rbac names them.
+const (
+	controllerServiceAccount  = "gatehouse-controller"
+	tokenServerServiceAccount = "gatehouse-tokenserver"
+)
+
+// System is a running API server with the RBAC Gatehouse ships, and the built binary.
+type System struct {
+	Env *kubetest.Env
+	// Client is the client of the object helpers (Create, Get, WaitCondition, ...): the
+	// administrator's, or a namespace user's in a System that As returns.
+	Client client.Client
+	binary string
+}
+
+// Main is a TestMain: it builds the gatehouse binary, starts an API server (with opts),
+// installs the controller's and the token server's ServiceAccounts and RBAC and the
+// ClusterRoles for namespace users, stores the System in *sys, runs the tests and exits
+// with their result.
+func Main(m *testing.M, sys **System, opts ...kubetest.Option) {
+	code, err := run(m, sys, opts...)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M, sys **System, opts ...kubetest.Option) (int, error) {
+	dir, err := os.MkdirTemp("", "gatehouse-systemtest-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	binary := filepath.Join(dir, "gatehouse")
+	build := exec.CommandContext(context.Background(), "go", "build", "-o", binary, "./cmd/gatehouse") //nolint:gosec // builds this repository into a temporary directory
+	build.Dir = kubetest.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("building gatehouse: %w\n%s", err, out)
+	}
+	env, err := kubetest.Start(append([]kubetest.Option{kubetest.WithScheme(identityv1alpha1.NewScheme())}, opts...)...)
+	if err != nil {
+		return 0, err
+	}
+	defer env.Stop() //nolint:errcheck // best effort at exit
+	s := &System{Env: env, Client: env.Client, binary: binary}
+	if err := s.installRBAC(); err != nil {
+		return 0, err
+	}
+	*sys = s
+	return m.Run(), nil
+}
+
+// installRBAC creates the operator's namespace and the ServiceAccounts, Roles and
+// bindings the project ships: config/rbac for the controller and for namespace users,
+// config/tokenserver for the token server.
+func (s *System) installRBAC() error {
+	objs := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}}
+	for _, file := range []string{"rbac/service_account.yaml", "rbac/role.yaml", "rbac/role_binding.yaml", "rbac/aggregated_roles.yaml", "tokenserver/tokenserver.yaml"} {
+		m, err := Manifests(filepath.Join(kubetest.RepoRoot(), "config", file))
+		if err != nil {
+			return err
+		}
+		for _, o := range m {
+			switch o.GetObjectKind().GroupVersionKind().Kind {
+			case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
+				objs = append(objs, o)
+			}
+		}
+	}
+	for _, o := range objs {
+		if err := s.Env.Client.Create(context.Background(), o); err != nil {
+			return fmt.Errorf("creating %s %s: %w", o.GetObjectKind().GroupVersionKind().Kind, o.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// As is the System acting as user, impersonated in no group but system:authenticated,
+// as a namespace user of a cluster is: its object helpers create, read and update with
+// that user's rights only.
+func (s *System) As(t *testing.T, user string) *System {
+	t.Helper()
+	cfg := rest.CopyConfig(s.Env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
+	c, err := client.New(cfg, client.Options{Scheme: s.Env.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := *s
+	as.Client = c
+	return &as
+}
+
+// Manifests reads the objects of a multi-document YAML file.
+func Manifests(path string) ([]client.Object, error) {
+	data, err := os.ReadFile(path) //nolint:gosec // manifests of this repository
+	if err != nil {
+		return nil, err
+	}
+	var out []client.Object
+	for _, doc := range bytes.Split(data, []byte("\n---")) {
+		u := &unstructured.Unstructured{}
+		if err := utilyaml.Unmarshal(doc, &u.Object); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
+	return out, nil
+}
+
+// Process is a gatehouse subcommand running as a child process.
+type Process struct {
+	name   string
+	proc   *proctest.Process
+	killed bool // or stopped: the cleanup has nothing to stop
+}
+
+// TokenServer is a running `gatehouse tokenserver`.
+type TokenServer struct {
+	*Process
+	// URL is the base URL of the tenants; MetricsURL serves /metrics.
+	URL, MetricsURL string
+	// addr and metricsAddr are the addresses of URL and MetricsURL.
+	addr, metricsAddr string
+}
+
+// StartGatehouse starts a token server and a controller that names it as the issuers'
+// base URL.
+func (s *System) StartGatehouse(t *testing.T) (*Process, *TokenServer) {
+	ts := s.StartTokenServer(t)
+	return s.StartController(t, ts.URL), ts
+}
+
+// StartTokenServer starts `gatehouse tokenserver` on free loopback ports.
+func (s *System) StartTokenServer(t *testing.T) *TokenServer {
+	return s.StartTokenServerAt(t, FreeAddress(t), FreeAddress(t))
+}
+
+// StartTokenServerAt starts `gatehouse tokenserver` serving tenants on addr and metrics
+// on metricsAddr, with more flags (a later flag overrides an earlier one), so that a
+// restarted replica keeps its addresses. It listens for peer replicas on a free
+// loopback port unless flags say otherwise.
+func (s *System) StartTokenServerAt(t *testing.T, addr, metricsAddr string, flags ...string) *TokenServer {
+	args := append([]string{"tokenserver", "--namespace", OperatorNamespace,
+		"--bind-address", addr, "--metrics-bind-address", metricsAddr, "--peer-bind-address", "127.0.0.1:0"}, flags...)
+	p := s.start(t, tokenServerServiceAccount, args...)
+	return &TokenServer{Process: p, URL: "http://" + addr, MetricsURL: "http://" + metricsAddr + "/metrics", addr: addr, metricsAddr: metricsAddr}
+}
+
+// WaitReady waits until the token server reports ready (it has loaded the snapshots
+// and joined its peers), failing the test at once if it exits instead.
+func (ts *TokenServer) WaitReady(t *testing.T) {
+	t.Helper()
+	Eventually(t, "gatehouse tokenserver is ready", func() error {
+		select {
+		case <-ts.proc.Exited():
+			t.Fatalf("gatehouse tokenserver exited:\n%s", ts.Output())
+		default:
+		}
+		resp, err := http.Get("http://" + ts.metricsAddr + "/readyz") //nolint:noctx // bounded by the server's answer on loopback
+		if err != nil {
+			return err
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("readyz: %s", resp.Status)
+		}
+		return nil
+	})
+}
+
+// StartController starts `gatehouse controller` without leader election, so that
+// several may run at once.
+func (s *System) StartController(t *testing.T, tokenServerURL string) *Process {
+	return s.start(t, controllerServiceAccount, "controller", "--namespace", OperatorNamespace,
+		"--token-server-url", tokenServerURL, "--leader-elect=false",
+		"--metrics-bind-address", "0", "--health-probe-bind-address", FreeAddress(t))
+}
+
+// start runs the gatehouse binary as serviceAccount; at the end of the test it sends
+// SIGTERM and expects a clean exit, unless the test killed it. Its output is shown when
+// the test fails.
+func (s *System) start(t *testing.T, serviceAccount string, args ...string) *Process {
+	t.Helper()
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := s.Env.WriteKubeConfig(kubeconfig, tokentest.ServiceAccountUser(OperatorNamespace, serviceAccount),
+		tokentest.ServiceAccountGroups(OperatorNamespace)); err != nil {
+		t.Fatal(err)
+	}
+	// Not the test's context: it ends before the cleanup that stops the process cleanly.
+	cmd := exec.CommandContext(context.Background(), s.binary, args...) //nolint:gosec // the binary Main built, with the tests' arguments
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	proc, err := proctest.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Process{name: args[0], proc: proc}
+	t.Cleanup(func() {
+		if !p.killed {
+			_ = proc.Signal(syscall.SIGCONT) // in case the test paused it
+			if clean, err := proc.Stop(30 * time.Second); err != nil || !clean {
+				t.Errorf("gatehouse %s after SIGTERM: exit %v, within 30s: %v", p.name, err, clean)
+			}
+		}
+		if t.Failed() {
+			t.Logf("output of gatehouse %s:\n%s", p.name, proc.Output())
+		}
+	})
+	return p
+}
+
+// Output is what the process has written so far: its JSON log lines.
+func (p *Process) Output() string { return p.proc.Output() }
+
+// Memory is the process's resident memory, now and at its peak so far.
+func (p *Process) Memory(t *testing.T) proctest.Memory {
+	t.Helper()
+	m, ok := proctest.ReadMemory(p.proc.Pid())
+	if !ok {
+		t.Fatalf("gatehouse %s has exited; no memory to read", p.name)
+	}
+	return m
+}
+
+// Stop stops the process with SIGTERM and fails the test unless it exits cleanly in
+// time, as a rolling update would.
+func (p *Process) Stop(t *testing.T) {
+	t.Helper()
+	p.killed = true
+	if clean, err := p.proc.Stop(30 * time.Second); err != nil || !clean {
+		t.Fatalf("gatehouse %s after SIGTERM: exit %v, within 30s: %v", p.name, err, clean)
+	}
+}
+
+// Kill kills the process with SIGKILL, as a crash would, and waits until it exited.
+func (p *Process) Kill(t *testing.T) {
+	t.Helper()
+	p.killed = true
+	p.signal(t, syscall.SIGKILL)
+	<-p.proc.Exited()
+}
+
+// Pause stops the process (SIGSTOP) until Resume: it keeps its connections but does
+// nothing.
+func (p *Process) Pause(t *testing.T) { p.signal(t, syscall.SIGSTOP) }
+
+// Resume continues a paused process.
+func (p *Process) Resume(t *testing.T) { p.signal(t, syscall.SIGCONT) }
+
+func (p *Process) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.proc.Signal(sig); err != nil {
+		t.Fatalf("sending %v to gatehouse %s: %v", sig, p.name, err)
+	}
+}
