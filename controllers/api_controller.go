@@ -27,15 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
-	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
-)
-
-const (
-	// hs256SecretKey is the key of the HS256 secret in the Secret the controller generates.
-	hs256SecretKey = "secret"
-	// minHS256SecretBytes is the least HS256 secret accepted: 256 bits, as RFC 7518
-	// section 3.2 requires of HS256 keys.
-	minHS256SecretBytes = 32
+	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 )
 
 // APIReconciler validates APIs and generates the secret of HS256 APIs.
@@ -62,22 +54,26 @@ func (r *APIReconciler) reconcileAPI(ctx context.Context, api *identityv1alpha1.
 	}
 	api.Status.HS256SecretName = ""
 	if api.Spec.SigningAlgorithm != identityv1alpha1.HS256 || api.Spec.HS256SecretRef != nil {
-		_, err := r.resolveAPI(ctx, api)
+		secrets, err := r.readSecrets(ctx, api.Namespace, compile.APISecretNames(api))
+		if err != nil {
+			return err
+		}
+		_, err = compile.API(api, secrets)
 		return err
 	}
-	name := generatedHS256SecretName(api)
+	name := compile.HS256SecretName(api)
 	existing, err := r.ownedSecret(ctx, api, name)
 	if err != nil {
 		return err
 	}
-	secret := existingValue(existing, hs256SecretKey)
-	if len(secret) < minHS256SecretBytes {
-		secret = []byte(randomString(minHS256SecretBytes))
+	secret := existingValue(existing, compile.HS256SecretKey)
+	if len(secret) < compile.MinHS256SecretBytes {
+		secret = []byte(randomString(compile.MinHS256SecretBytes))
 	}
 	labels, annotations := userSecretMeta(componentHS256Secret, api.Namespace, tenant.Name)
 	if err := r.write(ctx, desiredSecret{
 		Namespace: api.Namespace, Name: name, Labels: labels, Annotations: annotations,
-		Data:  map[string][]byte{hs256SecretKey: secret},
+		Data:  map[string][]byte{compile.HS256SecretKey: secret},
 		Owner: api,
 	}, existing); err != nil {
 		return err
@@ -96,52 +92,6 @@ func (r *APIReconciler) setup(mgr ctrl.Manager, opts controller.Options, secrets
 		WithOptions(opts).
 		Named("api").
 		Complete(r)
-}
-
-// generatedHS256SecretName is the Secret holding the generated HS256 secret of api.
-func generatedHS256SecretName(api *identityv1alpha1.API) string {
-	return api.Name + "-hs256"
-}
-
-// resolveAPI returns an API as the token server needs it, with its HS256 secret.
-func (b *base) resolveAPI(ctx context.Context, api *identityv1alpha1.API) (snapshot.API, error) {
-	out := snapshot.API{
-		Identifier: api.Spec.Identifier,
-		Name:       api.Name,
-		Algorithm:  string(identityv1alpha1.RS256),
-	}
-	for _, s := range api.Spec.Scopes {
-		out.Scopes = append(out.Scopes, s.Name)
-	}
-	if api.Spec.TokenLifetime != nil {
-		out.AccessTokenLifetime = api.Spec.TokenLifetime.Duration
-	}
-	if api.Spec.SigningAlgorithm != identityv1alpha1.HS256 {
-		return out, nil
-	}
-	out.Algorithm = string(identityv1alpha1.HS256)
-	if ref := api.Spec.HS256SecretRef; ref != nil {
-		secret, err := b.readSecretKey(ctx, api.Namespace, *ref)
-		if err != nil {
-			return snapshot.API{}, err
-		}
-		if len(secret) < minHS256SecretBytes {
-			return snapshot.API{}, newProblem(identityv1alpha1.ReasonInvalidSecret,
-				"Secret %q key %q holds %d bytes; an HS256 secret needs at least %d", ref.Name, ref.Key, len(secret), minHS256SecretBytes)
-		}
-		out.HS256Secret = secret
-		return out, nil
-	}
-	// The generated secret, written by this controller.
-	existing, err := b.ownedSecret(ctx, api, generatedHS256SecretName(api))
-	if err != nil {
-		return snapshot.API{}, err
-	}
-	out.HS256Secret = existingValue(existing, hs256SecretKey)
-	if len(out.HS256Secret) < minHS256SecretBytes {
-		return snapshot.API{}, newProblem(identityv1alpha1.ReasonSecretNotFound, "the HS256 secret of this API is not generated yet")
-	}
-	return out, nil
 }
 
 // existingValue is the value of key in s, nil when s is nil.

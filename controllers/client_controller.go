@@ -19,8 +19,6 @@ package controllers
 import (
 	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"time"
 
@@ -34,15 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
-	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
-)
-
-// Keys of a Client's credentials Secret.
-const (
-	credentialsClientID     = "client_id"
-	credentialsClientSecret = "client_secret"
-	credentialsTokenURL     = "token_url"
-	credentialsIssuer       = "issuer"
+	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 )
 
 // Random sizes: a client_id of 32 URL-safe characters, a client secret of 256 bits.
@@ -66,7 +56,7 @@ func (r *ClientReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	return reconcileChild(ctx, &r.base, req, func(c *identityv1alpha1.Client, checkpoint func() error) (reconcile.Result, error) {
 		err := r.reconcileClient(ctx, c, checkpoint)
 		var result reconcile.Result
-		if p, ok := asProblem(err); ok && p.reason == ReasonSecretConflict {
+		if p, ok := compile.AsProblem(err); ok && p.Reason == compile.ReasonSecretConflict {
 			// The cache holds only the controller's Secrets, so no event says when the
 			// user's goes: look again now and then.
 			result.RequeueAfter = recheckSecretConflict
@@ -89,7 +79,7 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	if err != nil {
 		return err
 	}
-	name := credentialsSecretName(c)
+	name := compile.CredentialsSecretName(c)
 	existing, err := r.ownedSecret(ctx, c, name)
 	if err != nil {
 		return err
@@ -102,26 +92,26 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	if clientID == "" {
 		clientID = cmp.Or(c.Status.ClientID, randomString(clientIDBytes))
 	}
-	if isConfidential(c) && secret == "" {
+	if compile.Confidential(c) && secret == "" {
 		secret, issued = randomString(clientSecretBytes), true
-	} else if !isConfidential(c) {
+	} else if !compile.Confidential(c) {
 		secret = ""
 	}
 	recordedID, recordedDigest := c.Status.ClientID, c.Status.CredentialsDigest
-	if digest := credentialsDigest(clientID, secret); digest != c.Status.CredentialsDigest || c.Status.ClientID != clientID {
+	if digest := compile.CredentialsDigest(clientID, secret); digest != c.Status.CredentialsDigest || c.Status.ClientID != clientID {
 		c.Status.ClientID, c.Status.CredentialsDigest, c.Status.CredentialsSecretName = clientID, digest, name
 		if err := checkpoint(); err != nil {
 			return err
 		}
 	}
-	issuer := issuerOf(tenant, r.opts.TokenServerURL, r.opts.Namespace)
+	issuer := r.compiler().Issuer(tenant)
 	data := map[string][]byte{
-		credentialsClientID: []byte(clientID),
-		credentialsIssuer:   []byte(issuer),
-		credentialsTokenURL: []byte(issuer + "oauth/token"),
+		compile.CredentialsClientID: []byte(clientID),
+		compile.CredentialsIssuer:   []byte(issuer),
+		compile.CredentialsTokenURL: []byte(issuer + "oauth/token"),
 	}
 	if secret != "" {
-		data[credentialsClientSecret] = []byte(secret)
+		data[compile.CredentialsClientSecret] = []byte(secret)
 	}
 	labels, annotations := userSecretMeta(componentClientCredentials, c.Namespace, tenant.Name)
 	if err := r.write(ctx, desiredSecret{
@@ -144,40 +134,16 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	return nil
 }
 
-// issuedCredentials returns the client_id and secret of a credentials Secret the
-// controller wrote for c: those that status's digest matches. They are empty when there
-// is no Secret, and a SecretConflict problem when the Secret holds anything else.
-//
-// A Client of a release before status held the digest has a client_id in status and
-// none: its Secret's client_id is kept when it is that one, which is the controller's,
-// but not the secret beside it, which anyone who may write Secrets in the namespace
-// could have planted; a new one is issued (the secret is empty).
-func issuedCredentials(c *identityv1alpha1.Client, existing *corev1.Secret) (clientID, secret string, err error) {
-	if existing == nil {
-		return "", "", nil
-	}
-	clientID = string(existing.Data[credentialsClientID])
-	secret = string(existing.Data[credentialsClientSecret])
-	switch digest := c.Status.CredentialsDigest; {
-	case digest != "" && credentialsDigest(clientID, secret) == digest:
-		return clientID, secret, nil
-	case digest == "" && c.Status.ClientID != "" && clientID == c.Status.ClientID:
-		return clientID, "", nil
-	}
-	return "", "", newProblem(ReasonSecretConflict,
-		"Secret %q holds credentials this controller did not issue; delete it, and the controller issues new ones", existing.Name)
-}
-
 // errStaleClient says that a Client read from the cache is older than the one stored.
 var errStaleClient = errors.New("the cached Client is older than the stored one; reading it again")
 
-// credentialsOf is issuedCredentials, with a conflict confirmed against the Client as
-// the API server stores it: a cache that has not seen the digest of credentials just
-// issued must not make them look planted. A Client whose stored status differs is
-// errStaleClient, retried.
+// credentialsOf is compile.IssuedCredentials, with a conflict confirmed against the
+// Client as the API server stores it: a cache that has not seen the digest of
+// credentials just issued must not make them look planted. A Client whose stored status
+// differs is errStaleClient, retried.
 func (b *base) credentialsOf(ctx context.Context, c *identityv1alpha1.Client, existing *corev1.Secret) (clientID, secret string, err error) {
-	clientID, secret, err = issuedCredentials(c, existing)
-	if _, conflict := asProblem(err); !conflict {
+	clientID, secret, err = compile.IssuedCredentials(c, existing)
+	if _, conflict := compile.AsProblem(err); !conflict {
 		return clientID, secret, err
 	}
 	var stored identityv1alpha1.Client
@@ -193,13 +159,6 @@ func (b *base) credentialsOf(ctx context.Context, c *identityv1alpha1.Client, ex
 	return "", "", err
 }
 
-// credentialsDigest is what status records of the credentials the controller issued.
-// The secret is 256 random bits, so its SHA-256 may be read by whoever reads status.
-func credentialsDigest(clientID, secret string) string {
-	sum := sha256.Sum256([]byte(clientID + "\x00" + secret))
-	return hex.EncodeToString(sum[:])
-}
-
 func (r *ClientReconciler) setup(mgr ctrl.Manager, opts controller.Options, secrets userSecrets) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&identityv1alpha1.Client{}).
@@ -209,41 +168,4 @@ func (r *ClientReconciler) setup(mgr ctrl.Manager, opts controller.Options, secr
 		WithOptions(opts).
 		Named("client").
 		Complete(r)
-}
-
-func credentialsSecretName(c *identityv1alpha1.Client) string {
-	return cmp.Or(c.Spec.CredentialsSecretName, c.Name+"-credentials")
-}
-
-func isConfidential(c *identityv1alpha1.Client) bool {
-	return c.Spec.Type != identityv1alpha1.ClientPublic
-}
-
-// resolveClient returns a Client as the token server needs it: its client_id and the
-// hash of its secret, read from its credentials Secret. A Client whose credentials are
-// not written yet is a problem.
-func (b *base) resolveClient(ctx context.Context, c *identityv1alpha1.Client) (snapshot.Client, error) {
-	out := snapshot.Client{ClientID: c.Status.ClientID, Name: c.Name, Type: string(cmp.Or(c.Spec.Type, identityv1alpha1.ClientConfidential))}
-	out.TrustForwardedFor = c.Spec.TrustForwardedFor && isConfidential(c)
-	for _, g := range c.Spec.GrantTypes {
-		out.GrantTypes = append(out.GrantTypes, string(g))
-	}
-	existing, err := b.ownedSecret(ctx, c, credentialsSecretName(c))
-	if err != nil {
-		return snapshot.Client{}, err
-	}
-	clientID, secret, err := b.credentialsOf(ctx, c, existing)
-	if err != nil {
-		return snapshot.Client{}, err
-	}
-	if out.ClientID == "" || clientID != out.ClientID {
-		return snapshot.Client{}, newProblem(identityv1alpha1.ReasonSecretNotFound, "the credentials of this client are not written yet")
-	}
-	if isConfidential(c) {
-		if secret == "" {
-			return snapshot.Client{}, newProblem(identityv1alpha1.ReasonSecretNotFound, "the client secret is not issued yet")
-		}
-		out.SecretHash = snapshot.HashClientSecret(secret)
-	}
-	return out, nil
 }

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 )
 
 // indexDomain indexes Tenants, cluster-wide, by spec.domain.
@@ -90,7 +91,7 @@ func claimOf(t *identityv1alpha1.Tenant, mayClaim bool) domainClaim {
 	return domainClaim{
 		uid:      t.UID,
 		created:  t.CreationTimestamp,
-		serving:  t.Status.Issuer == issuerOfDomain(t.Spec.Domain),
+		serving:  t.Status.Issuer == compile.DomainIssuer(t.Spec.Domain),
 		mayClaim: mayClaim,
 	}
 }
@@ -112,19 +113,19 @@ func (a domainClaim) precedes(b domainClaim) bool {
 // domainProblem decides whether a Tenant may be served at host: reserved and
 // not-allowed hosts are refused, and so is a host that another Tenant allowed to claim
 // it claims first. Messages name no other Tenant or namespace.
-func domainProblem(host string, reserved bool, own domainClaim, others []domainClaim) *problem {
+func domainProblem(host string, reserved bool, own domainClaim, others []domainClaim) *compile.Problem {
 	switch {
 	case reserved:
-		return newProblem(identityv1alpha1.ReasonDomainReserved,
+		return compile.Problemf(identityv1alpha1.ReasonDomainReserved,
 			"domain %q is reserved: it is the token server's own host or one the cluster admin reserved; choose another domain", host)
 	case !own.mayClaim:
-		return newProblem(identityv1alpha1.ReasonDomainNotAllowed,
+		return compile.Problemf(identityv1alpha1.ReasonDomainNotAllowed,
 			"this namespace may not claim domain %q; a cluster admin allows it by adding it to the annotation %s of the Namespace",
 			host, identityv1alpha1.AnnotationAllowedDomains)
 	}
 	for _, o := range others {
 		if o.uid != own.uid && o.mayClaim && o.precedes(own) {
-			return newProblem(identityv1alpha1.ReasonDomainConflict,
+			return compile.Problemf(identityv1alpha1.ReasonDomainConflict,
 				"domain %q is already served by another Tenant in this cluster; choose another domain", host)
 		}
 	}
@@ -170,7 +171,7 @@ func (r *TenantReconciler) checkDomain(ctx context.Context, tenant *identityv1al
 func (r *TenantReconciler) reservedDomain(host string) bool {
 	own := r.opts.TokenServerURL
 	if own == "" {
-		own = DefaultTokenServerURL(r.opts.Namespace)
+		own = compile.DefaultTokenServerURL(r.opts.Namespace)
 	}
 	if u, err := url.Parse(own); err == nil && strings.EqualFold(u.Hostname(), host) {
 		return true
@@ -191,9 +192,6 @@ func (r *TenantReconciler) namespaceMayClaim(ctx context.Context, namespace, hos
 	}
 	return matchesDomain(ParseDomainList(ns.GetAnnotations()[identityv1alpha1.AnnotationAllowedDomains]), host), nil
 }
-
-// issuerOfDomain is the issuer of a Tenant served at the root of host.
-func issuerOfDomain(host string) string { return "https://" + host + "/" }
 
 // sameDomain maps a Tenant to the other Tenants that claim its domain: when one stops
 // serving it or goes away, the next claim may win.

@@ -75,8 +75,8 @@ func TestDomainProblem(t *testing.T) {
 			p := domainProblem("login.b.test", tc.reserved, tc.own, tc.others)
 			switch {
 			case tc.want == "" && p != nil:
-				t.Errorf("refused with %s: %s", p.reason, p.message)
-			case tc.want != "" && (p == nil || p.reason != tc.want):
+				t.Errorf("refused with %s: %s", p.Reason, p.Message)
+			case tc.want != "" && (p == nil || p.Reason != tc.want):
 				t.Errorf("got %v, want reason %s", p, tc.want)
 			}
 		})

@@ -32,6 +32,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -134,21 +135,33 @@ func (b *base) controllerReference(owner client.Object) (metav1.OwnerReference, 
 }
 
 // ownedSecret returns the Secret name of owner's namespace when owner controls it, nil
-// when it does not exist, and a SecretConflict problem when it is someone else's: a
-// Secret a user made is never overwritten. It reads uncached: the cache holds no Secret
-// of a user's namespace.
+// when it does not exist, and a SecretConflict problem when it is someone else's
+// (compile.Secrets.Owned): a Secret a user made is never overwritten.
 func (b *base) ownedSecret(ctx context.Context, owner client.Object, name string) (*corev1.Secret, error) {
-	var s corev1.Secret
-	err := b.APIReader.Get(ctx, types.NamespacedName{Namespace: owner.GetNamespace(), Name: name}, &s)
-	switch {
-	case apierrors.IsNotFound(err):
-		return nil, nil
-	case err != nil:
+	secrets, err := b.readSecrets(ctx, owner.GetNamespace(), []string{name})
+	if err != nil {
 		return nil, err
-	case !metav1.IsControlledBy(&s, owner):
-		return nil, newProblem(ReasonSecretConflict, "Secret %q exists and does not belong to this object; delete it or choose another name", name)
 	}
-	return &s, nil
+	return secrets.Owned(owner, name)
+}
+
+// readSecrets reads the Secrets of namespace that names lists, for compile to check,
+// uncached: the cache holds no Secret of a user's namespace. One that does not exist is
+// left out, and compile reports it; any other error is returned.
+func (b *base) readSecrets(ctx context.Context, namespace string, names []string) (compile.Secrets, error) {
+	secrets := make(compile.Secrets, len(names))
+	for _, name := range names {
+		var s corev1.Secret
+		err := b.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &s)
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return nil, err
+		}
+		secrets[name] = &s
+	}
+	return secrets, nil
 }
 
 // userSecretMeta is the labels and annotations of a Secret written in a user's

@@ -19,10 +19,12 @@ limitations under the License.
 // per Tenant in the operator's namespace, plus client credentials and HS256 secrets in
 // the users' namespaces. It keeps that state converged and says in status what is wrong.
 //
-// Each Connection, API and Client reconciler validates its object (resolving the Secrets
-// it references) and writes its status. The Tenant reconciler owns the keys and the
-// snapshot: it compiles the Tenant from its children, resolving them again itself, so a
-// snapshot never depends on how up to date the children's status is.
+// The reconcilers read and write; package compile, which reads nothing, decides. Each
+// Connection, API and Client reconciler reads its object and the Secrets it references,
+// validates it with compile, and writes its status. The Tenant reconciler owns the keys
+// and the snapshot: it reads the Tenant's children and their Secrets again itself, so a
+// snapshot never depends on how up to date the children's status is, and compiles them
+// with the same functions.
 //
 // Caching: the manager's Secret informer holds only the operator's namespace's Secrets
 // labelled with snapshot.LabelComponent, that is the Secrets this controller writes there
@@ -61,6 +63,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
@@ -283,27 +286,15 @@ func tenantRefName(o client.Object) string {
 
 // secretRefNames lists the Secrets, in its own namespace, that a Connection or API references.
 func secretRefNames(o client.Object) []string {
-	var refs []*identityv1alpha1.SecretKeySelector
 	switch o := o.(type) {
 	case *identityv1alpha1.Connection:
-		switch {
-		case o.Spec.Database != nil:
-			refs = append(refs, &o.Spec.Database.UsersSecretRef)
-		case o.Spec.LDAP != nil:
-			refs = append(refs, &o.Spec.LDAP.BindPasswordSecretRef, o.Spec.LDAP.CASecretRef)
-		case o.Spec.ActiveDirectory != nil:
-			refs = append(refs, &o.Spec.ActiveDirectory.BindPasswordSecretRef, o.Spec.ActiveDirectory.CASecretRef)
-		}
+		return compile.ConnectionSecretNames(o)
 	case *identityv1alpha1.API:
-		refs = append(refs, o.Spec.HS256SecretRef)
-	}
-	var names []string
-	for _, r := range refs {
-		if r != nil {
-			names = append(names, r.Name)
+		if ref := o.Spec.HS256SecretRef; ref != nil {
+			return []string{ref.Name}
 		}
 	}
-	return names
+	return nil
 }
 
 // ownedBy maps a watched Secret to the object of owner's kind that controls it.
@@ -344,6 +335,11 @@ type base struct {
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
 	opts      Options
+}
+
+// compiler is the configuration compile takes from opts.
+func (b *base) compiler() compile.Config {
+	return compile.Config{TokenServerURL: b.opts.TokenServerURL, OperatorNamespace: b.opts.Namespace, PasswordCaps: b.opts.PasswordCaps}
 }
 
 // requestsFor maps a list of objects to requests for themselves.

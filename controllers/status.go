@@ -35,13 +35,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 )
 
-// Reasons this package adds to those of api/v1alpha1.
+// Reasons this package adds to those of api/v1alpha1 and compile.
 const (
-	// ReasonSecretConflict says that a Secret the controller would write exists and is
-	// not the controller's, so it is left alone.
-	ReasonSecretConflict = "SecretConflict"
 	// ReasonSnapshotTooLarge says that the Tenant does not fit in a snapshot.
 	ReasonSnapshotTooLarge = "SnapshotTooLarge"
 	// ReasonKeyRepaired is the Event of a signing key Secret that was deleted or
@@ -54,31 +52,10 @@ const (
 	ReasonClientSecretIssued = "ClientSecretIssued"
 )
 
-// problem is a mistake in what a user declared or referenced. It becomes Ready=False
-// with its reason and an Event, and is not retried with backoff: the watches bring the
-// object back when the user fixes it.
-type problem struct {
-	reason  string
-	message string
-}
-
-func (p *problem) Error() string { return p.message }
-
-func newProblem(reason, format string, args ...any) *problem {
-	return &problem{reason: reason, message: fmt.Sprintf(format, args...)}
-}
-
-// asProblem returns the problem in err, if err is one.
-func asProblem(err error) (*problem, bool) {
-	var p *problem
-	ok := errors.As(err, &p)
-	return p, ok
-}
-
 // setReady records the outcome of a reconcile in status: Ready from err (nil or a
-// problem) and observedGeneration. It reports the problem when its condition is new, so
-// that a broken object raises one Event rather than one per reconcile. It returns the
-// error to hand to controller-runtime: nil for a problem, err otherwise.
+// compile.Problem) and observedGeneration. It reports the problem when its condition is
+// new, so that a broken object raises one Event rather than one per reconcile. It
+// returns the error to hand to controller-runtime: nil for a problem, err otherwise.
 func (b *base) setReady(obj client.Object, status *identityv1alpha1.CommonStatus, readyMessage string, err error) error {
 	cond := metav1.Condition{
 		Type:               identityv1alpha1.ConditionReady,
@@ -89,14 +66,14 @@ func (b *base) setReady(obj client.Object, status *identityv1alpha1.CommonStatus
 		LastTransitionTime: metav1.NewTime(b.now()),
 	}
 	if err != nil {
-		p, ok := asProblem(err)
+		p, ok := compile.AsProblem(err)
 		if !ok {
 			return err // transient: retried with backoff, status unchanged
 		}
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, p.reason, p.message
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, p.Reason, p.Message
 		old := meta.FindStatusCondition(status.Conditions, identityv1alpha1.ConditionReady)
-		if old == nil || old.Reason != p.reason || old.Message != p.message {
-			b.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, p.reason, "Reconcile", "%s", p.message)
+		if old == nil || old.Reason != p.Reason || old.Message != p.Message {
+			b.Recorder.Eventf(obj, nil, corev1.EventTypeWarning, p.Reason, "Reconcile", "%s", p.Message)
 		}
 	}
 	meta.SetStatusCondition(&status.Conditions, cond)
@@ -158,37 +135,13 @@ func (b *base) tenantOf(ctx context.Context, namespace, name string) (*identityv
 	err := b.Client.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, &tenant)
 	switch {
 	case apierrors.IsNotFound(err):
-		return nil, newProblem(identityv1alpha1.ReasonTenantNotFound, "Tenant %q does not exist in namespace %q", name, namespace)
+		return nil, compile.Problemf(identityv1alpha1.ReasonTenantNotFound, "Tenant %q does not exist in namespace %q", name, namespace)
 	case err != nil:
 		return nil, err
 	case !tenant.DeletionTimestamp.IsZero():
-		return nil, newProblem(identityv1alpha1.ReasonTenantNotFound, "Tenant %q is being deleted", name)
+		return nil, compile.Problemf(identityv1alpha1.ReasonTenantNotFound, "Tenant %q is being deleted", name)
 	}
 	return &tenant, nil
-}
-
-// readSecretKey reads one key of a user's Secret, uncached. A missing Secret or key is
-// a SecretNotFound problem; a Secret without the opt-in label LabelReferable is a
-// SecretNotReferable problem, and its data is not looked at.
-func (b *base) readSecretKey(ctx context.Context, namespace string, ref identityv1alpha1.SecretKeySelector) ([]byte, error) {
-	var s corev1.Secret
-	err := b.APIReader.Get(ctx, types.NamespacedName{Namespace: namespace, Name: ref.Name}, &s)
-	if apierrors.IsNotFound(err) {
-		return nil, newProblem(identityv1alpha1.ReasonSecretNotFound, "Secret %q does not exist", ref.Name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if s.Labels[identityv1alpha1.LabelReferable] != "true" {
-		return nil, newProblem(identityv1alpha1.ReasonSecretNotReferable,
-			"Secret %q is not labelled %s=true, so Gatehouse does not read it; if it is meant for this object, label it: kubectl label secret %s -n %s %s=true",
-			ref.Name, identityv1alpha1.LabelReferable, ref.Name, namespace, identityv1alpha1.LabelReferable)
-	}
-	value, ok := s.Data[ref.Key]
-	if !ok {
-		return nil, newProblem(identityv1alpha1.ReasonSecretNotFound, "Secret %q has no key %q", ref.Name, ref.Key)
-	}
-	return value, nil
 }
 
 // randomString is n random bytes, base64url without padding.

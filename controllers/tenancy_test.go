@@ -30,7 +30,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
-	"github.com/gatehouse-dev/gatehouse/controllers"
+	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 )
 
 // allowDomains annotates a Namespace, as a cluster admin would, with the domains its
@@ -131,7 +131,7 @@ func TestCredentialsAreTheControllers(t *testing.T) {
 	tenant := &identityv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "late"},
 		Spec: identityv1alpha1.TenantSpec{SigningKeys: identityv1alpha1.SigningKeysSpec{Algorithm: identityv1alpha1.ES256}}}
 	create(t, tenant)
-	waitCondition(t, app, metav1.ConditionFalse, controllers.ReasonSecretConflict)
+	waitCondition(t, app, metav1.ConditionFalse, compile.ReasonSecretConflict)
 	waitReady(t, tenant)
 
 	after := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: chosen.Name}}

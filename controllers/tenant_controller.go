@@ -19,7 +19,6 @@ package controllers
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"sync"
 
@@ -37,6 +36,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 	"github.com/gatehouse-dev/gatehouse/controllers/keys"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
@@ -100,7 +100,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
-	snap, err := r.compile(ctx, &tenant, children, stated)
+	snap, err := r.compileSnapshot(ctx, &tenant, children, stated)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
@@ -111,7 +111,7 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		return reconcile.Result{}, err
 	}
 	r.setTenantStatus(&tenant, snap, stated)
-	err = r.setReady(&tenant, &tenant.Status.CommonStatus, "the tenant is served at "+snap.Issuer, checkDefaults(snap))
+	err = r.setReady(&tenant, &tenant.Status.CommonStatus, "the tenant is served at "+snap.Issuer, compile.CheckDefaults(snap))
 	// Key transitions are timed: come back for the next one.
 	return reconcile.Result{RequeueAfter: keys.NextTransition(stated, r.now())}, err
 }
@@ -134,7 +134,7 @@ func (r *TenantReconciler) finalize(ctx context.Context, tenant *identityv1alpha
 // the token server drops it, and clears the endpoints from its status. Its keys stay,
 // ready for when the domain becomes its own.
 func (r *TenantReconciler) withdraw(ctx context.Context, tenant *identityv1alpha1.Tenant, err error) error {
-	if _, ok := asProblem(err); !ok {
+	if _, ok := compile.AsProblem(err); !ok {
 		return err
 	}
 	var list corev1.SecretList
@@ -153,47 +153,18 @@ func (r *TenantReconciler) withdraw(ctx context.Context, tenant *identityv1alpha
 	return r.setReady(tenant, &s.CommonStatus, "", err)
 }
 
-// children are the Connections, APIs and Clients of a Tenant, sorted by name so that the
-// snapshot, and so its hash, does not depend on the order of the cache.
-type children struct {
-	connections []identityv1alpha1.Connection
-	apis        []identityv1alpha1.API
-	clients     []identityv1alpha1.Client
-}
-
-func (r *TenantReconciler) listChildren(ctx context.Context, tenant *identityv1alpha1.Tenant) (children, error) {
+// listChildren lists the Connections, APIs and Clients of a Tenant.
+func (r *TenantReconciler) listChildren(ctx context.Context, tenant *identityv1alpha1.Tenant) (compile.Children, error) {
 	opts := []client.ListOption{client.InNamespace(tenant.Namespace), client.MatchingFields{indexTenantRef: tenant.Name}}
 	var conns identityv1alpha1.ConnectionList
 	var apis identityv1alpha1.APIList
 	var clients identityv1alpha1.ClientList
 	for _, l := range []client.ObjectList{&conns, &apis, &clients} {
 		if err := r.Client.List(ctx, l, opts...); err != nil {
-			return children{}, err
+			return compile.Children{}, err
 		}
 	}
-	byName := func(a, b metav1.Object) int { return strings.Compare(a.GetName(), b.GetName()) }
-	slices.SortFunc(conns.Items, func(a, b identityv1alpha1.Connection) int { return byName(&a, &b) })
-	slices.SortFunc(apis.Items, func(a, b identityv1alpha1.API) int { return byName(&a, &b) })
-	slices.SortFunc(clients.Items, func(a, b identityv1alpha1.Client) int { return byName(&a, &b) })
-	return children{connections: conns.Items, apis: apis.Items, clients: clients.Items}, nil
-}
-
-// issuerOf is a Tenant's issuer: https://<domain>/ when it names a domain, else
-// <token server URL>/<namespace>/<name>/.
-func issuerOf(tenant *identityv1alpha1.Tenant, tokenServerURL, operatorNamespace string) string {
-	if tenant.Spec.Domain != "" {
-		return issuerOfDomain(tenant.Spec.Domain)
-	}
-	base := strings.TrimSuffix(tokenServerURL, "/")
-	if base == "" {
-		base = DefaultTokenServerURL(operatorNamespace)
-	}
-	return base + "/" + tenant.Namespace + "/" + tenant.Name + "/"
-}
-
-// DefaultTokenServerURL is the token server's in-cluster Service in the operator's namespace.
-func DefaultTokenServerURL(operatorNamespace string) string {
-	return "http://gatehouse-tokenserver." + operatorNamespace + ".svc:8080"
+	return compile.Children{Connections: conns.Items, APIs: apis.Items, Clients: clients.Items}, nil
 }
 
 func (r *TenantReconciler) setTenantStatus(tenant *identityv1alpha1.Tenant, snap *snapshot.Snapshot, stated []keys.StatedKey) {
@@ -218,18 +189,6 @@ func (r *TenantReconciler) setTenantStatus(tenant *identityv1alpha1.Tenant, snap
 	s.Connections = count(snap.Connections)
 	s.APIs = count(snap.APIs)
 	s.Clients = count(snap.Clients)
-}
-
-// checkDefaults reports a defaultDirectory or defaultAudience that names nothing the
-// snapshot serves. The Tenant is still served; token requests relying on the default fail.
-func checkDefaults(snap *snapshot.Snapshot) error {
-	if d := snap.DefaultDirectory; d != "" && !slices.ContainsFunc(snap.Connections, func(c snapshot.Connection) bool { return c.Name == d }) {
-		return newProblem(identityv1alpha1.ReasonInvalidReference, "defaultDirectory %q is not a ready Connection of this Tenant", d)
-	}
-	if a := snap.DefaultAudience; a != "" && !slices.ContainsFunc(snap.APIs, func(api snapshot.API) bool { return api.Identifier == a }) {
-		return newProblem(identityv1alpha1.ReasonInvalidReference, "defaultAudience %q is not the identifier of a ready API of this Tenant", a)
-	}
-	return nil
 }
 
 func (r *TenantReconciler) setup(mgr ctrl.Manager, opts controller.Options, secrets userSecrets) error {

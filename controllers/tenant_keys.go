@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 	"github.com/gatehouse-dev/gatehouse/controllers/keys"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
@@ -62,9 +63,9 @@ type storedKey struct {
 // as the lifecycle decides, and returns the keys with their states and the kids of the
 // keys to remove. Those are deleted only once a snapshot without them is written
 // (deleteKeys): the token server would otherwise see a snapshot naming a missing key.
-func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1alpha1.Tenant, ch children) (stated []keys.StatedKey, retired []string, err error) {
+func (r *TenantReconciler) reconcileKeys(ctx context.Context, tenant *identityv1alpha1.Tenant, ch compile.Children) (stated []keys.StatedKey, retired []string, err error) {
 	now := r.now()
-	policy := keyPolicy(tenant, ch.apis)
+	policy := keyPolicy(tenant, ch.APIs)
 	rotation := tenant.Annotations[identityv1alpha1.RotateKeysAnnotation]
 	rotate := rotation != "" && rotation != tenant.Status.LastRotationRequest
 

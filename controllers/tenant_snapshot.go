@@ -17,87 +17,52 @@ limitations under the License.
 package controllers
 
 import (
-	"cmp"
 	"context"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 	"github.com/gatehouse-dev/gatehouse/controllers/keys"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
-// compile builds the snapshot of a Tenant from its keys and the children that resolve.
-// A child whose references do not resolve is left out (its own status says why); any
-// other error aborts the compile, so a transient failure never drops a child.
-func (r *TenantReconciler) compile(ctx context.Context, tenant *identityv1alpha1.Tenant, ch children, stated []keys.StatedKey) (*snapshot.Snapshot, error) {
-	snap := &snapshot.Snapshot{
-		Version:             snapshot.FormatVersion,
-		Tenant:              snapshot.TenantRef{Namespace: tenant.Namespace, Name: tenant.Name, UID: string(tenant.UID), Created: tenant.CreationTimestamp.UTC()},
-		DisplayName:         tenant.Spec.DisplayName,
-		Issuer:              issuerOf(tenant, r.opts.TokenServerURL, r.opts.Namespace),
-		Domain:              tenant.Spec.Domain,
-		DefaultDirectory:    tenant.Spec.DefaultDirectory,
-		DefaultAudience:     tenant.Spec.DefaultAudience,
-		AccessTokenLifetime: tenant.Spec.Tokens.AccessTokenLifetime.Duration,
-		IDTokenLifetime:     tenant.Spec.Tokens.IDTokenLifetime.Duration,
-		AttackProtection:    attackProtectionOf(tenant.Spec.AttackProtection),
-		Unblock:             tenant.Annotations[identityv1alpha1.UnblockAnnotation],
-	}
-	for _, k := range stated {
-		snap.Keys = append(snap.Keys, snapshot.Key{
-			KID: k.KID, Algorithm: k.Algorithm, State: k.State, SecretName: keys.SecretName(string(tenant.UID), k.KID),
-		})
-	}
-	var err error
-	if snap.Connections, err = resolveAll(ctx, ch.connections, r.resolveConnection); err != nil {
+// compileSnapshot reads the Secrets the Tenant's children reference and compiles its
+// snapshot from its keys and the children that compile. A child that does not is left
+// out (its own status says why); an error reading aborts the compile, so a transient
+// failure never drops a child.
+func (r *TenantReconciler) compileSnapshot(ctx context.Context, tenant *identityv1alpha1.Tenant, ch compile.Children, stated []keys.StatedKey) (*snapshot.Snapshot, error) {
+	secrets, err := r.readSecrets(ctx, tenant.Namespace, ch.SecretNames())
+	if err != nil {
 		return nil, err
 	}
-	if snap.APIs, err = resolveAll(ctx, ch.apis, r.resolveAPI); err != nil {
+	if err := r.confirmConflicts(ctx, ch.Clients, secrets); err != nil {
 		return nil, err
 	}
-	if snap.Clients, err = resolveAll(ctx, ch.clients, r.resolveClient); err != nil {
-		return nil, err
-	}
+	snap, _ := r.compiler().Tenant(compile.Inputs{Tenant: tenant, Keys: stated, Children: ch, Secrets: secrets})
 	return snap, nil
 }
 
-// attackProtectionOf compiles the Tenant's attack protection. The API server defaults
-// every field; a field left unset, by a client that bypassed defaulting, is on.
-func attackProtectionOf(spec identityv1alpha1.AttackProtectionSpec) *snapshot.AttackProtection {
-	defaults := snapshot.DefaultAttackProtection()
-	limit := func(enabled *bool, maxAttempts int32, coolDown metav1.Duration, def snapshot.AttackLimit) snapshot.AttackLimit {
-		return snapshot.AttackLimit{
-			Enabled:     ptr.Deref(enabled, true),
-			MaxAttempts: cmp.Or(int(maxAttempts), def.MaxAttempts),
-			CoolDown:    cmp.Or(coolDown.Duration, def.CoolDown),
-		}
-	}
-	bf, ip := spec.BruteForce, spec.SuspiciousIPThrottling
-	return &snapshot.AttackProtection{
-		BruteForce:             limit(bf.Enabled, bf.MaxAttempts, bf.CoolDown, defaults.BruteForce),
-		SuspiciousIPThrottling: limit(ip.Enabled, ip.MaxAttempts, ip.CoolDown, defaults.SuspiciousIPThrottling),
-	}
-}
-
-// resolveAll resolves each object, leaving out those with a problem.
-func resolveAll[T any, PT interface{ *T }, Out any](ctx context.Context, objs []T, resolve func(context.Context, PT) (Out, error)) ([]Out, error) {
-	var out []Out
-	for i := range objs {
-		o, err := resolve(ctx, PT(&objs[i]))
-		if _, isProblem := asProblem(err); isProblem {
-			continue
-		}
+// confirmConflicts confirms against the API server the credentials of the Clients that
+// compile would leave out because their Secret looks planted (credentialsOf): the cache
+// may not have seen the digest of credentials just issued, and such a Client must not
+// drop out of the snapshot.
+func (r *TenantReconciler) confirmConflicts(ctx context.Context, clients []identityv1alpha1.Client, secrets compile.Secrets) error {
+	for i := range clients {
+		c := &clients[i]
+		existing, err := secrets.Owned(c, compile.CredentialsSecretName(c))
 		if err != nil {
-			return nil, err
+			continue // someone else's Secret, whatever the Client's status
 		}
-		out = append(out, o)
+		if _, _, err := r.credentialsOf(ctx, c, existing); err != nil {
+			if _, conflict := compile.AsProblem(err); !conflict {
+				return err
+			}
+		}
 	}
-	return out, nil
+	return nil
 }
 
 // writeSnapshot writes the snapshot's parts when its content hash differs from the one
@@ -106,7 +71,7 @@ func resolveAll[T any, PT interface{ *T }, Out any](ctx context.Context, objs []
 func (r *TenantReconciler) writeSnapshot(ctx context.Context, tenant *identityv1alpha1.Tenant, snap *snapshot.Snapshot) error {
 	enc, err := snapshot.Encode(snap)
 	if err != nil {
-		return newProblem(ReasonSnapshotTooLarge, "the Tenant cannot be compiled: %v", err)
+		return compile.Problemf(ReasonSnapshotTooLarge, "the Tenant cannot be compiled: %v", err)
 	}
 	uid := string(tenant.UID)
 	var list corev1.SecretList

@@ -11,7 +11,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
-	"github.com/gatehouse-dev/gatehouse/controllers"
+	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 	"github.com/gatehouse-dev/gatehouse/test/systemtest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
@@ -61,7 +61,7 @@ func TestCredentialsChosenByTheUser(t *testing.T) {
 			mallory.Create(t, m.users, m.tenant, m.connection)
 			mallory.WaitReady(t, m.tenant)
 
-			mallory.WaitRefused(t, m.client, controllers.ReasonSecretConflict)
+			mallory.WaitRefused(t, m.client, compile.ReasonSecretConflict)
 			mallory.Get(t, planted)
 			if !maps.EqualFunc(planted.Data, written, func(a, b []byte) bool { return string(a) == string(b) }) {
 				t.Errorf("the controller rewrote mallory's Secret: its keys are %v, she wrote %v", slices.Sorted(maps.Keys(planted.Data)), slices.Sorted(maps.Keys(written)))
