@@ -21,6 +21,7 @@ import (
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -41,7 +42,13 @@ func (r *TenantReconciler) compileSnapshot(ctx context.Context, tenant *identity
 	if err := r.confirmConflicts(ctx, ch.Clients, secrets); err != nil {
 		return nil, err
 	}
-	snap, _ := r.compiler().Tenant(compile.Inputs{Tenant: tenant, Keys: stated, Children: ch, Secrets: secrets})
+	snap, leftOut := r.compiler().Tenant(compile.Inputs{Tenant: tenant, Keys: stated, Children: ch, Secrets: secrets})
+	// The child's own status says why, in words its namespace's users read; the log, at
+	// -v=1, lists what a Tenant leaves out, without the messages (they name users).
+	log := ctrl.LoggerFrom(ctx).V(1)
+	for _, l := range leftOut {
+		log.Info("left out of the snapshot", "kind", l.Kind, "name", l.Name, "reason", l.Problem.Reason)
+	}
 	return snap, nil
 }
 
