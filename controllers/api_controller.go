@@ -74,7 +74,7 @@ func (r *APIReconciler) reconcileAPI(ctx context.Context, api *identityv1alpha1.
 	if len(secret) < minHS256SecretBytes {
 		secret = []byte(randomString(minHS256SecretBytes))
 	}
-	labels, annotations := userSecretMeta(componentHS256Secret, api.Namespace, tenant.Name)
+	labels, annotations := userSecretMeta(snapshot.ComponentHS256Secret, api.Namespace, tenant.Name)
 	if err := r.write(ctx, desiredSecret{
 		Namespace: api.Namespace, Name: name, Labels: labels, Annotations: annotations,
 		Data:  map[string][]byte{hs256SecretKey: secret},

@@ -118,12 +118,12 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	data := map[string][]byte{
 		credentialsClientID: []byte(clientID),
 		credentialsIssuer:   []byte(issuer),
-		credentialsTokenURL: []byte(issuer + "oauth/token"),
+		credentialsTokenURL: []byte(snapshot.TokenURL(issuer)),
 	}
 	if secret != "" {
 		data[credentialsClientSecret] = []byte(secret)
 	}
-	labels, annotations := userSecretMeta(componentClientCredentials, c.Namespace, tenant.Name)
+	labels, annotations := userSecretMeta(snapshot.ComponentClientCredentials, c.Namespace, tenant.Name)
 	if err := r.write(ctx, desiredSecret{
 		Namespace: c.Namespace, Name: name, Labels: labels, Annotations: annotations, Data: data, Owner: c,
 	}, existing); err != nil {
