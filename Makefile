@@ -58,10 +58,11 @@ run: build ## Run the whole system locally: control plane, controller, token ser
 ##@ Verification and tests
 
 .PHONY: verify
-verify: manifests generate ## Fail when generated files, go.mod or formatting differ from what is committed.
+verify: manifests generate ## Fail when generated files, go.mod or formatting differ from what is committed, or an import breaks the one-way flow.
 	@go mod tidy && (cd hack/controlplane && go mod tidy)
 	@unformatted=$$(gofmt -s -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -s would change: $$unformatted"; exit 1; fi
+	@hack/verify-imports.sh
 	@if [ -n "$$(git status --porcelain -- api config charts go.mod go.sum hack)" ]; then \
 		echo "Generated files or go.mod are out of date; run 'make manifests generate' and 'go mod tidy', then commit:"; \
 		git status --porcelain -- api config charts go.mod go.sum hack; git diff --stat -- api config charts go.mod go.sum hack; exit 1; fi

@@ -28,6 +28,7 @@ import (
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers/compile"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 // APIReconciler validates APIs and generates the secret of HS256 APIs.
@@ -70,7 +71,7 @@ func (r *APIReconciler) reconcileAPI(ctx context.Context, api *identityv1alpha1.
 	if len(secret) < compile.MinHS256SecretBytes {
 		secret = []byte(randomString(compile.MinHS256SecretBytes))
 	}
-	labels, annotations := userSecretMeta(componentHS256Secret, api.Namespace, tenant.Name)
+	labels, annotations := userSecretMeta(snapshot.ComponentHS256Secret, api.Namespace, tenant.Name)
 	if err := r.write(ctx, desiredSecret{
 		Namespace: api.Namespace, Name: name, Labels: labels, Annotations: annotations,
 		Data:  map[string][]byte{compile.HS256SecretKey: secret},

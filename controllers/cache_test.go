@@ -34,7 +34,7 @@ func TestSlimSecretMetadata(t *testing.T) {
 	big := strings.Repeat("x", 200_000)
 	in := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Namespace: "team-a", Name: "app-credentials", UID: "s1", ResourceVersion: "7",
-		Labels:          map[string]string{snapshot.LabelComponent: "client-credentials", "padding": "y"},
+		Labels:          map[string]string{snapshot.LabelComponent: snapshot.ComponentClientCredentials, "padding": "y"},
 		Annotations:     map[string]string{snapshot.AnnotationTenant: "team-a/acme", "padding": big},
 		OwnerReferences: []metav1.OwnerReference{{Kind: "Other", Name: "x", UID: "u2"}, controller},
 		Finalizers:      []string{big},

@@ -33,6 +33,7 @@ import (
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers/compile"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 // Random sizes: a client_id of 32 URL-safe characters, a client secret of 256 bits.
@@ -108,12 +109,12 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	data := map[string][]byte{
 		compile.CredentialsClientID: []byte(clientID),
 		compile.CredentialsIssuer:   []byte(issuer),
-		compile.CredentialsTokenURL: []byte(issuer + "oauth/token"),
+		compile.CredentialsTokenURL: []byte(snapshot.TokenURL(issuer)),
 	}
 	if secret != "" {
 		data[compile.CredentialsClientSecret] = []byte(secret)
 	}
-	labels, annotations := userSecretMeta(componentClientCredentials, c.Namespace, tenant.Name)
+	labels, annotations := userSecretMeta(snapshot.ComponentClientCredentials, c.Namespace, tenant.Name)
 	if err := r.write(ctx, desiredSecret{
 		Namespace: c.Namespace, Name: name, Labels: labels, Annotations: annotations, Data: data, Owner: c,
 	}, existing); err != nil {

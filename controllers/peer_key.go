@@ -32,12 +32,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
-	"github.com/gatehouse-dev/gatehouse/tokenserver/peers"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 // peerKeyReconciler keeps the key that authenticates the token-server replicas' peer
-// messages (peers.KeySecretName in the operator's namespace): it creates it at start,
+// messages (snapshot.PeerKeySecretName in the operator's namespace): it creates it at start,
 // and again when it is deleted or holds no usable key. It never replaces a usable key,
 // since replicas refuse each other's messages until they all have the new one.
 type peerKeyReconciler struct {
@@ -45,7 +44,7 @@ type peerKeyReconciler struct {
 }
 
 func (r *peerKeyReconciler) setup(mgr ctrl.Manager, opts controller.Options) error {
-	key := types.NamespacedName{Namespace: r.opts.Namespace, Name: peers.KeySecretName}
+	key := types.NamespacedName{Namespace: r.opts.Namespace, Name: snapshot.PeerKeySecretName}
 	isKey := predicate.NewPredicateFuncs(func(o client.Object) bool { return client.ObjectKeyFromObject(o) == key })
 	// The Secret may not exist yet, so no event would start the first reconcile.
 	atStart := source.Func(func(_ context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
@@ -68,15 +67,15 @@ func (r *peerKeyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	if err != nil && !apierrors.IsNotFound(err) {
 		return ctrl.Result{}, err
 	}
-	key := existing.Data[peers.KeyDataKey]
-	if len(key) < peers.MinKeyLength {
-		key = make([]byte, peers.MinKeyLength)
+	key := existing.Data[snapshot.PeerKeyDataKey]
+	if len(key) < snapshot.MinPeerKeyLength {
+		key = make([]byte, snapshot.MinPeerKeyLength)
 		_, _ = rand.Read(key) // crypto/rand.Read never fails
 		ctrl.LoggerFrom(ctx).Info("writing a new peer key")
 	}
 	return ctrl.Result{}, r.apply(ctx, desiredSecret{
 		Namespace: req.Namespace, Name: req.Name,
-		Labels: map[string]string{snapshot.LabelComponent: peers.ComponentKey},
-		Data:   map[string][]byte{peers.KeyDataKey: key},
+		Labels: map[string]string{snapshot.LabelComponent: snapshot.ComponentPeerKey},
+		Data:   map[string][]byte{snapshot.PeerKeyDataKey: key},
 	}, &existing)
 }

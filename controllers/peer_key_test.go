@@ -25,7 +25,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/gatehouse-dev/gatehouse/tokenserver/peers"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -34,16 +33,16 @@ func peerKey(t *testing.T, unlike []byte) *corev1.Secret {
 	t.Helper()
 	s := &corev1.Secret{}
 	eventually(t, "a usable peer key", func() error {
-		if err := k.Get(context.Background(), client.ObjectKey{Namespace: operatorNamespace, Name: peers.KeySecretName}, s); err != nil {
+		if err := k.Get(context.Background(), client.ObjectKey{Namespace: operatorNamespace, Name: snapshot.PeerKeySecretName}, s); err != nil {
 			return err
 		}
-		key := s.Data[peers.KeyDataKey]
+		key := s.Data[snapshot.PeerKeyDataKey]
 		switch {
-		case len(key) < peers.MinKeyLength:
+		case len(key) < snapshot.MinPeerKeyLength:
 			return fmt.Errorf("key of %d bytes", len(key))
 		case unlike != nil && bytes.Equal(key, unlike):
 			return fmt.Errorf("still the old key")
-		case s.Labels[snapshot.LabelComponent] != peers.ComponentKey:
+		case s.Labels[snapshot.LabelComponent] != snapshot.ComponentPeerKey:
 			return fmt.Errorf("labels %v", s.Labels)
 		}
 		return nil
@@ -59,9 +58,9 @@ func TestPeerKeyIsRecreated(t *testing.T) {
 	if err := k.Delete(context.Background(), first); err != nil {
 		t.Fatal(err)
 	}
-	second := peerKey(t, first.Data[peers.KeyDataKey])
+	second := peerKey(t, first.Data[snapshot.PeerKeyDataKey])
 
-	second.Data[peers.KeyDataKey] = []byte("too short")
+	second.Data[snapshot.PeerKeyDataKey] = []byte("too short")
 	if err := k.Update(context.Background(), second); err != nil {
 		t.Fatal(err)
 	}

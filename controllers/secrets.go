@@ -36,13 +36,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
-// Components of the Secrets this controller writes in users' namespaces (the operator's
-// namespace holds snapshot.ComponentSnapshot and snapshot.ComponentSigningKey).
-const (
-	componentClientCredentials = "client-credentials"
-	componentHS256Secret       = "hs256-secret"
-)
-
 // desiredSecret is a Secret as this controller means it to be.
 type desiredSecret struct {
 	Namespace, Name string

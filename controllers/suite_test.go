@@ -49,7 +49,7 @@ import (
 )
 
 const (
-	operatorNamespace = "gatehouse-system"
+	operatorNamespace = snapshot.DefaultNamespace
 	tokenServerURL    = "http://tokens.test:8080"
 	waitTimeout       = 60 * time.Second
 )

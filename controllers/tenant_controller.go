@@ -170,9 +170,9 @@ func (r *TenantReconciler) listChildren(ctx context.Context, tenant *identityv1a
 func (r *TenantReconciler) setTenantStatus(tenant *identityv1alpha1.Tenant, snap *snapshot.Snapshot, stated []keys.StatedKey) {
 	s := &tenant.Status
 	s.Issuer = snap.Issuer
-	s.TokenEndpoint = snap.Issuer + "oauth/token"
-	s.UserinfoEndpoint = snap.Issuer + "userinfo"
-	s.JWKSURI = snap.Issuer + ".well-known/jwks.json"
+	s.TokenEndpoint = snapshot.TokenURL(snap.Issuer)
+	s.UserinfoEndpoint = snapshot.UserinfoURL(snap.Issuer)
+	s.JWKSURI = snapshot.JWKSURL(snap.Issuer)
 	s.Keys = nil
 	for _, k := range stated {
 		ks := identityv1alpha1.KeyStatus{

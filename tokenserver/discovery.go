@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 )
 
@@ -42,9 +43,9 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request, t *store.Tena
 	w.Header().Set("Cache-Control", publicCacheControl)
 	writeJSON(w, http.StatusOK, discoveryDocument{
 		Issuer:           iss,
-		TokenEndpoint:    iss + pathToken,
-		UserinfoEndpoint: iss + pathUserinfo,
-		JWKSURI:          iss + pathJWKS,
+		TokenEndpoint:    snapshot.TokenURL(iss),
+		UserinfoEndpoint: snapshot.UserinfoURL(iss),
+		JWKSURI:          snapshot.JWKSURL(iss),
 		// No authorization endpoint: only the token endpoint's grants are served.
 		ResponseTypesSupported:            []string{},
 		GrantTypesSupported:               []string{grantPassword, grantPasswordRealm},

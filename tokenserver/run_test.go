@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
@@ -31,7 +32,7 @@ func TestRun(t *testing.T) {
 		}
 	}()
 	ctx := context.Background()
-	const ns, sa = "gatehouse-system", "gatehouse-tokenserver"
+	const ns, sa = snapshot.DefaultNamespace, "gatehouse-tokenserver"
 	for _, obj := range tokentest.TokenServerRBAC(ns, sa) {
 		if err := env.Client.Create(ctx, obj); err != nil {
 			t.Fatal(err)

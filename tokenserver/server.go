@@ -8,16 +8,8 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
-)
-
-// Endpoints below a tenant's issuer.
-const (
-	pathToken          = "oauth/token"
-	pathUserinfo       = "userinfo"
-	pathJWKS           = ".well-known/jwks.json"
-	pathOpenIDConfig   = ".well-known/openid-configuration"
-	pathAuthServerMeta = ".well-known/oauth-authorization-server"
 )
 
 // Server is the token server's HTTP handler.
@@ -29,6 +21,8 @@ type Server struct {
 	guard    *attack.Guard
 	proxies  attack.TrustedProxies
 	metrics  *Metrics
+	// routes are the endpoints by their path below a tenant's issuer.
+	routes map[string]route
 }
 
 // Option configures a Server.
@@ -61,6 +55,13 @@ func NewServer(st *store.Store, log *slog.Logger, metrics *Metrics, opts ...Opti
 		s.attempts = attack.NewMemory(attack.MemoryOptions{Now: s.now, Report: CountersReporter(st, metrics, log)})
 	}
 	s.guard = attack.NewGuard(s.attempts, s.now)
+	s.routes = map[string]route{
+		snapshot.PathToken:                       {"token", s.token},
+		snapshot.PathUserinfo:                    {"userinfo", s.userinfo},
+		snapshot.PathJWKS:                        {"jwks", s.jwks},
+		snapshot.PathOpenIDConfiguration:         {"discovery", s.discovery},
+		snapshot.PathAuthorizationServerMetadata: {"discovery", s.discovery},
+	}
 	return s
 }
 
@@ -72,6 +73,12 @@ type result struct {
 
 type tenantHandler func(http.ResponseWriter, *http.Request, *store.Tenant) result
 
+// route is an endpoint: its handler, and its name in metrics.
+type route struct {
+	endpoint string
+	handler  tenantHandler
+}
+
 // ServeHTTP routes a request to its tenant and endpoint.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -81,29 +88,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.observe("", "unknown", "", "not_found", time.Since(start))
 		return
 	}
-	endpoint, handler := s.endpoint(rest)
-	if handler == nil {
+	route, ok := s.routes[rest]
+	if !ok {
 		http.NotFound(w, r)
 		s.metrics.observe(t.Name, "unknown", "", "not_found", time.Since(start))
 		return
 	}
-	res := handler(w, r, t)
-	s.metrics.observe(t.Name, endpoint, res.grant, res.outcome, time.Since(start))
-}
-
-func (s *Server) endpoint(path string) (string, tenantHandler) {
-	switch path {
-	case pathToken:
-		return "token", s.token
-	case pathUserinfo:
-		return "userinfo", s.userinfo
-	case pathJWKS:
-		return "jwks", s.jwks
-	case pathOpenIDConfig, pathAuthServerMeta:
-		return "discovery", s.discovery
-	default:
-		return "", nil
-	}
+	res := route.handler(w, r, t)
+	s.metrics.observe(t.Name, route.endpoint, res.grant, res.outcome, time.Since(start))
 }
 
 // allowMethods answers 405 unless r uses one of methods.

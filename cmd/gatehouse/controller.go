@@ -32,11 +32,12 @@ import (
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 func runController(args []string) int {
 	fs := flag.NewFlagSet("controller", flag.ContinueOnError)
-	namespace := fs.String("namespace", cmp.Or(os.Getenv("POD_NAMESPACE"), "gatehouse-system"),
+	namespace := fs.String("namespace", cmp.Or(os.Getenv("POD_NAMESPACE"), snapshot.DefaultNamespace),
 		"the operator's namespace, where signing keys and snapshots are written ($POD_NAMESPACE when set)")
 	tokenServerURL := fs.String("token-server-url", "",
 		"external URL of the token server; Tenants without spec.domain get the issuer <url>/<namespace>/<name>/ (default: http://gatehouse-tokenserver.<namespace>.svc:8080)")

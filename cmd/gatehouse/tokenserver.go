@@ -34,11 +34,12 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 func runTokenServer(args []string) int {
 	fs := flag.NewFlagSet("tokenserver", flag.ContinueOnError)
-	namespace := fs.String("namespace", cmp.Or(os.Getenv("POD_NAMESPACE"), "gatehouse-system"), "namespace of the snapshot and signing-key Secrets; $POD_NAMESPACE when set")
+	namespace := fs.String("namespace", cmp.Or(os.Getenv("POD_NAMESPACE"), snapshot.DefaultNamespace), "namespace of the snapshot and signing-key Secrets; $POD_NAMESPACE when set")
 	opts := tokenserver.ListenOptions{}
 	fs.StringVar(&opts.BindAddress, "bind-address", ":8080", "address serving the tenants")
 	fs.StringVar(&opts.MetricsBindAddress, "metrics-bind-address", ":8081", "address serving /metrics, /healthz and /readyz")

@@ -55,9 +55,10 @@ import (
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/test/proctest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
-const operatorNamespace = "gatehouse-system"
+const operatorNamespace = snapshot.DefaultNamespace
 
 func main() {
 	tenants := flag.Int("tenants", 1000, "Tenants to apply")

@@ -34,6 +34,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/test/localtest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 func main() {
@@ -43,7 +44,7 @@ func main() {
 		"directory of kube-apiserver, etcd and kube-controller-manager (default: $KUBEBUILDER_ASSETS, else what hack/controlplane.sh builds)")
 	flag.StringVar(&o.CRDDir, "crds", "config/crd/bases", "directory of the CRDs")
 	flag.StringVar(&o.SamplesDir, "samples", "config/samples", "kustomization directory of the samples")
-	flag.StringVar(&o.OperatorNamespace, "namespace", "gatehouse-system", "namespace of the controller's keys and snapshots")
+	flag.StringVar(&o.OperatorNamespace, "namespace", snapshot.DefaultNamespace, "namespace of the controller's keys and snapshots")
 	flag.StringVar(&o.SamplesNamespace, "samples-namespace", "default", "namespace the samples are applied to")
 	flag.IntVar(&o.Port, "port", 8080, "port of the token server on 127.0.0.1; 0 picks a free one")
 	flag.DurationVar(&o.ReadyTimeout, "ready-timeout", 2*time.Minute, "how long to wait for the samples to become Ready")

@@ -24,6 +24,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/test/localtest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 // StartLocal starts the whole of Gatehouse on loopback, as `make run` does, from
@@ -43,7 +44,7 @@ func StartLocal(ctx context.Context, gatehouse string, tokenServerArgs []string,
 		AssetsDir:         assets,
 		CRDDir:            filepath.Join(root, "config", "crd", "bases"),
 		SamplesDir:        filepath.Join(root, "config", "samples"),
-		OperatorNamespace: "gatehouse-system",
+		OperatorNamespace: snapshot.DefaultNamespace,
 		SamplesNamespace:  "default",
 		ReadyTimeout:      2 * time.Minute,
 		TokenServerArgs:   append([]string{"--trusted-proxies=127.0.0.1,::1"}, tokenServerArgs...),

@@ -28,6 +28,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 // scenario is one kind of request of the mix.
@@ -87,12 +89,12 @@ type endpoints struct {
 }
 
 func endpointsOf(tokenURL string) endpoints {
-	issuer := strings.TrimSuffix(tokenURL, "oauth/token")
+	issuer := strings.TrimSuffix(tokenURL, snapshot.PathToken)
 	return endpoints{
 		token:     tokenURL,
-		userinfo:  issuer + "userinfo",
-		jwks:      issuer + ".well-known/jwks.json",
-		discovery: issuer + ".well-known/openid-configuration",
+		userinfo:  snapshot.UserinfoURL(issuer),
+		jwks:      snapshot.JWKSURL(issuer),
+		discovery: snapshot.DiscoveryURL(issuer),
 	}
 }
 

@@ -41,10 +41,11 @@ import (
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 const (
-	releaseNamespace = "gatehouse-system"
+	releaseNamespace = snapshot.DefaultNamespace
 	chartDir         = "charts/gatehouse"
 	customValues     = "test/deploy/testdata/custom-values.yaml"
 )

@@ -49,6 +49,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokenclient"
 )
 
@@ -483,7 +484,7 @@ func waitForCredentials(ctx context.Context, c client.Client, s *samples, exited
 
 // waitForDiscovery waits until the token server serves the tenant of tokenURL.
 func waitForDiscovery(ctx context.Context, tokenURL string, exited <-chan error) error {
-	discovery := strings.TrimSuffix(tokenURL, "oauth/token") + ".well-known/openid-configuration"
+	discovery := snapshot.DiscoveryURL(strings.TrimSuffix(tokenURL, snapshot.PathToken))
 	httpClient := &http.Client{Timeout: 5 * time.Second}
 	return poll(ctx, exited, func() (bool, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, discovery, nil)

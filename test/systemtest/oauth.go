@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 // Credentials are the keys of a Client's credentials Secret: client_id, client_secret,
@@ -49,7 +50,7 @@ func WithHTTPClient(ctx context.Context, client *http.Client) context.Context {
 }
 
 // JWKSURL is the JWKS of the issuer of c.
-func (c Credentials) JWKSURL() string { return c["issuer"] + ".well-known/jwks.json" }
+func (c Credentials) JWKSURL() string { return snapshot.JWKSURL(c["issuer"]) }
 
 // CurrentKID is the kid of the Tenant's current signing key, as its status reports it.
 func CurrentKID(tenant *identityv1alpha1.Tenant) string {

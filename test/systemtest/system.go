@@ -27,12 +27,13 @@ import (
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/test/proctest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
 // OperatorNamespace is where the controller writes keys and snapshots, and where both
 // ServiceAccounts live.
-const OperatorNamespace = "gatehouse-system"
+const OperatorNamespace = snapshot.DefaultNamespace
 
 // ServiceAccounts of the controller and the token server, as config/rbac names them.
 const (

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 // Headers of a signed peer message. The signature covers what the message is for, the
@@ -30,10 +32,6 @@ const (
 // receiver remembers the nonces it accepted for that long, so a captured message cannot
 // be replayed, now or later.
 const MaxMessageAge = 30 * time.Second
-
-// MinKeyLength is the shortest peer key accepted: 256 bits, the HMAC-SHA256 block of
-// strength.
-const MinKeyLength = 32
 
 // maxNonces bounds the replay cache; past it, fresh messages are refused until nonces
 // age out, which only a holder of the key can cause.
@@ -61,9 +59,9 @@ func newAuthenticator(now func() time.Time) *authenticator {
 	return &authenticator{now: now, seen: map[string]time.Time{}}
 }
 
-// setKey makes key the signing key; a key shorter than MinKeyLength is ignored.
+// setKey makes key the signing key; a key shorter than snapshot.MinPeerKeyLength is ignored.
 func (a *authenticator) setKey(key []byte) bool {
-	if len(key) < MinKeyLength {
+	if len(key) < snapshot.MinPeerKeyLength {
 		return false
 	}
 	a.mu.Lock()

@@ -9,9 +9,9 @@
 //
 // Membership is a Kubernetes Lease per replica (Membership): each replica renews its own
 // and watches the others'. Messages carry an HMAC-SHA256 under a key the controller keeps
-// in the Secret KeySecretName, and a timestamp and a nonce, so they can be neither forged
-// nor replayed; until the key is known a replica neither sends nor accepts messages and
-// counts alone. The signature covers a digest of the body and is checked from the
+// in the Secret snapshot.PeerKeySecretName, and a timestamp and a nonce, so they can be
+// neither forged nor replayed; until the key is known a replica neither sends nor accepts
+// messages and counts alone. The signature covers a digest of the body and is checked from the
 // headers before the body is read, so that whoever lacks the key cannot make a replica
 // read a body; bodies are bounded (a batch of MaxBatchSize ops, a page of counts), and so
 // are the peer requests served at once (Options.MaxRequests).

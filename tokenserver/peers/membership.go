@@ -21,14 +21,6 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
-// The label and annotation of a replica's Lease.
-const (
-	// ComponentPeer is the snapshot.LabelComponent of the Leases of token-server replicas.
-	ComponentPeer = "tokenserver-peer"
-	// AnnotationAddress is the host:port of the replica's peer listener.
-	AnnotationAddress = "identity.gatehouse.dev/peer-address"
-)
-
 // Lease timing: a replica renews every RenewInterval; one that has not renewed for
 // LeaseDuration (it crashed, or cannot reach the API server) is no longer a peer.
 const (
@@ -66,7 +58,7 @@ func LeaseName(identity string) string {
 func (m *Membership) Run(ctx context.Context, joined func()) error {
 	factory := informers.NewSharedInformerFactoryWithOptions(m.Client, 0,
 		informers.WithNamespace(m.Namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = snapshot.LabelComponent + "=" + ComponentPeer }))
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = snapshot.LabelComponent + "=" + snapshot.ComponentPeer }))
 	leases := factory.Coordination().V1().Leases()
 	changed := make(chan struct{}, 1)
 	notify := func(any) {
@@ -149,7 +141,7 @@ func (m *Membership) peers(lister coordinationlisters.LeaseLister) []string {
 	now := time.Now()
 	var addrs []string
 	for _, l := range list {
-		addr := l.Annotations[AnnotationAddress]
+		addr := l.Annotations[snapshot.AnnotationPeerAddress]
 		if l.Name == LeaseName(m.Identity) || addr == "" || addr == m.Address || !live(l, now) {
 			continue
 		}
@@ -195,8 +187,8 @@ func (m *Membership) writeLease(ctx context.Context) error {
 // desiredLease sets on l what this replica's Lease says.
 func (m *Membership) desiredLease(l *coordinationv1.Lease, now metav1.MicroTime) *coordinationv1.Lease {
 	l.Name, l.Namespace = LeaseName(m.Identity), m.Namespace
-	metav1.SetMetaDataLabel(&l.ObjectMeta, snapshot.LabelComponent, ComponentPeer)
-	metav1.SetMetaDataAnnotation(&l.ObjectMeta, AnnotationAddress, m.Address)
+	metav1.SetMetaDataLabel(&l.ObjectMeta, snapshot.LabelComponent, snapshot.ComponentPeer)
+	metav1.SetMetaDataAnnotation(&l.ObjectMeta, snapshot.AnnotationPeerAddress, m.Address)
 	if m.PodUID != "" {
 		l.OwnerReferences = []metav1.OwnerReference{{
 			APIVersion: "v1", Kind: "Pod", Name: m.Identity, UID: m.PodUID,

@@ -47,8 +47,8 @@ func TestMembership(t *testing.T) {
 	}
 	crashed := &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: LeaseName("crashed"), Namespace: ns.Name,
-			Labels:      map[string]string{snapshot.LabelComponent: ComponentPeer},
-			Annotations: map[string]string{AnnotationAddress: "127.0.0.1:1"}},
+			Labels:      map[string]string{snapshot.LabelComponent: snapshot.ComponentPeer},
+			Annotations: map[string]string{snapshot.AnnotationPeerAddress: "127.0.0.1:1"}},
 		Spec: coordinationv1.LeaseSpec{
 			HolderIdentity:       ptr.To("crashed"),
 			LeaseDurationSeconds: ptr.To(int32(30)),
@@ -91,8 +91,8 @@ func TestMembership(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lease.Annotations[AnnotationAddress] != b.addr || ptr.Deref(lease.Spec.HolderIdentity, "") != "b" || !live(lease, time.Now()) {
-		t.Errorf("b's Lease: address %q holder %q renewed %v", lease.Annotations[AnnotationAddress], ptr.Deref(lease.Spec.HolderIdentity, ""), lease.Spec.RenewTime)
+	if lease.Annotations[snapshot.AnnotationPeerAddress] != b.addr || ptr.Deref(lease.Spec.HolderIdentity, "") != "b" || !live(lease, time.Now()) {
+		t.Errorf("b's Lease: address %q holder %q renewed %v", lease.Annotations[snapshot.AnnotationPeerAddress], ptr.Deref(lease.Spec.HolderIdentity, ""), lease.Spec.RenewTime)
 	}
 
 	stopB()

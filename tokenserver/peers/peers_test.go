@@ -22,6 +22,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
 type clock struct {
@@ -42,7 +43,7 @@ func (c *clock) advance(d time.Duration) {
 }
 
 func newKey() []byte {
-	k := make([]byte, MinKeyLength)
+	k := make([]byte, snapshot.MinPeerKeyLength)
 	_, _ = rand.Read(k)
 	return k
 }
@@ -129,7 +130,7 @@ func TestSignaturesBindPurposeAndRefuseReplays(t *testing.T) {
 		t.Fatalf("signing without a key: %v, want errNoKey", err)
 	}
 	if a.setKey([]byte("short")) {
-		t.Fatal("a key shorter than MinKeyLength was taken")
+		t.Fatal("a key shorter than snapshot.MinPeerKeyLength was taken")
 	}
 	a.setKey(newKey())
 	h := http.Header{}

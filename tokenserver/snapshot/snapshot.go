@@ -6,6 +6,11 @@
 // the Secrets they reference, and writes it with Encode into one or more Secrets (parts)
 // named by SecretName. The token server reads the parts back with Decode. Private signing
 // keys are not in the snapshot: it names the Secrets that hold them (see KeySecret*).
+//
+// Everything else the two halves must agree on is here too, so that neither defines it
+// on its own: the operator's default namespace, the labels and annotations of the objects
+// either half writes in it, the peer-key Secret, and the paths of the endpoints the token
+// server serves below an issuer, which the controller publishes (see TokenURL).
 package snapshot
 
 import (
@@ -16,10 +21,16 @@ import (
 // A token server refuses a snapshot of another version and keeps serving its last good one.
 const FormatVersion = 1
 
-// Labels and annotations on the Secrets that the controller writes in the operator's
-// namespace. The token server watches only Secrets that carry LabelComponent.
+// DefaultNamespace is the operator's namespace unless one is configured: where the
+// controller writes snapshots, signing keys and the peer key, and the token server reads
+// them and keeps its replicas' Leases. The chart's and config's YAML spell it too.
+const DefaultNamespace = "gatehouse-system"
+
+// Labels and annotations on the objects the controller and the token server write. Both
+// watch the Secrets they write by LabelComponent: the token server those of the
+// operator's namespace, the controller those and the ones it writes in users' namespaces.
 const (
-	// LabelComponent says what a Secret holds: ComponentSnapshot or ComponentSigningKey.
+	// LabelComponent says what an object is; its values are the Component constants.
 	LabelComponent = "identity.gatehouse.dev/component"
 	// LabelTenantUID is the UID of the Tenant a Secret belongs to.
 	LabelTenantUID = "identity.gatehouse.dev/tenant-uid"
@@ -28,6 +39,16 @@ const (
 	ComponentSnapshot = "snapshot"
 	// ComponentSigningKey marks a Secret holding one private signing key of a Tenant.
 	ComponentSigningKey = "signing-key"
+	// ComponentPeerKey marks the Secret PeerKeySecretName.
+	ComponentPeerKey = "peer-key"
+	// ComponentPeer marks the Lease of one token-server replica.
+	ComponentPeer = "tokenserver-peer"
+	// ComponentClientCredentials marks a Client's credentials Secret, which the
+	// controller writes in the Client's namespace.
+	ComponentClientCredentials = "client-credentials"
+	// ComponentHS256Secret marks the shared secret of an HS256 API, which the controller
+	// writes in the API's namespace.
+	ComponentHS256Secret = "hs256-secret"
 
 	// AnnotationTenant is "<namespace>/<name>" of the Tenant, for people reading Secrets.
 	AnnotationTenant = "identity.gatehouse.dev/tenant"
@@ -47,6 +68,22 @@ const (
 	AnnotationKID = "identity.gatehouse.dev/kid"
 	// AnnotationAlgorithm is the JWS algorithm of the key in a signing-key Secret.
 	AnnotationAlgorithm = "identity.gatehouse.dev/algorithm"
+
+	// AnnotationPeerAddress is the host:port of a replica's peer listener, on its Lease.
+	AnnotationPeerAddress = "identity.gatehouse.dev/peer-address"
+)
+
+// The peer-key Secret of the operator's namespace holds the key that authenticates the
+// token-server replicas' messages to each other. The controller creates it, labelled
+// ComponentPeerKey, and writes a new key when it is deleted or holds no usable one; the
+// token server reads it.
+const (
+	PeerKeySecretName = "gatehouse-peer-key"
+	// PeerKeyDataKey is the key of the peer key's bytes in the Secret's data.
+	PeerKeyDataKey = "key"
+	// MinPeerKeyLength is the shortest peer key accepted: 256 bits, the HMAC-SHA256
+	// block of strength.
+	MinPeerKeyLength = 32
 )
 
 // Strategies of a Connection.

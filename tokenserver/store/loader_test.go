@@ -112,7 +112,7 @@ func served(st *store.Store, namespace, name string) *store.Tenant {
 }
 
 func TestLoaderFollowsSecretsOfItsNamespace(t *testing.T) {
-	const ns, other = "gatehouse-system", "elsewhere"
+	const ns, other = snapshot.DefaultNamespace, "elsewhere"
 	st, loader, cs := runLoader(t, ns)
 	reloadErrors := func() float64 {
 		var m dto.Metric

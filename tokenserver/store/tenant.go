@@ -53,7 +53,7 @@ type API struct {
 func (t *Tenant) Issuer() string { return t.Snapshot.Issuer }
 
 // UserinfoURL is the audience that lets an access token call userinfo.
-func (t *Tenant) UserinfoURL() string { return t.Snapshot.Issuer + "userinfo" }
+func (t *Tenant) UserinfoURL() string { return snapshot.UserinfoURL(t.Snapshot.Issuer) }
 
 // KeyMaterial is the PKCS#8 PEM of signing-key Secrets, by Secret name.
 type KeyMaterial map[string][]byte
