@@ -185,8 +185,20 @@ func (e *Env) StopAPIServer() error {
 
 // StartAPIServer starts the API server again after StopAPIServer, on the same address
 // and with the same certificates and users, and waits until it is healthy.
+// kube-controller-manager, when it runs, must have waited out the API server's absence,
+// as it does in a cluster: an error says it exited instead.
 func (e *Env) StartAPIServer() error {
-	return e.env.ControlPlane.APIServer.Start()
+	if err := e.env.ControlPlane.APIServer.Start(); err != nil {
+		return err
+	}
+	if e.controllerManager != nil {
+		select {
+		case <-e.controllerManager.Exited():
+			return fmt.Errorf("kube-controller-manager exited while the API server was down:\n%s", e.controllerManager.Output())
+		default:
+		}
+	}
+	return nil
 }
 
 // KubeConfig returns a kubeconfig of an administrator of the API server, for command-line
