@@ -7,8 +7,8 @@ SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
 .DEFAULT_GOAL := help
 
-# Pinned tool versions. The control plane (kube-apiserver, etcd) is pinned by
-# hack/controlplane/go.mod.
+# Pinned tool versions. The control plane (kube-apiserver, etcd, kube-controller-manager)
+# and kubectl are pinned by hack/controlplane/go.mod.
 CONTROLLER_GEN_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION  ?= v2.15.0
 HELM_VERSION           ?= v3.22.0
@@ -72,7 +72,7 @@ lint: $(GOLANGCI_LINT) ## Run golangci-lint.
 	$(GOLANGCI_LINT) run ./...
 
 .PHONY: envtest
-envtest: ## Build kube-apiserver, etcd and kube-controller-manager when missing; print the KUBEBUILDER_ASSETS directory.
+envtest: ## Build kube-apiserver, etcd, kube-controller-manager and kubectl when missing; print the KUBEBUILDER_ASSETS directory.
 	@hack/controlplane.sh build >&2
 	@hack/controlplane.sh path
 
@@ -110,7 +110,7 @@ $(HELM):
 ##@ LDAP
 
 .PHONY: test-deps
-test-deps: ## Install slapd and Samba, which the LDAP and Active Directory tests start.
+test-deps: ## Install slapd and Samba, which the LDAP and Active Directory tests start, and curl, which a test runs.
 	hack/install-test-deps.sh
 
 .PHONY: bench-ldap

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the control plane that envtest and the local mode run, from the versions pinned
-# in hack/controlplane/go.mod, into bin/k8s/<versions>/, once: kube-apiserver and etcd,
-# and kube-controller-manager for the tests that need its controllers (RBAC aggregation,
-# garbage collection).
+# in hack/controlplane/go.mod, into bin/k8s/<versions>/, once: kube-apiserver, etcd and
+# kube-controller-manager (its garbage collector, namespace, service account token and
+# RBAC aggregation controllers), and the kubectl that the tests run against them.
 #
 #   hack/controlplane.sh build   build the binaries that are missing
 #   hack/controlplane.sh path    print the directory to use as KUBEBUILDER_ASSETS
@@ -19,6 +19,7 @@ declare -A packages=(
 	[kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver
 	[etcd]=go.etcd.io/etcd/server/v3
 	[kube-controller-manager]=k8s.io/kubernetes/cmd/kube-controller-manager
+	[kubectl]=k8s.io/kubernetes/cmd/kubectl
 )
 
 # build builds each missing binary into a temporary directory and moves it in alone, so
@@ -26,13 +27,13 @@ declare -A packages=(
 # (bin/ is shared: another build may be running).
 build() {
 	local missing=() bin
-	for bin in kube-apiserver etcd kube-controller-manager; do
+	for bin in kube-apiserver etcd kube-controller-manager kubectl; do
 		[[ -x "$dir/$bin" ]] || missing+=("$bin")
 	done
 	if ((${#missing[@]} == 0)); then
 		return
 	fi
-	echo "Building ${missing[*]} into ${dir#"$root/"} (about 8 minutes for all three on 2 cores, 5 for kube-controller-manager alone)..."
+	echo "Building ${missing[*]} into ${dir#"$root/"} (about 8 minutes for all four on 2 cores, 5 for kube-controller-manager alone)..."
 	mkdir -p "$dir"
 	local tmp
 	tmp=$(mktemp -d "$root/bin/.controlplane.XXXXXX")

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the LDAP and Active Directory tests start as real
-# directories (OpenLDAP slapd, Samba AD DC). Idempotent: installs only what is missing.
+# directories (OpenLDAP slapd, Samba AD DC), and curl, which test/systemtest runs as people
+# run the curl that `make run` prints. Idempotent: installs only what is missing.
 set -euo pipefail
 
-packages=(slapd ldap-utils samba samba-ad-dc winbind krb5-user)
+packages=(slapd ldap-utils samba samba-ad-dc winbind krb5-user curl)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
+	"github.com/gatehouse-dev/gatehouse/test/proctest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
@@ -41,7 +42,7 @@ func TestRun(t *testing.T) {
 	kube := rest.CopyConfig(env.Config)
 	kube.Impersonate = rest.ImpersonationConfig{UserName: tokentest.ServiceAccountUser(ns, sa), Groups: tokentest.ServiceAccountGroups(ns)}
 
-	addr, opsAddr := freeAddress(t), freeAddress(t)
+	addr, opsAddr := proctest.MustFreeAddress(t), proctest.MustFreeAddress(t)
 	key := tokentest.NewKey(t, "k1", "RS256", "current")
 	ft := tokentest.NewTenant(t, "uid-acme", "team-a", "acme", "http://"+addr+"/team-a/acme/", "", bcrypt.MinCost, key)
 	for _, s := range append(tokentest.SnapshotSecrets(t, ns, ft.Snapshot), tokentest.KeySecret(ns, "uid-acme", key)) {
@@ -96,16 +97,6 @@ func TestRun(t *testing.T) {
 	if err := <-exit; err != nil {
 		t.Errorf("stopping: %v", err)
 	}
-}
-
-func freeAddress(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func TestAdvertiseAddress(t *testing.T) {

@@ -2,7 +2,6 @@ package tokenserver
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gatehouse-dev/gatehouse/test/proctest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
@@ -21,12 +21,7 @@ import (
 // the client throw the token away. (Userinfo of reachable directories is tested end to
 // end in test/e2e.)
 func TestUserinfoWhenTheDirectoryIsDown(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	_ = l.Close()
+	closed := proctest.MustFreeAddress(t)
 
 	st := store.New()
 	srv := httptest.NewServer(NewServer(st, slog.New(slog.DiscardHandler), NewMetrics()))

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 )
 
 func TestServerAppliesDefaults(t *testing.T) {
@@ -163,9 +164,9 @@ func undocumented(path string, s schemaNode) []string {
 
 // TestKubectlExplain runs kubectl explain against the API server, as a user would.
 func TestKubectlExplain(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
+	kubectl, err := kubetest.Kubectl()
 	if err != nil {
-		t.Fatal("kubectl is not installed; it ships with the machine image (/usr/bin/kubectl)")
+		t.Fatal(err)
 	}
 	kubeconfig, err := env.KubeConfig()
 	if err != nil {

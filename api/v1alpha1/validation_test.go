@@ -13,7 +13,6 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -50,27 +49,15 @@ func object(t *testing.T, ns, manifest string) *unstructured.Unstructured {
 
 func TestSamplesAreAccepted(t *testing.T) {
 	ns := newNamespace(t)
-	dir := filepath.Join(kubetest.RepoRoot(), "config", "samples")
-	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	samples, err := kubetest.ReadKustomization(filepath.Join(kubetest.RepoRoot(), "config", "samples"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	kinds := map[string]bool{}
-	for _, file := range files {
-		if filepath.Base(file) == "kustomization.yaml" {
-			continue
-		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		u := &unstructured.Unstructured{}
-		if err := utilyaml.Unmarshal(data, &u.Object); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
+	for _, u := range samples {
 		u.SetNamespace(ns)
 		if err := env.Client.Create(context.Background(), u); err != nil {
-			t.Errorf("%s was refused: %v", filepath.Base(file), err)
+			t.Errorf("%s %s was refused: %v", u.GetKind(), u.GetName(), err)
 		}
 		kinds[u.GetKind()] = true
 	}

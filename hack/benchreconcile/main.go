@@ -31,7 +31,6 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -136,7 +135,7 @@ func run(tenants int, algorithm, gatehouse string, timeout time.Duration) error 
 	if err != nil {
 		return err
 	}
-	cpu, err := cpuSeconds(map[string]int{"controller": ctl.cmd.Process.Pid})
+	cpu, err := cpuSeconds(map[string]int{"controller": ctl.proc.Pid()})
 	if err != nil {
 		return err
 	}
@@ -370,47 +369,43 @@ func containsAny(s string, subs ...string) bool {
 
 // controllerProcess is a running `gatehouse controller`.
 type controllerProcess struct {
-	cmd         *exec.Cmd
+	proc        *proctest.Process
 	metricsAddr string
 }
 
 func startController(gatehouse, kubeconfig, logPath string) (*controllerProcess, error) {
-	metricsAddr, err := freeAddr()
+	metricsAddr, err := proctest.FreeAddress()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(gatehouse, "controller", "--namespace", operatorNamespace, "--leader-elect=false",
+	cmd := exec.CommandContext(context.Background(), gatehouse, "controller", "--namespace", operatorNamespace, "--leader-elect=false",
 		"--metrics-bind-address", metricsAddr, "--health-probe-bind-address", "0")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
+	defer logFile.Close() //nolint:errcheck // the child has its own descriptor once started
+	cmd.Stdout = logFile
+	proc, err := proctest.Start(cmd)
+	if err != nil {
 		return nil, err
 	}
-	return &controllerProcess{cmd: cmd, metricsAddr: metricsAddr}, nil
+	return &controllerProcess{proc: proc, metricsAddr: metricsAddr}, nil
 }
 
+// stop stops the controller with SIGTERM, and kills it if it is still running after 30s.
 func (p *controllerProcess) stop() {
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	_ = p.cmd.Wait()
+	_, _ = p.proc.Stop(30 * time.Second)
 }
 
 // peakRSS is the process's peak resident memory (VmHWM).
 func (p *controllerProcess) peakRSS() (int64, error) {
-	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
+	m, ok := proctest.ReadMemory(p.proc.Pid())
+	if !ok {
+		return 0, fmt.Errorf("the controller (pid %d) has exited; no memory to read", p.proc.Pid())
 	}
-	for _, line := range strings.Split(string(status), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", p.cmd.Process.Pid)
+	return m.PeakRSS, nil
 }
 
 // waitIdle waits until the controller has reconciled at least every Tenant and its queues
@@ -482,13 +477,4 @@ func cpuSeconds(named map[string]int) (map[string]float64, error) {
 		out[name] = st.CPU.Seconds()
 	}
 	return out, nil
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String(), nil
 }

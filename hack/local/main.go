@@ -14,9 +14,10 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Command local is `make run`: it starts a local control plane, runs the gatehouse
-// binary's controller and token server against it as a cluster would, applies the
-// samples and prints a curl for the sample user.
+// Command local is `make run`: it starts a local control plane (kube-apiserver, etcd and
+// kube-controller-manager, from $KUBEBUILDER_ASSETS or what hack/controlplane.sh builds),
+// runs the gatehouse binary's controller and token server against it as a cluster would,
+// applies the samples and prints a curl for the sample user (test/systemtest.RunLocal).
 //
 // It is a developer tool, not a gatehouse subcommand: it links controller-runtime's
 // envtest and the repository's test harnesses, and needs the repository's CRDs, samples
@@ -32,19 +33,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/test/kubetest"
-	"github.com/gatehouse-dev/gatehouse/test/localtest"
-	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+	"github.com/gatehouse-dev/gatehouse/test/systemtest"
 )
 
 func main() {
-	o := localtest.Options{Out: os.Stdout}
+	o := systemtest.LocalOptions{Out: os.Stdout}
 	flag.StringVar(&o.Gatehouse, "gatehouse", "bin/gatehouse", "the gatehouse binary whose controller and token server run")
-	flag.StringVar(&o.AssetsDir, "assets", "",
-		"directory of kube-apiserver, etcd and kube-controller-manager (default: $KUBEBUILDER_ASSETS, else what hack/controlplane.sh builds)")
-	flag.StringVar(&o.CRDDir, "crds", "config/crd/bases", "directory of the CRDs")
 	flag.StringVar(&o.SamplesDir, "samples", "config/samples", "kustomization directory of the samples")
-	flag.StringVar(&o.OperatorNamespace, "namespace", snapshot.DefaultNamespace, "namespace of the controller's keys and snapshots")
+	flag.StringVar(&o.OperatorNamespace, "namespace", systemtest.OperatorNamespace, "namespace of the controller's keys and snapshots")
 	flag.StringVar(&o.SamplesNamespace, "samples-namespace", "default", "namespace the samples are applied to")
 	flag.IntVar(&o.Port, "port", 8080, "port of the token server on 127.0.0.1; 0 picks a free one")
 	flag.DurationVar(&o.ReadyTimeout, "ready-timeout", 2*time.Minute, "how long to wait for the samples to become Ready")
@@ -55,15 +51,8 @@ func main() {
 	}
 }
 
-func run(o localtest.Options) error {
-	if o.AssetsDir == "" {
-		dir, err := kubetest.AssetsDir()
-		if err != nil {
-			return err
-		}
-		o.AssetsDir = dir
-	}
+func run(o systemtest.LocalOptions) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return localtest.Run(ctx, o)
+	return systemtest.RunLocal(ctx, o)
 }

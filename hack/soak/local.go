@@ -19,12 +19,9 @@ package main
 import (
 	"context"
 	"io"
-	"path/filepath"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/test/kubetest"
-	"github.com/gatehouse-dev/gatehouse/test/localtest"
-	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+	"github.com/gatehouse-dev/gatehouse/test/systemtest"
 )
 
 // StartLocal starts the whole of Gatehouse on loopback, as `make run` does, from
@@ -33,18 +30,11 @@ import (
 // The token server trusts X-Forwarded-For from loopback, where the soak stands as the
 // proxy of its simulated clients, so that attack protection counts each of them apart
 // as it would behind an ingress. Stop the system when done.
-func StartLocal(ctx context.Context, gatehouse string, tokenServerArgs []string, progress io.Writer) (*localtest.System, error) {
-	assets, err := kubetest.AssetsDir()
-	if err != nil {
-		return nil, err
-	}
-	root := kubetest.RepoRoot()
-	return localtest.Start(ctx, localtest.Options{
+func StartLocal(ctx context.Context, gatehouse string, tokenServerArgs []string, progress io.Writer) (*systemtest.LocalSystem, error) {
+	return systemtest.StartLocal(ctx, systemtest.LocalOptions{
 		Gatehouse:         gatehouse,
-		AssetsDir:         assets,
-		CRDDir:            filepath.Join(root, "config", "crd", "bases"),
-		SamplesDir:        filepath.Join(root, "config", "samples"),
-		OperatorNamespace: snapshot.DefaultNamespace,
+		SamplesDir:        systemtest.SamplesDir(),
+		OperatorNamespace: systemtest.OperatorNamespace,
 		SamplesNamespace:  "default",
 		ReadyTimeout:      2 * time.Minute,
 		TokenServerArgs:   append([]string{"--trusted-proxies=127.0.0.1,::1"}, tokenServerArgs...),
@@ -53,7 +43,7 @@ func StartLocal(ctx context.Context, gatehouse string, tokenServerArgs []string,
 }
 
 // TargetOf is the sample tenant of sys, with the sample user's password grant.
-func TargetOf(sys *localtest.System) Target {
+func TargetOf(sys *systemtest.LocalSystem) Target {
 	return Target{
 		TokenURL:      sys.Credentials.TokenURL,
 		PasswordGrant: sys.PasswordGrant(),

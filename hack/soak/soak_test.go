@@ -17,8 +17,6 @@ limitations under the License.
 package main
 
 import (
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,8 +24,7 @@ import (
 	"github.com/go-logr/logr"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/gatehouse-dev/gatehouse/test/kubetest"
-	"github.com/gatehouse-dev/gatehouse/test/localtest"
+	"github.com/gatehouse-dev/gatehouse/test/systemtest"
 )
 
 // TestSoak soaks the whole system, as `make soak` does, for a few seconds: the report
@@ -91,14 +88,11 @@ func TestSoak(t *testing.T) {
 }
 
 // startGatehouse builds gatehouse and starts the whole system as `make soak` does.
-func startGatehouse(t *testing.T) *localtest.System {
+func startGatehouse(t *testing.T) *systemtest.LocalSystem {
 	t.Helper()
-	root := kubetest.RepoRoot()
-	gatehouse := filepath.Join(t.TempDir(), "gatehouse")
-	build := exec.Command("go", "build", "-o", gatehouse, "./cmd/gatehouse")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building gatehouse: %v\n%s", err, out)
+	gatehouse, err := systemtest.BuildGatehouse(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
 	// envtest logs through controller-runtime, which warns with a stack trace when a
 	// program logs 30s after it started without a logger, as the build above may take.

@@ -207,7 +207,11 @@ func TestChartRejectsWrongValues(t *testing.T) {
 // defaults install.
 func TestKustomizeDefault(t *testing.T) {
 	ensureNamespace(t, releaseNamespace)
-	out, err := exec.CommandContext(t.Context(), "kubectl", "kustomize", kubetest.RepoRoot()+"/config/default").Output()
+	kubectl, err := kubetest.Kubectl()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), kubectl, "kustomize", kubetest.RepoRoot()+"/config/default").Output()
 	if err != nil {
 		t.Fatalf("kubectl kustomize config/default: %v", err)
 	}

@@ -17,11 +17,8 @@ limitations under the License.
 package deploy
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,9 +32,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/yaml"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
@@ -111,29 +106,11 @@ func renderChart(t *testing.T, args ...string) []*unstructured.Unstructured {
 
 func decodeAll(t *testing.T, manifests string) []*unstructured.Unstructured {
 	t.Helper()
-	reader := utilyaml.NewYAMLReader(bufio.NewReader(strings.NewReader(manifests)))
-	var objs []*unstructured.Unstructured
-	for {
-		doc, err := reader.Read()
-		if errors.Is(err, io.EOF) {
-			return objs
-		}
-		if err != nil {
-			t.Fatalf("reading rendered manifests: %v", err)
-		}
-		data, err := yaml.YAMLToJSON(doc)
-		if err != nil {
-			t.Fatalf("decoding rendered manifests: %v", err)
-		}
-		if string(data) == "null" {
-			continue // a document of comments only
-		}
-		obj := &unstructured.Unstructured{}
-		if err := obj.UnmarshalJSON(data); err != nil {
-			t.Fatalf("decoding rendered manifests: %v\n%s", err, doc)
-		}
-		objs = append(objs, obj)
+	objs, err := kubetest.DecodeManifests([]byte(manifests))
+	if err != nil {
+		t.Fatalf("decoding rendered manifests: %v", err)
 	}
+	return objs
 }
 
 // ensureNamespace creates a namespace for real: dry-run objects in it need it to exist.

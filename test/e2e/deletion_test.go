@@ -1,80 +1,12 @@
 package e2e_test
 
-import (
-	"context"
-	"crypto/rand"
-	"errors"
-	"fmt"
-	"testing"
+import "testing"
 
-	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
-	"github.com/gatehouse-dev/gatehouse/test/systemtest"
-	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
-)
-
-// TestDeletionConverges deletes as users do in a cluster, where kube-controller-manager
-// collects garbage and finishes namespaces: a Client deleted and created again under its
-// name gets new credentials that work (its old credentials Secret goes with it, rather
-// than blocking the new Client as a SecretConflict), and a deleted namespace goes
-// entirely, with what the controller wrote for its Tenant in the operator's namespace.
+// TestDeletionConverges deletes a Client and creates it again, and deletes a namespace,
+// on kube-controller-manager, and sees both converge (see
+// systemtest.Cluster.CheckDeletionConverges; test/systemtest checks the same in the
+// control plane of `make run`).
 func TestDeletionConverges(t *testing.T) {
-	const namespace = "team-deletion"
 	sys.StartGatehouse(t)
-	sys.CreateNamespace(t, namespace)
-	password := rand.Text()
-	sys.ApplySamples(t, namespace, password)
-	app := &identityv1alpha1.Client{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "reporting-job"}}
-	sys.WaitReady(t, app)
-	old := sys.Credentials(t, app)
-	systemtest.Eventually(t, "a token before the deletion", func() error {
-		_, err := old.PasswordToken("user@example.com", password)
-		return err
-	})
-
-	again := &identityv1alpha1.Client{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: app.Name}, Spec: app.Spec}
-	deleteAndWait(t, app, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: app.Status.CredentialsSecretName}})
-	sys.Create(t, again)
-	sys.WaitReady(t, again)
-	renewed := sys.Credentials(t, again)
-	if renewed["client_id"] == old["client_id"] || renewed["client_secret"] == old["client_secret"] {
-		t.Errorf("the Client created again kept the old credentials")
-	}
-	systemtest.Eventually(t, "a token with the new credentials", func() error {
-		_, err := renewed.PasswordToken("user@example.com", password)
-		return err
-	})
-
-	tenant := &identityv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "acme"}}
-	sys.Get(t, tenant)
-	deleteAndWait(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}})
-	var left corev1.SecretList
-	if err := sys.Client.List(context.Background(), &left, client.InNamespace(systemtest.OperatorNamespace),
-		client.MatchingLabels{snapshot.LabelTenantUID: string(tenant.UID)}); err != nil {
-		t.Fatal(err)
-	}
-	if n := len(left.Items); n != 0 {
-		t.Errorf("%d Secrets of the deleted namespace's Tenant are left in the operator's namespace", n)
-	}
-}
-
-// deleteAndWait deletes o and waits until it, and each of dependents, is gone.
-func deleteAndWait(t *testing.T, o client.Object, dependents ...client.Object) {
-	t.Helper()
-	if err := sys.Client.Delete(context.Background(), o); err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range append([]client.Object{o}, dependents...) {
-		systemtest.Eventually(t, fmt.Sprintf("%T %s to be gone", d, d.GetName()), func() error {
-			err := sys.Client.Get(context.Background(), client.ObjectKeyFromObject(d), d)
-			if apierrors.IsNotFound(err) {
-				return nil
-			}
-			return errors.Join(err, fmt.Errorf("still there"))
-		})
-	}
+	sys.CheckDeletionConverges(t, "team-deletion")
 }

@@ -15,6 +15,7 @@ import (
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/test/ldaptest"
+	"github.com/gatehouse-dev/gatehouse/test/proctest"
 	"github.com/gatehouse-dev/gatehouse/test/systemtest"
 )
 
@@ -103,26 +104,8 @@ func TestEndToEnd(t *testing.T) {
 		tenant := &identityv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "acme"}}
 		sys.Get(t, tenant)
 		oldKID := systemtest.CurrentKID(tenant)
-		sys.Update(t, tenant, func() {
-			metav1.SetMetaDataAnnotation(&tenant.ObjectMeta, identityv1alpha1.RotateKeysAnnotation, time.Now().Format(time.RFC3339Nano))
-		})
-		systemtest.Eventually(t, "a new key is current", func() error {
-			sys.Get(t, tenant)
-			if kid := systemtest.CurrentKID(tenant); kid == oldKID || kid == "" {
-				return fmt.Errorf("current key is still %q", kid)
-			}
-			return nil
-		})
-		newKID := systemtest.CurrentKID(tenant)
-		systemtest.Eventually(t, "the token server signs with the new key", func() error {
-			tok, err := creds.PasswordToken("user@example.com", password)
-			if err != nil {
-				return err
-			}
-			if kid := systemtest.TokenKID(t, tok.AccessToken); kid != newKID {
-				return fmt.Errorf("signed with %q, want %q", kid, newKID)
-			}
-			return nil
+		sys.RotateKeys(t, tenant, time.Now().Format(time.RFC3339Nano), func() (*oauth2.Token, error) {
+			return creds.PasswordToken("user@example.com", password)
 		})
 		provider, err := oidc.NewProvider(ctx, issuer)
 		if err != nil {
@@ -141,7 +124,7 @@ func testLDAPDirectory(t *testing.T) {
 	directory, passwords := ldaptest.StartSample(t)
 
 	live := systemtest.LDAPConnection(userNamespace, "corp-directory", "corp", "corp-ldap", directory.LDAPSURL)
-	dead := systemtest.LDAPConnection(userNamespace, "corp-dead", "corp", "corp-ldap", "ldaps://"+systemtest.FreeAddress(t))
+	dead := systemtest.LDAPConnection(userNamespace, "corp-dead", "corp", "corp-ldap", "ldaps://"+proctest.MustFreeAddress(t))
 	tenant := &identityv1alpha1.Tenant{
 		ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "corp"},
 		Spec:       identityv1alpha1.TenantSpec{DefaultDirectory: live.Name, SigningKeys: identityv1alpha1.SigningKeysSpec{Algorithm: identityv1alpha1.ES256}},

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/test/proctest"
 	"github.com/gatehouse-dev/gatehouse/test/systemtest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/peers"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokenclient"
@@ -29,7 +30,7 @@ type replica struct {
 }
 
 func newReplica(t *testing.T, name string) *replica {
-	return &replica{name: name, addr: systemtest.FreeAddress(t), metricsAddr: systemtest.FreeAddress(t), peerAddr: systemtest.FreeAddress(t)}
+	return &replica{name: name, addr: proctest.MustFreeAddress(t), metricsAddr: proctest.MustFreeAddress(t), peerAddr: proctest.MustFreeAddress(t)}
 }
 
 // start runs the replica and waits until it is ready, which it is only once it has

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -12,7 +13,8 @@ import (
 
 // TestAPIServerDown stops the API server while the token server serves: tokens keep
 // being issued from the snapshots it holds; once the API server is back, the token
-// server watches again and serves a Client created after the restart.
+// server watches again and serves a Client created after the restart, and
+// kube-controller-manager collects garbage again.
 func TestAPIServerDown(t *testing.T) {
 	sys.StartGatehouse(t)
 	acme := applySample(t, "apiserver-down")
@@ -45,4 +47,8 @@ func TestAPIServerDown(t *testing.T) {
 		return err
 	})
 	acme.mustToken(t, "after the restart")
+
+	// kube-controller-manager waited out the API server too: its garbage collector still
+	// deletes a deleted Client's credentials Secret.
+	sys.DeleteAndWait(t, late, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: late.Namespace, Name: late.Status.CredentialsSecretName}})
 }

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/test/systemtest"
 )
 
@@ -18,8 +19,10 @@ const sampleUser = "user@example.com"
 
 var sys *systemtest.System
 
+// TestMain runs the suite on kube-controller-manager too, as a cluster has it: its
+// garbage collector and namespace controller must survive the faults as Gatehouse does.
 func TestMain(m *testing.M) {
-	systemtest.Main(m, &sys)
+	systemtest.Main(m, &sys, kubetest.WithControllerManager())
 }
 
 // sample is the sample tenant of config/samples, applied in a namespace of its own.

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/test/systemtest"
@@ -31,7 +30,7 @@ func TestKeyRotationUnderLoad(t *testing.T) {
 	load := startLoad(ctx, acme, whenIssued)
 	kids := []string{currentKID(t, acme.tenant)}
 	for i := range 2 {
-		kids = append(kids, rotate(t, acme, fmt.Sprintf("rotation-%d", i), kids[len(kids)-1]))
+		kids = append(kids, sys.RotateKeys(t, acme.tenant, fmt.Sprintf("rotation-%d", i), acme.token))
 	}
 	load.waitForTokens(t, kids[len(kids)-1], loadWorkers*5)
 	tokens, errs := load.stop()
@@ -122,33 +121,6 @@ func (l *load) stop() ([]string, []error) {
 	l.cancel()
 	l.wg.Wait()
 	return l.tokens, l.errs
-}
-
-// rotate asks for a key rotation and waits until the token server signs with the new
-// current key, which it returns.
-func rotate(t *testing.T, s *sample, request, oldKID string) string {
-	t.Helper()
-	sys.Update(t, s.tenant, func() {
-		metav1.SetMetaDataAnnotation(&s.tenant.ObjectMeta, identityv1alpha1.RotateKeysAnnotation, request)
-	})
-	var newKID string
-	systemtest.Eventually(t, "a new key is current after "+request, func() error {
-		if newKID = currentKID(t, s.tenant); newKID == oldKID {
-			return fmt.Errorf("the current key is still %s", oldKID)
-		}
-		return nil
-	})
-	systemtest.Eventually(t, "the token server signs with "+newKID, func() error {
-		tok, err := s.token()
-		if err != nil {
-			return err
-		}
-		if kid := systemtest.TokenKID(t, tok.AccessToken); kid != newKID {
-			return fmt.Errorf("signed with %s", kid)
-		}
-		return nil
-	})
-	return newKID
 }
 
 func currentKID(t *testing.T, tenant *identityv1alpha1.Tenant) string {

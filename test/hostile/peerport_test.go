@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse-dev/gatehouse/test/systemtest"
+	"github.com/gatehouse-dev/gatehouse/test/proctest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/peers"
 )
 
@@ -39,7 +39,7 @@ const (
 // keep working.
 func TestPeerPortRefusesStrangers(t *testing.T) {
 	victim, _ := newTeams(t, "peer")
-	peerAddr := systemtest.FreeAddress(t)
+	peerAddr := proctest.MustFreeAddress(t)
 	g := startGatehouse(t, "peer", "--peer-bind-address="+peerAddr)
 	b := newIssuer(t, victim.namespace, "bravo")
 	victim.serve(t, g, b)

@@ -15,6 +15,7 @@ import (
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
+	"github.com/gatehouse-dev/gatehouse/test/proctest"
 	"github.com/gatehouse-dev/gatehouse/test/systemtest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
@@ -88,7 +89,7 @@ type gatehouse struct {
 // token server is ready.
 func startGatehouse(t *testing.T, attack string, tokenServerFlags ...string) *gatehouse {
 	t.Helper()
-	ts := sys.StartTokenServerAt(t, systemtest.FreeAddress(t), systemtest.FreeAddress(t), tokenServerFlags...)
+	ts := sys.StartTokenServerAt(t, proctest.MustFreeAddress(t), proctest.MustFreeAddress(t), tokenServerFlags...)
 	g := &gatehouse{TokenServer: ts, externalHost: "tokens." + attack + ".test", http: ts.HTTPClient(nil)}
 	sys.StartController(t, "http://"+g.externalHost)
 	ts.WaitReady(t)

@@ -1,7 +1,8 @@
 // Package kubetest starts a real kube-apiserver and etcd (controller-runtime's envtest)
 // with Gatehouse's CRDs installed, for the tests of every package that talks to
 // Kubernetes, and, for the tests that need its controllers, kube-controller-manager. The
-// binaries are the ones hack/controlplane.sh builds into bin/.
+// binaries, and the kubectl that tests run as users do, are the ones hack/controlplane.sh
+// builds into bin/.
 //
 // It knows Gatehouse's CRDs only as YAML and its kinds only through WithScheme, so that
 // the token server's tests, which use it too, never link the api package.
@@ -77,8 +78,9 @@ func RepoRoot() string {
 	return filepath.Join(filepath.Dir(file), "..", "..")
 }
 
-// AssetsDir is the directory holding kube-apiserver and etcd: KUBEBUILDER_ASSETS when
-// set, else the directory hack/controlplane.sh builds into.
+// AssetsDir is the directory holding kube-apiserver, etcd, kube-controller-manager and
+// kubectl: KUBEBUILDER_ASSETS when set, else the directory hack/controlplane.sh builds
+// into.
 func AssetsDir() (string, error) {
 	if dir := os.Getenv("KUBEBUILDER_ASSETS"); dir != "" {
 		return dir, nil
@@ -88,6 +90,25 @@ func AssetsDir() (string, error) {
 		return "", fmt.Errorf("locating the control plane binaries: %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// Kubectl is the path of the kubectl built from the same pinned release as the API
+// server, for the tests that run kubectl as a user would.
+func Kubectl() (string, error) {
+	assets, err := AssetsDir()
+	if err != nil {
+		return "", err
+	}
+	return binary(assets, "kubectl")
+}
+
+// binary is the path of the control plane's binary name in assets, which must exist.
+func binary(assets, name string) (string, error) {
+	path := filepath.Join(assets, name)
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%s is missing from %s: run `make envtest` to build the control plane", name, assets)
+	}
+	return path, nil
 }
 
 // Start starts an API server and etcd and installs the CRDs of config/crd/bases. The
@@ -106,8 +127,8 @@ func Start(opts ...Option) (*Env, error) {
 		binaries = append(binaries, controllerManagerBinary)
 	}
 	for _, bin := range binaries {
-		if _, err := os.Stat(filepath.Join(assets, bin)); err != nil {
-			return nil, fmt.Errorf("%s is missing from %s: run `make envtest` to build the control plane", bin, assets)
+		if _, err := binary(assets, bin); err != nil {
+			return nil, err
 		}
 	}
 	// The API server's certificates live in a directory of ours, not one envtest makes
@@ -164,8 +185,20 @@ func (e *Env) StopAPIServer() error {
 
 // StartAPIServer starts the API server again after StopAPIServer, on the same address
 // and with the same certificates and users, and waits until it is healthy.
+// kube-controller-manager, when it runs, must have waited out the API server's absence,
+// as it does in a cluster: an error says it exited instead.
 func (e *Env) StartAPIServer() error {
-	return e.env.ControlPlane.APIServer.Start()
+	if err := e.env.ControlPlane.APIServer.Start(); err != nil {
+		return err
+	}
+	if e.controllerManager != nil {
+		select {
+		case <-e.controllerManager.Exited():
+			return fmt.Errorf("kube-controller-manager exited while the API server was down:\n%s", e.controllerManager.Output())
+		default:
+		}
+	}
+	return nil
 }
 
 // KubeConfig returns a kubeconfig of an administrator of the API server, for command-line

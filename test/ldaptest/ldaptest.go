@@ -122,11 +122,11 @@ func configure(dir string) (*Server, error) {
 	if err := os.WriteFile(filepath.Join(dir, "slapd.conf"), conf.Bytes(), 0o600); err != nil {
 		return nil, err
 	}
-	ldapAddr, err := freeLoopbackAddr()
+	ldapAddr, err := proctest.FreeAddress()
 	if err != nil {
 		return nil, err
 	}
-	ldapsAddr, err := freeLoopbackAddr()
+	ldapsAddr, err := proctest.FreeAddress()
 	if err != nil {
 		return nil, err
 	}
@@ -211,15 +211,6 @@ func RandomPassword() (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
-}
-
-func freeLoopbackAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer func() { _ = l.Close() }()
-	return l.Addr().String(), nil
 }
 
 func reachable(addr string) bool {

@@ -1,6 +1,9 @@
 // Package proctest runs the servers that tests start as child processes: slapd, Samba,
-// and gatehouse itself. A child dies with the test binary, so a killed test never leaves
-// a server holding its ports.
+// kube-controller-manager and gatehouse itself, on free loopback ports. A child dies with
+// the test binary, so a killed test never leaves a server holding its ports.
+//
+// It imports nothing but the standard library, so that the tests of every package,
+// the token server's included, may use it.
 package proctest
 
 import (
@@ -19,11 +22,15 @@ type Process struct {
 	output lockedBuffer
 }
 
-// Start starts cmd in a process group of its own, with its standard output and error
-// kept for Output.
+// Start starts cmd in a process group of its own. Its standard output and error go to
+// cmd.Stdout when the caller set one (such as a log file, for a process that runs for
+// hours), else they are kept for Output.
 func Start(cmd *exec.Cmd) (*Process, error) {
 	p := &Process{cmd: cmd, exited: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = &p.output, &p.output
+	if cmd.Stdout == nil {
+		cmd.Stdout = &p.output
+	}
+	cmd.Stderr = cmd.Stdout
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -40,6 +47,12 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // Exited is closed when the process has exited.
 func (p *Process) Exited() <-chan struct{} { return p.exited }
+
+// Wait waits until the process has exited and returns its exit error.
+func (p *Process) Wait() error {
+	<-p.exited
+	return p.err
+}
 
 // Stop sends SIGTERM and waits up to grace for the process to exit; then it kills the
 // whole process group. It reports whether the process exited within grace, and its exit
@@ -62,7 +75,7 @@ func (p *Process) Signal(sig syscall.Signal) error {
 	return p.cmd.Process.Signal(sig)
 }
 
-// Output is what the process has written so far.
+// Output is what the process has written so far, unless Start sent it elsewhere.
 func (p *Process) Output() string { return p.output.String() }
 
 // lockedBuffer collects output written from two pipes at once.

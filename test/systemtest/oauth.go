@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
@@ -51,6 +53,37 @@ func WithHTTPClient(ctx context.Context, client *http.Client) context.Context {
 
 // JWKSURL is the JWKS of the issuer of c.
 func (c Credentials) JWKSURL() string { return snapshot.JWKSURL(c["issuer"]) }
+
+// RotateKeys asks for a rotation of tenant's signing keys, with request as the value of
+// the annotation, and waits until a new key is current and the token server signs with
+// it (token gets a token of the Tenant); it returns the new key's kid.
+func (cl Cluster) RotateKeys(t *testing.T, tenant *identityv1alpha1.Tenant, request string, token func() (*oauth2.Token, error)) string {
+	t.Helper()
+	cl.Get(t, tenant)
+	oldKID := CurrentKID(tenant)
+	cl.Update(t, tenant, func() {
+		metav1.SetMetaDataAnnotation(&tenant.ObjectMeta, identityv1alpha1.RotateKeysAnnotation, request)
+	})
+	var newKID string
+	Eventually(t, "a new key is current after "+request, func() error {
+		cl.Get(t, tenant)
+		if newKID = CurrentKID(tenant); newKID == oldKID || newKID == "" {
+			return fmt.Errorf("the current key is still %q", newKID)
+		}
+		return nil
+	})
+	Eventually(t, "the token server signs with "+newKID, func() error {
+		tok, err := token()
+		if err != nil {
+			return err
+		}
+		if kid := TokenKID(t, tok.AccessToken); kid != newKID {
+			return fmt.Errorf("signed with %s", kid)
+		}
+		return nil
+	})
+	return newKID
+}
 
 // CurrentKID is the kid of the Tenant's current signing key, as its status reports it.
 func CurrentKID(tenant *identityv1alpha1.Tenant) string {

@@ -4,17 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -22,45 +17,51 @@ import (
 	"github.com/gatehouse-dev/gatehouse/test/ldaptest"
 )
 
+// Cluster is a client of the API server with the helpers the tests create, read and
+// wait on objects with, failing the test at the first error.
+type Cluster struct {
+	Client client.Client
+}
+
 // waitTimeout bounds every Eventually: generous for a loaded CI machine, yet a test that
 // waits for something that never happens still fails.
 const waitTimeout = 60 * time.Second
 
 // Create creates objects, failing the test on the first error.
-func (s *System) Create(t *testing.T, objs ...client.Object) {
+func (cl Cluster) Create(t *testing.T, objs ...client.Object) {
 	t.Helper()
 	for _, o := range objs {
-		if err := s.Client.Create(context.Background(), o); err != nil {
+		if err := cl.Client.Create(context.Background(), o); err != nil {
 			t.Fatalf("creating %T %s: %v", o, o.GetName(), err)
 		}
 	}
 }
 
 // Get reads o again from the API server.
-func (s *System) Get(t *testing.T, o client.Object) {
+func (cl Cluster) Get(t *testing.T, o client.Object) {
 	t.Helper()
-	if err := s.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+	if err := cl.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // Update reads o, applies change to it and writes it, again on a conflict.
-func (s *System) Update(t *testing.T, o client.Object, change func()) {
+func (cl Cluster) Update(t *testing.T, o client.Object, change func()) {
 	t.Helper()
 	Eventually(t, "an update of "+o.GetName()+" goes through", func() error {
-		if err := s.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+		if err := cl.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
 			return err
 		}
 		change()
-		return s.Client.Update(context.Background(), o)
+		return cl.Client.Update(context.Background(), o)
 	})
 }
 
 // WaitCondition waits until o has the condition with status.
-func (s *System) WaitCondition(t *testing.T, o client.Object, conditionType string, status metav1.ConditionStatus) {
+func (cl Cluster) WaitCondition(t *testing.T, o client.Object, conditionType string, status metav1.ConditionStatus) {
 	t.Helper()
 	Eventually(t, fmt.Sprintf("%s %s=%s", o.GetName(), conditionType, status), func() error {
-		if err := s.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+		if err := cl.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
 			return err
 		}
 		c := meta.FindStatusCondition(commonStatus(t, o).Conditions, conditionType)
@@ -74,11 +75,11 @@ func (s *System) WaitCondition(t *testing.T, o client.Object, conditionType stri
 // WaitRefused waits until o is Ready=False with reason, and returns that condition. It
 // fails the test at once when o is Ready instead: an object the controller must refuse
 // is never served, not even for a moment.
-func (s *System) WaitRefused(t *testing.T, o client.Object, reason string) metav1.Condition {
+func (cl Cluster) WaitRefused(t *testing.T, o client.Object, reason string) metav1.Condition {
 	t.Helper()
 	var ready metav1.Condition
 	Eventually(t, fmt.Sprintf("%s Ready=False reason %s", o.GetName(), reason), func() error {
-		if err := s.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
+		if err := cl.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
 			return err
 		}
 		c := meta.FindStatusCondition(commonStatus(t, o).Conditions, identityv1alpha1.ConditionReady)
@@ -97,10 +98,10 @@ func (s *System) WaitRefused(t *testing.T, o client.Object, reason string) metav
 }
 
 // WaitReady waits until every object is Ready.
-func (s *System) WaitReady(t *testing.T, objs ...client.Object) {
+func (cl Cluster) WaitReady(t *testing.T, objs ...client.Object) {
 	t.Helper()
 	for _, o := range objs {
-		s.WaitCondition(t, o, identityv1alpha1.ConditionReady, metav1.ConditionTrue)
+		cl.WaitCondition(t, o, identityv1alpha1.ConditionReady, metav1.ConditionTrue)
 	}
 }
 
@@ -120,12 +121,12 @@ func commonStatus(t *testing.T, o client.Object) *identityv1alpha1.CommonStatus 
 }
 
 // Credentials reads the credentials Secret the controller wrote for a Client.
-func (s *System) Credentials(t *testing.T, c *identityv1alpha1.Client) Credentials {
+func (cl Cluster) Credentials(t *testing.T, c *identityv1alpha1.Client) Credentials {
 	t.Helper()
-	s.Get(t, c)
+	cl.Get(t, c)
 	var secret corev1.Secret
 	Eventually(t, "the credentials Secret of "+c.Name+" exists", func() error {
-		return s.Client.Get(context.Background(), client.ObjectKey{Namespace: c.Namespace, Name: c.Status.CredentialsSecretName}, &secret)
+		return cl.Client.Get(context.Background(), client.ObjectKey{Namespace: c.Namespace, Name: c.Status.CredentialsSecretName}, &secret)
 	})
 	out := Credentials{}
 	for k, v := range secret.Data {
@@ -135,52 +136,9 @@ func (s *System) Credentials(t *testing.T, c *identityv1alpha1.Client) Credentia
 }
 
 // CreateNamespace creates a namespace for a test's objects.
-func (s *System) CreateNamespace(t *testing.T, name string) {
+func (cl Cluster) CreateNamespace(t *testing.T, name string) {
 	t.Helper()
-	s.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
-}
-
-// ApplySamples creates config/samples in namespace, with the sample user's password hash
-// replaced by one of password.
-func (s *System) ApplySamples(t *testing.T, namespace, password string) {
-	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files, err := filepath.Glob(filepath.Join(kubetest.RepoRoot(), "config", "samples", "*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, file := range files {
-		if filepath.Base(file) == "kustomization.yaml" {
-			continue
-		}
-		objs, err := Manifests(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, obj := range objs {
-			u := obj.(*unstructured.Unstructured)
-			u.SetNamespace(namespace)
-			if users, ok, _ := unstructured.NestedString(u.Object, "stringData", "users.yaml"); ok {
-				users = strings.Replace(users, sampleHash(t, users), string(hash), 1)
-				if err := unstructured.SetNestedField(u.Object, users, "stringData", "users.yaml"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			s.Create(t, u)
-		}
-	}
-}
-
-// sampleHash is the bcrypt hash in the sample users Secret.
-func sampleHash(t *testing.T, users string) string {
-	i := strings.Index(users, "$2a$")
-	if i < 0 {
-		t.Fatal("the sample users Secret has no bcrypt hash")
-	}
-	return users[i : i+60]
+	cl.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
 }
 
 // LDAPBindSecret holds the service account's password and the CA of directory.
@@ -213,15 +171,4 @@ func LDAPConnection(namespace, name, tenant, bindSecret, url string) *identityv1
 func Eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
 	kubetest.Eventually(t, waitTimeout, 100*time.Millisecond, what, check)
-}
-
-// FreeAddress is a loopback address that nothing listens on.
-func FreeAddress(t *testing.T) string {
-	t.Helper()
-	l, err := (&net.ListenConfig{}).Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

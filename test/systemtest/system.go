@@ -1,12 +1,16 @@
-// Package systemtest runs Gatehouse as it runs in a cluster, for the tests of the whole
-// system (test/e2e, test/faults): the gatehouse binary's controller and token
-// server as child processes, each with the credentials of its own ServiceAccount and the
-// RBAC the project ships, against a real API server; and the OAuth 2.0 calls and object
-// helpers those tests share.
+// Package systemtest runs Gatehouse as it runs in a cluster: the gatehouse binary's
+// controller and token server as child processes against a control plane of
+// kube-apiserver, etcd and kube-controller-manager (test/kubetest).
+//
+// It runs it in two ways. System is for the tests of the whole system (test/e2e,
+// test/faults, test/hostile): each process has the credentials of its own ServiceAccount
+// and the RBAC the project ships, and the tests start and stop processes as they need.
+// StartLocal is `make run` (hack/local) and the soak (hack/soak): one controller and one
+// token server as an administrator, the samples applied, until it is stopped. Both share
+// the object helpers of Cluster, the samples and the OAuth 2.0 calls of the tests.
 package systemtest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -19,8 +23,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -44,9 +46,9 @@ const (
 // System is a running API server with the RBAC Gatehouse ships, and the built binary.
 type System struct {
 	Env *kubetest.Env
-	// Client is the client of the object helpers (Create, Get, WaitCondition, ...): the
-	// administrator's, or a namespace user's in a System that As returns.
-	Client client.Client
+	// Cluster's Client is the administrator's, or a namespace user's in a System that As
+	// returns.
+	Cluster
 	binary string
 }
 
@@ -69,23 +71,32 @@ func run(m *testing.M, sys **System, opts ...kubetest.Option) (int, error) {
 		return 0, err
 	}
 	defer os.RemoveAll(dir)
-	binary := filepath.Join(dir, "gatehouse")
-	build := exec.CommandContext(context.Background(), "go", "build", "-o", binary, "./cmd/gatehouse") //nolint:gosec // builds this repository into a temporary directory
-	build.Dir = kubetest.RepoRoot()
-	if out, err := build.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("building gatehouse: %w\n%s", err, out)
+	binary, err := BuildGatehouse(dir)
+	if err != nil {
+		return 0, err
 	}
 	env, err := kubetest.Start(append([]kubetest.Option{kubetest.WithScheme(identityv1alpha1.NewScheme())}, opts...)...)
 	if err != nil {
 		return 0, err
 	}
 	defer env.Stop() //nolint:errcheck // best effort at exit
-	s := &System{Env: env, Client: env.Client, binary: binary}
+	s := &System{Env: env, Cluster: Cluster{Client: env.Client}, binary: binary}
 	if err := s.installRBAC(); err != nil {
 		return 0, err
 	}
 	*sys = s
 	return m.Run(), nil
+}
+
+// BuildGatehouse builds this repository's gatehouse binary into dir and returns its path.
+func BuildGatehouse(dir string) (string, error) {
+	binary := filepath.Join(dir, "gatehouse")
+	build := exec.CommandContext(context.Background(), "go", "build", "-o", binary, "./cmd/gatehouse") //nolint:gosec // builds this repository into the caller's directory
+	build.Dir = kubetest.RepoRoot()
+	if out, err := build.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building gatehouse: %w\n%s", err, out)
+	}
+	return binary, nil
 }
 
 // installRBAC creates the operator's namespace and the ServiceAccounts, Roles and
@@ -94,12 +105,12 @@ func run(m *testing.M, sys **System, opts ...kubetest.Option) (int, error) {
 func (s *System) installRBAC() error {
 	objs := []client.Object{&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: OperatorNamespace}}}
 	for _, file := range []string{"rbac/service_account.yaml", "rbac/role.yaml", "rbac/role_binding.yaml", "rbac/aggregated_roles.yaml", "tokenserver/tokenserver.yaml"} {
-		m, err := Manifests(filepath.Join(kubetest.RepoRoot(), "config", file))
+		m, err := kubetest.ReadManifests(filepath.Join(kubetest.RepoRoot(), "config", file))
 		if err != nil {
 			return err
 		}
 		for _, o := range m {
-			switch o.GetObjectKind().GroupVersionKind().Kind {
+			switch o.GetKind() {
 			case "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding":
 				objs = append(objs, o)
 			}
@@ -129,25 +140,6 @@ func (s *System) As(t *testing.T, user string) *System {
 	return &as
 }
 
-// Manifests reads the objects of a multi-document YAML file.
-func Manifests(path string) ([]client.Object, error) {
-	data, err := os.ReadFile(path) //nolint:gosec // manifests of this repository
-	if err != nil {
-		return nil, err
-	}
-	var out []client.Object
-	for _, doc := range bytes.Split(data, []byte("\n---")) {
-		u := &unstructured.Unstructured{}
-		if err := utilyaml.Unmarshal(doc, &u.Object); err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
-	}
-	return out, nil
-}
-
 // Process is a gatehouse subcommand running as a child process.
 type Process struct {
 	name   string
@@ -173,7 +165,7 @@ func (s *System) StartGatehouse(t *testing.T) (*Process, *TokenServer) {
 
 // StartTokenServer starts `gatehouse tokenserver` on free loopback ports.
 func (s *System) StartTokenServer(t *testing.T) *TokenServer {
-	return s.StartTokenServerAt(t, FreeAddress(t), FreeAddress(t))
+	return s.StartTokenServerAt(t, proctest.MustFreeAddress(t), proctest.MustFreeAddress(t))
 }
 
 // StartTokenServerAt starts `gatehouse tokenserver` serving tenants on addr and metrics
@@ -181,9 +173,7 @@ func (s *System) StartTokenServer(t *testing.T) *TokenServer {
 // restarted replica keeps its addresses. It listens for peer replicas on a free
 // loopback port unless flags say otherwise.
 func (s *System) StartTokenServerAt(t *testing.T, addr, metricsAddr string, flags ...string) *TokenServer {
-	args := append([]string{"tokenserver", "--namespace", OperatorNamespace,
-		"--bind-address", addr, "--metrics-bind-address", metricsAddr, "--peer-bind-address", "127.0.0.1:0"}, flags...)
-	p := s.start(t, tokenServerServiceAccount, args...)
+	p := s.start(t, tokenServerServiceAccount, append(tokenServerArgs(OperatorNamespace, addr, metricsAddr), flags...)...)
 	return &TokenServer{Process: p, URL: "http://" + addr, MetricsURL: "http://" + metricsAddr + "/metrics", addr: addr, metricsAddr: metricsAddr}
 }
 
@@ -212,9 +202,38 @@ func (ts *TokenServer) WaitReady(t *testing.T) {
 // StartController starts `gatehouse controller` without leader election, so that
 // several may run at once.
 func (s *System) StartController(t *testing.T, tokenServerURL string) *Process {
-	return s.start(t, controllerServiceAccount, "controller", "--namespace", OperatorNamespace,
-		"--token-server-url", tokenServerURL, "--leader-elect=false",
-		"--metrics-bind-address", "0", "--health-probe-bind-address", FreeAddress(t))
+	return s.start(t, controllerServiceAccount, controllerArgs(OperatorNamespace, tokenServerURL, proctest.MustFreeAddress(t))...)
+}
+
+// tokenServerArgs are the arguments of a token server of namespace serving tenants on
+// addr and metrics on metricsAddr, listening for peer replicas on a free loopback port.
+func tokenServerArgs(namespace, addr, metricsAddr string) []string {
+	return []string{"tokenserver", "--namespace=" + namespace,
+		"--bind-address=" + addr, "--metrics-bind-address=" + metricsAddr, "--peer-bind-address=127.0.0.1:0"}
+}
+
+// controllerArgs are the arguments of a controller of namespace that names
+// tokenServerURL as the issuers' base URL, without leader election, so that several may
+// run at once, and without metrics.
+func controllerArgs(namespace, tokenServerURL, healthProbeAddr string) []string {
+	return []string{"controller", "--namespace=" + namespace, "--token-server-url=" + tokenServerURL,
+		"--leader-elect=false", "--metrics-bind-address=0", "--health-probe-bind-address=" + healthProbeAddr}
+}
+
+// startGatehouse starts binary with args and the kubeconfig file kubeconfig; its output
+// goes to log, or is kept for Output when log is nil.
+func startGatehouse(binary, kubeconfig string, log *os.File, args ...string) (*proctest.Process, error) {
+	// Not a caller's context: the process is stopped with SIGTERM, to exit cleanly.
+	cmd := exec.CommandContext(context.Background(), binary, args...) //nolint:gosec // the gatehouse binary, with the caller's arguments
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
+	if log != nil {
+		cmd.Stdout = log
+	}
+	proc, err := proctest.Start(cmd)
+	if err != nil {
+		return nil, fmt.Errorf("starting gatehouse %s: %w", args[0], err)
+	}
+	return proc, nil
 }
 
 // start runs the gatehouse binary as serviceAccount; at the end of the test it sends
@@ -227,10 +246,7 @@ func (s *System) start(t *testing.T, serviceAccount string, args ...string) *Pro
 		tokentest.ServiceAccountGroups(OperatorNamespace)); err != nil {
 		t.Fatal(err)
 	}
-	// Not the test's context: it ends before the cleanup that stops the process cleanly.
-	cmd := exec.CommandContext(context.Background(), s.binary, args...) //nolint:gosec // the binary Main built, with the tests' arguments
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubeconfig)
-	proc, err := proctest.Start(cmd)
+	proc, err := startGatehouse(s.binary, kubeconfig, nil, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

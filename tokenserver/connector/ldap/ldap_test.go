@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/test/ldaptest"
+	"github.com/gatehouse-dev/gatehouse/test/proctest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
@@ -202,7 +203,7 @@ func TestLoginFailsOverToTheNextURL(t *testing.T) {
 		name string
 		cfg  snapshot.LDAP
 	}{
-		{"first server refuses connections", config("ldaps://"+closedPort(t), directory.LDAPSURL)},
+		{"first server refuses connections", config("ldaps://"+proctest.MustFreeAddress(t), directory.LDAPSURL)},
 		{"first server never answers", hung},
 	}
 	for _, tt := range tests {
@@ -225,7 +226,7 @@ func TestDirectoryDownIsUnavailable(t *testing.T) {
 		name string
 		cfg  snapshot.LDAP
 	}{
-		{"nothing listens", config("ldaps://" + closedPort(t))},
+		{"nothing listens", config("ldaps://" + proctest.MustFreeAddress(t))},
 		{"server never answers", silent},
 		{"certificate from an untrusted CA", untrusted},
 	}
@@ -314,7 +315,7 @@ func TestCheck(t *testing.T) {
 		{"working directory", config(directory.LDAPSURL), false},
 		{"wrong service password", wrongPassword, true},
 		{"missing base DN", missingBase, true},
-		{"server down", config("ldaps://" + closedPort(t)), true},
+		{"server down", config("ldaps://" + proctest.MustFreeAddress(t)), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,18 +325,6 @@ func TestCheck(t *testing.T) {
 			}
 		})
 	}
-}
-
-// closedPort returns a loopback address where nothing listens.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	return addr
 }
 
 // countingListener listens on loopback and counts the connections it accepts.
@@ -403,7 +392,7 @@ func TestLookupUserReturnsTheCurrentProfile(t *testing.T) {
 }
 
 func TestLookupUserFailsWhenTheDirectoryIsDown(t *testing.T) {
-	c := newConnector(t, config("ldaps://"+closedPort(t)))
+	c := newConnector(t, config("ldaps://"+proctest.MustFreeAddress(t)))
 	if _, found, err := c.LookupUser(context.Background(), "00000000-0000-0000-0000-000000000000"); found || !errors.Is(err, connector.ErrUnavailable) {
 		t.Errorf("LookupUser = found %v, %v; want ErrUnavailable", found, err)
 	}

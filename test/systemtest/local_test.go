@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package localtest_test
+package systemtest_test
 
 import (
 	"bufio"
@@ -32,13 +32,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/test/proctest"
+	"github.com/gatehouse-dev/gatehouse/test/systemtest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokenclient"
 )
 
 // TestMakeRun runs the README's first command, pastes the curl it prints, gets a token
-// with 'gatehouse token' too, and presses Ctrl-C: everything must stop.
+// with 'gatehouse token' too, deletes and recreates as users do (which needs the
+// garbage collector and the namespace controller of its kube-controller-manager), and
+// presses Ctrl-C: everything must stop.
 func TestMakeRun(t *testing.T) {
 	root := kubetest.RepoRoot()
 	run := exec.Command("make", "-s", "run", "LOCAL_FLAGS=--port=0") //nolint:noctx // stopped with SIGINT like a terminal does
@@ -61,7 +70,7 @@ func TestMakeRun(t *testing.T) {
 	})
 
 	curl, progress, rest := readUntilCurl(t, stdout, exited, run)
-	if !strings.Contains(progress, "==> Starting kube-apiserver and etcd") || !strings.Contains(progress, "==> Waiting for the Tenant") {
+	if !strings.Contains(progress, "==> Starting kube-apiserver, etcd and kube-controller-manager") || !strings.Contains(progress, "==> Waiting for the Tenant") {
 		t.Errorf("make run showed no progress before the curl:\n%s", progress)
 	}
 
@@ -78,10 +87,23 @@ func TestMakeRun(t *testing.T) {
 	t.Run("gatehouse token", func(t *testing.T) {
 		testTokenCommand(t, root, tokenURL, body)
 	})
+	t.Run("deletion converges", func(t *testing.T) {
+		clusterOf(t, printedKubeconfig(t, progress)).CheckDeletionConverges(t, "deletion")
+	})
 
 	descendants := proctest.Descendants(run.Process.Pid)
-	if len(descendants) < 4 { // make's shell, go run and hack/local, etcd, kube-apiserver, controller, token server
-		t.Errorf("expected the control plane, the controller and the token server under make run, found %d processes", len(descendants))
+	running := map[string]int{}
+	for _, pid := range descendants {
+		if st, ok := proctest.ReadStat(pid); ok {
+			running[st.Comm]++
+		}
+	}
+	// The kernel keeps 15 bytes of a command's name; the controller and the token server
+	// are both gatehouse.
+	for comm, want := range map[string]int{"etcd": 1, "kube-apiserver": 1, "kube-controller": 1, "gatehouse": 2} {
+		if running[comm] != want {
+			t.Errorf("%d %s processes under make run, want %d (running: %v)", running[comm], comm, want, running)
+		}
 	}
 	if err := syscall.Kill(-run.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -163,6 +185,35 @@ func parseCurl(t *testing.T, curl string) (string, map[string]string) {
 		}
 	}
 	return fields[1], body
+}
+
+// printedKubeconfig is the administrator's kubeconfig that make run printed.
+func printedKubeconfig(t *testing.T, progress string) string {
+	t.Helper()
+	for line := range strings.Lines(progress) {
+		if path, ok := strings.CutPrefix(strings.TrimSpace(line), "kubeconfig:"); ok {
+			return strings.TrimSpace(path)
+		}
+	}
+	t.Fatalf("make run printed no kubeconfig:\n%s", progress)
+	return ""
+}
+
+// clusterOf is a client of the API server of kubeconfig.
+func clusterOf(t *testing.T, kubeconfig string) systemtest.Cluster {
+	t.Helper()
+	// The client logs through controller-runtime, which warns with a stack trace when
+	// no logger is set.
+	ctrllog.SetLogger(logr.Discard())
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg, client.Options{Scheme: identityv1alpha1.NewScheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return systemtest.Cluster{Client: c}
 }
 
 // testTokenCommand gets a token with 'gatehouse token' from a credentials directory laid
