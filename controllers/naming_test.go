@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -26,11 +27,16 @@ import (
 )
 
 // TestAttackProtectionUnsetIsOn: fields a client left unset, bypassing the API server's
-// defaults, compile to the defaults, protections on.
+// defaults, compile to the documented defaults (README's attack protection table and the
+// CRD's defaults), protections on.
 func TestAttackProtectionUnsetIsOn(t *testing.T) {
 	got := attackProtectionOf(identityv1alpha1.AttackProtectionSpec{})
-	if want := snapshot.DefaultAttackProtection(); *got != want {
-		t.Errorf("an unset attack protection compiles to %+v, want the defaults %+v", *got, want)
+	want := snapshot.AttackProtection{
+		BruteForce:             snapshot.AttackLimit{Enabled: true, MaxAttempts: 10, CoolDown: 15 * time.Minute},
+		SuspiciousIPThrottling: snapshot.AttackLimit{Enabled: true, MaxAttempts: 100, CoolDown: time.Hour},
+	}
+	if *got != want {
+		t.Errorf("an unset attack protection compiles to %+v, want the documented defaults %+v", *got, want)
 	}
 }
 
