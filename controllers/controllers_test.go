@@ -21,6 +21,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -642,24 +643,54 @@ func TestClientSecretRotatesWhenItsSecretIsDeleted(t *testing.T) {
 	})
 }
 
+// TestTenantDeletionCleansUp deletes a Tenant: none of the Secrets of the operator's
+// namespace is left that belongs to it, whether or not it carries the label the
+// finalizer deletes by.
 func TestTenantDeletionCleansUp(t *testing.T) {
 	s := newSample(t, nil)
 	waitReady(t, s.objects()...)
 	get(t, s.tenant)
-	uid := string(s.tenant.UID)
+	reported := []string{snapshot.SecretName(string(s.tenant.UID), 0)}
+	for _, key := range s.tenant.Status.Keys {
+		reported = append(reported, keys.SecretName(string(s.tenant.UID), key.KID))
+	}
+	if owned := secretsOf(t, s.tenant); !isSubset(reported, owned) {
+		t.Fatalf("the Tenant's Secrets %v do not include the key and snapshot Secrets %v its status reports", owned, reported)
+	}
 	if err := k.Delete(context.Background(), s.tenant); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "Tenant gone", func() error { return isGone(s.tenant) })
-	var left corev1.SecretList
-	if err := k.List(context.Background(), &left, client.InNamespace(operatorNamespace), client.MatchingLabels{snapshot.LabelTenantUID: uid}); err != nil {
-		t.Fatal(err)
-	}
-	if len(left.Items) != 0 {
-		t.Errorf("%d Secrets of the deleted Tenant are left", len(left.Items))
+	if left := secretsOf(t, s.tenant); len(left) != 0 {
+		t.Errorf("Secrets of the deleted Tenant are left: %v", left)
 	}
 	waitCondition(t, s.connection, metav1.ConditionFalse, identityv1alpha1.ReasonTenantNotFound)
 	waitCondition(t, s.client, metav1.ConditionFalse, identityv1alpha1.ReasonTenantNotFound)
+}
+
+// secretsOf lists every Secret of the operator's namespace and names those that belong
+// to tenant by any mark: its UID in their name or a label, or its name in their
+// annotation.
+func secretsOf(t *testing.T, tenant *identityv1alpha1.Tenant) []string {
+	t.Helper()
+	var all corev1.SecretList
+	if err := k.List(context.Background(), &all, client.InNamespace(operatorNamespace)); err != nil {
+		t.Fatal(err)
+	}
+	uid := string(tenant.UID)
+	var names []string
+	for _, sec := range all.Items {
+		if strings.Contains(sec.Name, uid) || slices.Contains(slices.Collect(maps.Values(sec.Labels)), uid) ||
+			sec.Annotations[snapshot.AnnotationTenant] == tenant.Namespace+"/"+tenant.Name {
+			names = append(names, sec.Name)
+		}
+	}
+	return names
+}
+
+// isSubset reports whether every element of sub is in set.
+func isSubset(sub, set []string) bool {
+	return !slices.ContainsFunc(sub, func(e string) bool { return !slices.Contains(set, e) })
 }
 
 // TestRestartChangesNothing restarts the controller on a converged cluster: no key is
