@@ -268,14 +268,20 @@ func waitCondition(t *testing.T, o client.Object, status metav1.ConditionStatus,
 }
 
 // poke makes the controller reconcile a Tenant now, as a timed requeue would after a
-// step of the fake clock.
+// step of the fake clock, and waits until it has: it changes the display name, a new
+// generation, which only a reconcile that read it reports as observed.
 func poke(t *testing.T, tenant *identityv1alpha1.Tenant) {
 	t.Helper()
 	update(t, tenant, func(tn *identityv1alpha1.Tenant) {
-		if tn.Annotations == nil {
-			tn.Annotations = map[string]string{}
+		tn.Spec.DisplayName = "poked at " + strconv.FormatInt(time.Now().UnixNano(), 10)
+	})
+	poked := tenant.Generation
+	eventually(t, "the reconcile of the poke", func() error {
+		get(t, tenant)
+		if tenant.Status.ObservedGeneration < poked {
+			return fmt.Errorf("observedGeneration %d, poked generation %d", tenant.Status.ObservedGeneration, poked)
 		}
-		tn.Annotations["test.gatehouse.dev/poke"] = strconv.FormatInt(time.Now().UnixNano(), 10)
+		return nil
 	})
 }
 
