@@ -700,15 +700,14 @@ func TestRestartChangesNothing(t *testing.T) {
 	// Let everything settle, including the other tests' objects.
 	waitIdle(t)
 
-	reconciles := metricValue("controller_runtime_reconcile_total", "controller", "tenant")
-	restartManager(t)
+	reconciled, err := reconcileCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Idle, the stopping manager writes nothing: every write counted is the new one's.
 	writes.Store(0)
-	eventually(t, "the new manager reconciles", func() error {
-		if metricValue("controller_runtime_reconcile_total", "controller", "tenant") <= reconciles {
-			return fmt.Errorf("no Tenant reconciled yet")
-		}
-		return nil
-	})
+	restartManager(t)
+	waitReconciledSince(t, reconciled)
 	waitIdle(t)
 	if n := writes.Load(); n != 0 {
 		t.Errorf("the second pass made %d writes, want 0", n)
@@ -724,24 +723,103 @@ func TestRestartChangesNothing(t *testing.T) {
 	}
 }
 
-// waitIdle waits until every controller's queue is empty and no reconcile runs, twice
-// in a row a second apart.
-func waitIdle(t *testing.T) {
-	t.Helper()
-	quiet := 0
-	eventually(t, "controllers idle", func() error {
-		for _, c := range []string{"tenant", "connection", "api", "client"} {
-			if metricValue("workqueue_depth", "name", c) > 0 || metricValue("controller_runtime_active_workers", "controller", c) > 0 {
-				quiet = 0
-				return fmt.Errorf("%s is busy", c)
-			}
+// reconcilers are the controllers by name, each with a list of the kind it reconciles.
+var reconcilers = []struct {
+	name string
+	list func() client.ObjectList
+}{
+	{"tenant", func() client.ObjectList { return &identityv1alpha1.TenantList{} }},
+	{"connection", func() client.ObjectList { return &identityv1alpha1.ConnectionList{} }},
+	{"api", func() client.ObjectList { return &identityv1alpha1.APIList{} }},
+	{"client", func() client.ObjectList { return &identityv1alpha1.ClientList{} }},
+}
+
+// reconcileCounts reads how many reconciles each controller has finished.
+func reconcileCounts() (map[string]float64, error) {
+	counts := map[string]float64{}
+	for _, r := range reconcilers {
+		n, err := metricValue("controller_runtime_reconcile_total", "controller", r.name)
+		if err != nil {
+			return nil, err
 		}
-		if quiet++; quiet < 2 {
-			time.Sleep(time.Second)
-			return fmt.Errorf("checking again")
+		counts[r.name] = n
+	}
+	return counts, nil
+}
+
+// waitReconciledSince waits until every controller has finished, since it had finished
+// earlier[name], at least one reconcile for each object of its kind: a new manager
+// reconciles every object once.
+func waitReconciledSince(t *testing.T, earlier map[string]float64) {
+	t.Helper()
+	eventually(t, "the new manager reconciles every object", func() error {
+		now, err := reconcileCounts()
+		if err != nil {
+			return err
+		}
+		for _, r := range reconcilers {
+			list := r.list()
+			if err := k.List(context.Background(), list); err != nil {
+				return err
+			}
+			if objects, done := meta.LenList(list), now[r.name]-earlier[r.name]; done < float64(objects) {
+				return fmt.Errorf("%s: %v reconciles for %d objects", r.name, done, objects)
+			}
 		}
 		return nil
 	})
+}
+
+// waitIdle waits until no controller has a request queued or a reconcile running, and
+// none finished a reconcile or wrote during a second of watching.
+func waitIdle(t *testing.T) {
+	t.Helper()
+	eventually(t, "controllers idle", func() error {
+		before, err := readActivity()
+		if err != nil {
+			return err
+		}
+		time.Sleep(time.Second)
+		after, err := readActivity()
+		if err != nil {
+			return err
+		}
+		if after != before {
+			return fmt.Errorf("the controllers went on: %+v, a second later %+v", before, after)
+		}
+		return nil
+	})
+}
+
+// activity is what the controllers have done so far.
+type activity struct {
+	reconciles float64
+	writes     int64
+}
+
+// readActivity reads the controllers' activity, and is an error while one of them has a
+// request queued or a reconcile running, or when its metrics cannot be read.
+func readActivity() (activity, error) {
+	a := activity{writes: writes.Load()}
+	for _, r := range reconcilers {
+		for _, busy := range []struct{ metric, label string }{
+			{"workqueue_depth", "name"}, {"controller_runtime_active_workers", "controller"},
+		} {
+			n, err := metricValue(busy.metric, busy.label, r.name)
+			if err != nil {
+				return activity{}, err
+			}
+			if n > 0 {
+				return activity{}, fmt.Errorf("%s is busy: %s %v", r.name, busy.metric, n)
+			}
+		}
+		n, err := metricValue("controller_runtime_reconcile_total", "controller", r.name)
+		if err != nil {
+			return activity{}, err
+		}
+		a.reconciles += n
+	}
+	return a, nil
 }
 
 // watchKeyRemoval watches the Secrets of tenant in the operator's namespace until the

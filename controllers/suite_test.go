@@ -353,13 +353,15 @@ func events(t *testing.T, o client.Object, reason string) []string {
 	return notes
 }
 
-// metricValue sums a controller-runtime metric over the series whose label has value.
-func metricValue(name, label, value string) float64 {
+// metricValue sums a controller-runtime metric over the series whose label has value;
+// it is an error when the metrics cannot be gathered or no such series exists.
+func metricValue(name, label, value string) (float64, error) {
 	families, err := metrics.Registry.Gather()
 	if err != nil {
-		return -1
+		return 0, fmt.Errorf("gathering the metrics: %w", err)
 	}
 	var sum float64
+	found := false
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
@@ -367,10 +369,14 @@ func metricValue(name, label, value string) float64 {
 		for _, m := range f.GetMetric() {
 			if labelIs(m, label, value) {
 				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				found = true
 			}
 		}
 	}
-	return sum
+	if !found {
+		return 0, fmt.Errorf("no metric %s{%s=%q}", name, label, value)
+	}
+	return sum, nil
 }
 
 func labelIs(m *dto.Metric, name, value string) bool {
