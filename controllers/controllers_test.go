@@ -21,6 +21,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -325,12 +326,9 @@ func TestKeyRotation(t *testing.T) {
 	// The previous key stays for the longest token lifetime (the API's 2h).
 	fakeClock.Step(time.Hour + 59*time.Minute)
 	poke(t, tenant)
-	expect("k1 still previous", func(states []string) error {
-		if len(states) != 3 || states[0] != k1+"=previous" {
-			return fmt.Errorf("keys %v, want %s still previous", states, k1)
-		}
-		return nil
-	})
+	if states := keyStates(tenant); len(states) != 3 || states[0] != k1+"=previous" {
+		t.Fatalf("keys %v after the reconcile at 1h59m, want %s still previous", states, k1)
+	}
 	removal := watchKeyRemoval(t, tenant, k1)
 	fakeClock.Step(time.Minute)
 	poke(t, tenant)
@@ -346,7 +344,7 @@ func TestKeyRotation(t *testing.T) {
 
 	// A manual rotation makes the published next key current at once.
 	update(t, tenant, func(tn *identityv1alpha1.Tenant) {
-		tn.Annotations[identityv1alpha1.RotateKeysAnnotation] = "2026-01-01T12:00"
+		metav1.SetMetaDataAnnotation(&tn.ObjectMeta, identityv1alpha1.RotateKeysAnnotation, "2026-01-01T12:00")
 	})
 	expect("manual rotation", func(states []string) error {
 		if len(states) != 3 || states[0] != k2+"=previous" || states[1] != k3+"=current" || !strings.HasSuffix(states[2], "=next") {
@@ -365,7 +363,7 @@ func TestKeyRotation(t *testing.T) {
 	// later: keys made current in one second would not be ordered.
 	k4 := strings.TrimSuffix(keyStates(tenant)[2], "=next")
 	update(t, tenant, func(tn *identityv1alpha1.Tenant) {
-		tn.Annotations[identityv1alpha1.RotateKeysAnnotation] = "2026-01-01T12:00:00.5"
+		metav1.SetMetaDataAnnotation(&tn.ObjectMeta, identityv1alpha1.RotateKeysAnnotation, "2026-01-01T12:00:00.5")
 	})
 	eventually(t, "the second rotation is acted on", func() error {
 		get(t, tenant)
@@ -642,24 +640,54 @@ func TestClientSecretRotatesWhenItsSecretIsDeleted(t *testing.T) {
 	})
 }
 
+// TestTenantDeletionCleansUp deletes a Tenant: none of the Secrets of the operator's
+// namespace is left that belongs to it, whether or not it carries the label the
+// finalizer deletes by.
 func TestTenantDeletionCleansUp(t *testing.T) {
 	s := newSample(t, nil)
 	waitReady(t, s.objects()...)
 	get(t, s.tenant)
-	uid := string(s.tenant.UID)
+	reported := []string{snapshot.SecretName(string(s.tenant.UID), 0)}
+	for _, key := range s.tenant.Status.Keys {
+		reported = append(reported, keys.SecretName(string(s.tenant.UID), key.KID))
+	}
+	if owned := secretsOf(t, s.tenant); !isSubset(reported, owned) {
+		t.Fatalf("the Tenant's Secrets %v do not include the key and snapshot Secrets %v its status reports", owned, reported)
+	}
 	if err := k.Delete(context.Background(), s.tenant); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "Tenant gone", func() error { return isGone(s.tenant) })
-	var left corev1.SecretList
-	if err := k.List(context.Background(), &left, client.InNamespace(operatorNamespace), client.MatchingLabels{snapshot.LabelTenantUID: uid}); err != nil {
-		t.Fatal(err)
-	}
-	if len(left.Items) != 0 {
-		t.Errorf("%d Secrets of the deleted Tenant are left", len(left.Items))
+	if left := secretsOf(t, s.tenant); len(left) != 0 {
+		t.Errorf("Secrets of the deleted Tenant are left: %v", left)
 	}
 	waitCondition(t, s.connection, metav1.ConditionFalse, identityv1alpha1.ReasonTenantNotFound)
 	waitCondition(t, s.client, metav1.ConditionFalse, identityv1alpha1.ReasonTenantNotFound)
+}
+
+// secretsOf lists every Secret of the operator's namespace and names those that belong
+// to tenant by any mark: its UID in their name or a label, or its name in their
+// annotation.
+func secretsOf(t *testing.T, tenant *identityv1alpha1.Tenant) []string {
+	t.Helper()
+	var all corev1.SecretList
+	if err := k.List(context.Background(), &all, client.InNamespace(operatorNamespace)); err != nil {
+		t.Fatal(err)
+	}
+	uid := string(tenant.UID)
+	var names []string
+	for _, sec := range all.Items {
+		if strings.Contains(sec.Name, uid) || slices.Contains(slices.Collect(maps.Values(sec.Labels)), uid) ||
+			sec.Annotations[snapshot.AnnotationTenant] == tenant.Namespace+"/"+tenant.Name {
+			names = append(names, sec.Name)
+		}
+	}
+	return names
+}
+
+// isSubset reports whether every element of sub is in set.
+func isSubset(sub, set []string) bool {
+	return !slices.ContainsFunc(sub, func(e string) bool { return !slices.Contains(set, e) })
 }
 
 // TestRestartChangesNothing restarts the controller on a converged cluster: no key is
@@ -672,15 +700,14 @@ func TestRestartChangesNothing(t *testing.T) {
 	// Let everything settle, including the other tests' objects.
 	waitIdle(t)
 
-	reconciles := metricValue("controller_runtime_reconcile_total", "controller", "tenant")
-	restartManager(t)
+	reconciled, err := reconcileCounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Idle, the stopping manager writes nothing: every write counted is the new one's.
 	writes.Store(0)
-	eventually(t, "the new manager reconciles", func() error {
-		if metricValue("controller_runtime_reconcile_total", "controller", "tenant") <= reconciles {
-			return fmt.Errorf("no Tenant reconciled yet")
-		}
-		return nil
-	})
+	restartManager(t)
+	waitReconciledSince(t, reconciled)
 	waitIdle(t)
 	if n := writes.Load(); n != 0 {
 		t.Errorf("the second pass made %d writes, want 0", n)
@@ -696,24 +723,103 @@ func TestRestartChangesNothing(t *testing.T) {
 	}
 }
 
-// waitIdle waits until every controller's queue is empty and no reconcile runs, twice
-// in a row a second apart.
-func waitIdle(t *testing.T) {
-	t.Helper()
-	quiet := 0
-	eventually(t, "controllers idle", func() error {
-		for _, c := range []string{"tenant", "connection", "api", "client"} {
-			if metricValue("workqueue_depth", "name", c) > 0 || metricValue("controller_runtime_active_workers", "controller", c) > 0 {
-				quiet = 0
-				return fmt.Errorf("%s is busy", c)
-			}
+// reconcilers are the controllers by name, each with a list of the kind it reconciles.
+var reconcilers = []struct {
+	name string
+	list func() client.ObjectList
+}{
+	{"tenant", func() client.ObjectList { return &identityv1alpha1.TenantList{} }},
+	{"connection", func() client.ObjectList { return &identityv1alpha1.ConnectionList{} }},
+	{"api", func() client.ObjectList { return &identityv1alpha1.APIList{} }},
+	{"client", func() client.ObjectList { return &identityv1alpha1.ClientList{} }},
+}
+
+// reconcileCounts reads how many reconciles each controller has finished.
+func reconcileCounts() (map[string]float64, error) {
+	counts := map[string]float64{}
+	for _, r := range reconcilers {
+		n, err := metricValue("controller_runtime_reconcile_total", "controller", r.name)
+		if err != nil {
+			return nil, err
 		}
-		if quiet++; quiet < 2 {
-			time.Sleep(time.Second)
-			return fmt.Errorf("checking again")
+		counts[r.name] = n
+	}
+	return counts, nil
+}
+
+// waitReconciledSince waits until every controller has finished, since it had finished
+// earlier[name], at least one reconcile for each object of its kind: a new manager
+// reconciles every object once.
+func waitReconciledSince(t *testing.T, earlier map[string]float64) {
+	t.Helper()
+	eventually(t, "the new manager reconciles every object", func() error {
+		now, err := reconcileCounts()
+		if err != nil {
+			return err
+		}
+		for _, r := range reconcilers {
+			list := r.list()
+			if err := k.List(context.Background(), list); err != nil {
+				return err
+			}
+			if objects, done := meta.LenList(list), now[r.name]-earlier[r.name]; done < float64(objects) {
+				return fmt.Errorf("%s: %v reconciles for %d objects", r.name, done, objects)
+			}
 		}
 		return nil
 	})
+}
+
+// waitIdle waits until no controller has a request queued or a reconcile running, and
+// none finished a reconcile or wrote during a second of watching.
+func waitIdle(t *testing.T) {
+	t.Helper()
+	eventually(t, "controllers idle", func() error {
+		before, err := readActivity()
+		if err != nil {
+			return err
+		}
+		time.Sleep(time.Second)
+		after, err := readActivity()
+		if err != nil {
+			return err
+		}
+		if after != before {
+			return fmt.Errorf("the controllers went on: %+v, a second later %+v", before, after)
+		}
+		return nil
+	})
+}
+
+// activity is what the controllers have done so far.
+type activity struct {
+	reconciles float64
+	writes     int64
+}
+
+// readActivity reads the controllers' activity, and is an error while one of them has a
+// request queued or a reconcile running, or when its metrics cannot be read.
+func readActivity() (activity, error) {
+	a := activity{writes: writes.Load()}
+	for _, r := range reconcilers {
+		for _, busy := range []struct{ metric, label string }{
+			{"workqueue_depth", "name"}, {"controller_runtime_active_workers", "controller"},
+		} {
+			n, err := metricValue(busy.metric, busy.label, r.name)
+			if err != nil {
+				return activity{}, err
+			}
+			if n > 0 {
+				return activity{}, fmt.Errorf("%s is busy: %s %v", r.name, busy.metric, n)
+			}
+		}
+		n, err := metricValue("controller_runtime_reconcile_total", "controller", r.name)
+		if err != nil {
+			return activity{}, err
+		}
+		a.reconciles += n
+	}
+	return a, nil
 }
 
 // watchKeyRemoval watches the Secrets of tenant in the operator's namespace until the

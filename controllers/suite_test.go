@@ -268,14 +268,20 @@ func waitCondition(t *testing.T, o client.Object, status metav1.ConditionStatus,
 }
 
 // poke makes the controller reconcile a Tenant now, as a timed requeue would after a
-// step of the fake clock.
+// step of the fake clock, and waits until it has: it changes the display name, a new
+// generation, which only a reconcile that read it reports as observed.
 func poke(t *testing.T, tenant *identityv1alpha1.Tenant) {
 	t.Helper()
 	update(t, tenant, func(tn *identityv1alpha1.Tenant) {
-		if tn.Annotations == nil {
-			tn.Annotations = map[string]string{}
+		tn.Spec.DisplayName = "poked at " + strconv.FormatInt(time.Now().UnixNano(), 10)
+	})
+	poked := tenant.Generation
+	eventually(t, "the reconcile of the poke", func() error {
+		get(t, tenant)
+		if tenant.Status.ObservedGeneration < poked {
+			return fmt.Errorf("observedGeneration %d, poked generation %d", tenant.Status.ObservedGeneration, poked)
 		}
-		tn.Annotations["test.gatehouse.dev/poke"] = strconv.FormatInt(time.Now().UnixNano(), 10)
+		return nil
 	})
 }
 
@@ -347,13 +353,15 @@ func events(t *testing.T, o client.Object, reason string) []string {
 	return notes
 }
 
-// metricValue sums a controller-runtime metric over the series whose label has value.
-func metricValue(name, label, value string) float64 {
+// metricValue sums a controller-runtime metric over the series whose label has value;
+// it is an error when the metrics cannot be gathered or no such series exists.
+func metricValue(name, label, value string) (float64, error) {
 	families, err := metrics.Registry.Gather()
 	if err != nil {
-		return -1
+		return 0, fmt.Errorf("gathering the metrics: %w", err)
 	}
 	var sum float64
+	found := false
 	for _, f := range families {
 		if f.GetName() != name {
 			continue
@@ -361,10 +369,14 @@ func metricValue(name, label, value string) float64 {
 		for _, m := range f.GetMetric() {
 			if labelIs(m, label, value) {
 				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+				found = true
 			}
 		}
 	}
-	return sum
+	if !found {
+		return 0, fmt.Errorf("no metric %s{%s=%q}", name, label, value)
+	}
+	return sum, nil
 }
 
 func labelIs(m *dto.Metric, name, value string) bool {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -267,6 +268,16 @@ func (r *replica) count(key string) int {
 	return n
 }
 
+// counts are every count r holds, by key.
+func (r *replica) counts() map[string]int {
+	entries, _, _ := r.local.Page("", 1_000)
+	out := map[string]int{}
+	for _, e := range entries {
+		out[e.Key] = e.N
+	}
+	return out
+}
+
 func (r *replica) metric(result string) float64 {
 	return value(r.metrics.messages.WithLabelValues(result))
 }
@@ -284,10 +295,13 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 
 func TestOpsReachPeersAndAreNotSentOn(t *testing.T) {
 	key := newKey()
-	a, b, c := newReplica(t, key), newReplica(t, key), newReplica(t, key)
+	a, b, c, d := newReplica(t, key), newReplica(t, key), newReplica(t, key), newReplica(t, key)
 	a.SetPeers([]string{b.addr, c.addr})
 	b.SetPeers([]string{a.addr, c.addr})
-	// c knows no peer: what it receives must not be sent on.
+	// d is c's peer only: what c receives from a and b, alice's counts and her reset,
+	// must not be sent on to it. d counts alice on its own.
+	c.SetPeers([]string{d.addr})
+	mustAdd(t, d, "alice", 1, perMinute)
 
 	for range 3 {
 		mustAdd(t, a, "alice", 1, perMinute)
@@ -305,11 +319,14 @@ func TestOpsReachPeersAndAreNotSentOn(t *testing.T) {
 	if n := b.count("bob"); n != 1 {
 		t.Errorf("bob = %d after alice's reset, want 1", n)
 	}
-	if sent := c.metric(resultSent); sent != 0 {
-		t.Errorf("c, which has no peers, sent %v messages", sent)
-	}
 	if got := a.metric(resultReceived) + b.metric(resultReceived); got == 0 {
 		t.Error("no message received between a and b")
+	}
+	// c's own count goes to d after anything c would have sent on: one queue per peer.
+	mustAdd(t, c, "carol", 1, perMinute)
+	waitFor(t, "carol, counted on c, reaches d", func() bool { return d.count("carol") == 1 })
+	if got, want := d.counts(), map[string]int{"alice": 1, "carol": 1}; !maps.Equal(got, want) {
+		t.Errorf("d, c's peer, counts %v, want %v (its own alice, c's own carol): c sent on what it received", got, want)
 	}
 }
 
