@@ -1,6 +1,8 @@
 package tokenserver
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"slices"
 
@@ -34,14 +36,28 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request, t *store.Tena
 	if !allowMethods(w, r, http.MethodGet) {
 		return result{outcome: "method_not_allowed"}
 	}
+	w.Header().Set("Cache-Control", publicCacheControl)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(t.Discovery(encodeDiscovery)) //nolint:gosec // G705: JSON encoded from the view, served as JSON, not HTML
+	return result{outcome: "success"}
+}
+
+// encodeDiscovery is the JSON of a view's discovery document, as writeJSON writes it.
+func encodeDiscovery(t *store.Tenant) []byte {
+	var body bytes.Buffer
+	// A document of strings cannot fail to encode.
+	_ = json.NewEncoder(&body).Encode(discoveryOf(t))
+	return body.Bytes()
+}
+
+func discoveryOf(t *store.Tenant) discoveryDocument {
 	iss := t.Issuer()
 	scopes := slices.Clone(oidcScopes)
 	for _, api := range t.Snapshot.APIs {
 		scopes = append(scopes, api.Scopes...)
 	}
 	slices.Sort(scopes[len(oidcScopes):])
-	w.Header().Set("Cache-Control", publicCacheControl)
-	writeJSON(w, http.StatusOK, discoveryDocument{
+	return discoveryDocument{
 		Issuer:           iss,
 		TokenEndpoint:    snapshot.TokenURL(iss),
 		UserinfoEndpoint: snapshot.UserinfoURL(iss),
@@ -56,8 +72,7 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request, t *store.Tena
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "azp",
 			"name", "preferred_username", "email", "email_verified", "groups"},
 		ServiceName: t.Snapshot.DisplayName,
-	})
-	return result{outcome: "success"}
+	}
 }
 
 func (s *Server) jwks(w http.ResponseWriter, r *http.Request, t *store.Tenant) result {

@@ -1,6 +1,7 @@
 package tokenserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
@@ -461,6 +464,51 @@ func TestUserinfoRefusals(t *testing.T) {
 			t.Errorf("expired token: %d %v", resp.StatusCode, resp.Header)
 		}
 	})
+}
+
+// TestDiscoveryIsEncodedOncePerView checks that the discovery document a view serves,
+// encoded once, is the bytes the handler encoded on every request before, and that a new
+// view of the Tenant serves its own.
+func TestDiscoveryIsEncodedOncePerView(t *testing.T) {
+	ts := newTestServer(t)
+	discovery := func(view *store.Tenant) (served, encodedPerRequest []byte) {
+		req, _ := http.NewRequest(http.MethodGet, ts.url+"/"+snapshot.PathOpenIDConfiguration, nil)
+		if view.Snapshot.Domain != "" {
+			req.Host = view.Snapshot.Domain
+		} else {
+			req.URL.Path = "/" + view.Name + "/" + snapshot.PathOpenIDConfiguration
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		served, _ = io.ReadAll(resp.Body)
+		rec := httptest.NewRecorder()
+		writeJSON(rec, http.StatusOK, discoveryOf(view))
+		if got, want := resp.Header.Get("Content-Type"), rec.Header().Get("Content-Type"); got != want {
+			t.Errorf("%s: Content-Type %q, want %q", view.Name, got, want)
+		}
+		return served, rec.Body.Bytes()
+	}
+	for _, uid := range []string{"uid-acme", "uid-beta", "uid-dom"} {
+		view := ts.store.ByUID(uid)
+		for range 2 {
+			if served, want := discovery(view); !bytes.Equal(served, want) {
+				t.Errorf("%s: discovery\n%s\nwant\n%s", view.Name, served, want)
+			}
+		}
+	}
+
+	changed := withIssuer(ts.acme, ts.acme.Snapshot.Issuer)
+	changed.Snapshot.DisplayName = "Acme, renamed"
+	changed.Snapshot.APIs = append(slices.Clone(changed.Snapshot.APIs), snapshot.API{Name: "new", Identifier: "https://new.example/",
+		Algorithm: "RS256", Scopes: []string{"new:scope"}})
+	ts.store.Publish([]*store.Tenant{changed.View(t), ts.beta.View(t), ts.dom.View(t)})
+	served, want := discovery(ts.store.ByUID("uid-acme"))
+	if !bytes.Equal(served, want) || !bytes.Contains(served, []byte("new:scope")) || !bytes.Contains(served, []byte("Acme, renamed")) {
+		t.Errorf("discovery of the new view\n%s\nwant\n%s", served, want)
+	}
 }
 
 func TestDiscoveryAndJWKS(t *testing.T) {

@@ -277,12 +277,10 @@ func (s *Server) issue(t *store.Tenant, client *snapshot.Client, api *store.API,
 	resp := &tokenResponse{AccessToken: accessToken, TokenType: "Bearer", ExpiresIn: int64(lifetime / time.Second), Scope: scope}
 	if openid {
 		idClaims := userClaims(identity, scopes)
-		for name, v := range map[string]any{
-			"iss": claims.Issuer, "sub": claims.Subject, "aud": client.ClientID, "azp": client.ClientID,
-			"iat": claims.IssuedAt, "exp": now.Add(t.Snapshot.IDTokenLifetime).Unix(), "auth_time": claims.IssuedAt,
-		} {
-			idClaims[name] = v
-		}
+		idClaims["iss"], idClaims["sub"] = claims.Issuer, claims.Subject
+		idClaims["aud"], idClaims["azp"] = client.ClientID, client.ClientID
+		idClaims["iat"], idClaims["auth_time"] = claims.IssuedAt, claims.IssuedAt
+		idClaims["exp"] = now.Add(t.Snapshot.IDTokenLifetime).Unix()
 		if resp.IDToken, err = t.Signer.SignIDToken(idClaims); err != nil {
 			return nil, err
 		}

@@ -130,6 +130,9 @@ func (a Audience) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON reads a string or an array of strings.
 func (a *Audience) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '[' { // not a string: skip the failed attempt below
+		return json.Unmarshal(b, (*[]string)(a))
+	}
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {
 		*a = Audience{one}

@@ -148,7 +148,8 @@ func (s *Store) Route(host, path string) (t *Tenant, rest string, ok bool) {
 	if t, ok := r.byDomain[domainKey(host)]; ok {
 		return t, strings.TrimPrefix(path, "/"), true
 	}
-	ns, after, ok := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	path = strings.TrimPrefix(path, "/")
+	ns, after, ok := strings.Cut(path, "/")
 	if !ok {
 		return nil, "", false
 	}
@@ -156,7 +157,8 @@ func (s *Store) Route(host, path string) (t *Tenant, rest string, ok bool) {
 	if !ok {
 		return nil, "", false
 	}
-	t, ok = r.byPath[ns+"/"+name]
+	// path begins with "<namespace>/<name>", the key, without building it.
+	t, ok = r.byPath[path[:len(ns)+1+len(name)]]
 	return t, rest, ok
 }
 

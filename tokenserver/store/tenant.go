@@ -6,6 +6,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -38,6 +39,14 @@ type Tenant struct {
 	// contentHash and keyVersions tell whether the Secrets a view was built from changed.
 	contentHash string
 	keyVersions map[string]string
+
+	// userinfoURL is built once; see UserinfoURL.
+	userinfoURL string
+	// discovery is the view's discovery document, encoded on first use; see Discovery.
+	discovery struct {
+		once sync.Once
+		body []byte
+	}
 }
 
 // API is an audience with the signer of its tokens.
@@ -53,7 +62,15 @@ type API struct {
 func (t *Tenant) Issuer() string { return t.Snapshot.Issuer }
 
 // UserinfoURL is the audience that lets an access token call userinfo.
-func (t *Tenant) UserinfoURL() string { return snapshot.UserinfoURL(t.Snapshot.Issuer) }
+func (t *Tenant) UserinfoURL() string { return t.userinfoURL }
+
+// Discovery is the view's discovery document, which encode writes on the first call:
+// the document depends on the view alone, so every request of a view serves the same
+// bytes.
+func (t *Tenant) Discovery(encode func(*Tenant) []byte) []byte {
+	t.discovery.once.Do(func() { t.discovery.body = encode(t) })
+	return t.discovery.body
+}
 
 // KeyMaterial is the PKCS#8 PEM of signing-key Secrets, by Secret name.
 type KeyMaterial map[string][]byte
@@ -62,13 +79,14 @@ type KeyMaterial map[string][]byte
 // connectors are the snapshot's connectors by Connection name (see connectorCache).
 func NewTenant(snap *snapshot.Snapshot, keys KeyMaterial, connectors map[string]connector.Connector, now time.Time) (*Tenant, error) {
 	t := &Tenant{
-		Name:       snap.Tenant.Namespace + "/" + snap.Tenant.Name,
-		Snapshot:   snap,
-		Clients:    make(map[string]*snapshot.Client, len(snap.Clients)),
-		APIs:       make(map[string]*API, len(snap.APIs)),
-		Connectors: connectors,
-		PublicKeys: make(map[string]jose.JSONWebKey, len(snap.Keys)),
-		LoadedAt:   now,
+		Name:        snap.Tenant.Namespace + "/" + snap.Tenant.Name,
+		Snapshot:    snap,
+		Clients:     make(map[string]*snapshot.Client, len(snap.Clients)),
+		APIs:        make(map[string]*API, len(snap.APIs)),
+		Connectors:  connectors,
+		PublicKeys:  make(map[string]jose.JSONWebKey, len(snap.Keys)),
+		LoadedAt:    now,
+		userinfoURL: snapshot.UserinfoURL(snap.Issuer),
 	}
 	if err := t.loadKeys(keys); err != nil {
 		return nil, err
