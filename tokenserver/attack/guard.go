@@ -70,26 +70,20 @@ type Guard struct {
 	mu sync.Mutex
 	// inFlight are, by key, this replica's attempts that reserved a failure of it and
 	// whose outcome is not known yet.
-	inFlight map[string]*inFlight
+	inFlight map[string]inFlight
 }
 
 // inFlight are the attempts of one key that reserved a failure and have not resolved.
 type inFlight struct {
 	n int
-	// resolved is closed, and replaced, whenever one of them resolves.
+	// resolved, made for the first attempt that waits, is closed when one of them
+	// resolves.
 	resolved chan struct{}
-}
-
-func (f *inFlight) count() int {
-	if f == nil {
-		return 0
-	}
-	return f.n
 }
 
 // NewGuard returns a Guard counting in counters, reading time from now.
 func NewGuard(counters Counters, now func() time.Time) *Guard {
-	g := &Guard{counters: counters, now: now, unblocks: unblocks{applied: map[string]string{}}, inFlight: map[string]*inFlight{}}
+	g := &Guard{counters: counters, now: now, unblocks: unblocks{applied: map[string]string{}}, inFlight: map[string]inFlight{}}
 	g.shared, _ = counters.(Shared)
 	return g
 }
@@ -166,9 +160,13 @@ func (g *Guard) check(limits []limited) (*Block, <-chan struct{}) {
 		n, expires := g.counters.Get(lim.key, lim.limit)
 		own := g.inFlight[lim.key]
 		switch {
-		case n-own.count() >= lim.limit.MaxAttempts:
+		case n-own.n >= lim.limit.MaxAttempts:
 			b = g.blockedBy(b, lim, expires)
 		case n >= lim.limit.MaxAttempts && resolved == nil:
+			if own.resolved == nil {
+				own.resolved = make(chan struct{})
+				g.inFlight[lim.key] = own
+			}
 			resolved = own.resolved
 		}
 	}
@@ -202,11 +200,8 @@ func (g *Guard) reserve(limits []limited) (a *Attempt, b *Block, overtaken bool)
 	}
 	for _, lim := range a.limits {
 		f := g.inFlight[lim.key]
-		if f == nil {
-			f = &inFlight{resolved: make(chan struct{})}
-			g.inFlight[lim.key] = f
-		}
 		f.n++
+		g.inFlight[lim.key] = f
 	}
 	return a, nil, false
 }
@@ -246,12 +241,13 @@ func (g *Guard) resolved(limits []limited) {
 	defer g.mu.Unlock()
 	for _, lim := range limits {
 		f := g.inFlight[lim.key]
-		f.n--
-		close(f.resolved)
-		if f.n == 0 {
+		if f.resolved != nil {
+			close(f.resolved)
+		}
+		if f.n--; f.n == 0 {
 			delete(g.inFlight, lim.key)
 		} else {
-			f.resolved = make(chan struct{})
+			g.inFlight[lim.key] = inFlight{n: f.n}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -148,12 +149,6 @@ func canceled() context.Context {
 	return ctx
 }
 
-// waits reports whether an attempt of l would wait for attempts in flight.
-func waits(g *Guard, l Login) bool {
-	_, _, err := g.Begin(canceled(), testPolicy, l)
-	return err != nil
-}
-
 // beginUpToTheLimit begins as many attempts of l as the brute-force limit allows.
 func beginUpToTheLimit(t *testing.T, g *Guard, l Login) []*Attempt {
 	t.Helper()
@@ -186,9 +181,6 @@ func TestGuardConcurrentAttemptsWaitForThoseInFlight(t *testing.T) {
 			g, _ := newTestGuard()
 			alice := login("alice", "192.0.2.1")
 			inFlight := beginUpToTheLimit(t, g, alice)
-			if !waits(g, alice) {
-				t.Fatal("an attempt past the attempts in flight does not wait")
-			}
 			const waiting = 5
 			type result struct {
 				a   *Attempt
@@ -205,11 +197,17 @@ func TestGuardConcurrentAttemptsWaitForThoseInFlight(t *testing.T) {
 					results <- result{a, b, err}
 				}()
 			}
+			awaitWaiter(t, g, UserIPKey(alice))
 			for _, a := range inFlight {
 				tc.resolve(a)
 			}
 			for range waiting {
-				r := <-results
+				var r result
+				select {
+				case r = <-results:
+				case <-time.After(10 * time.Second):
+					t.Fatal("a waiting attempt was not woken when those in flight resolved")
+				}
 				switch {
 				case r.err != nil:
 					t.Errorf("a waiting attempt: %v", r.err)
@@ -221,6 +219,20 @@ func TestGuardConcurrentAttemptsWaitForThoseInFlight(t *testing.T) {
 			}
 		})
 	}
+}
+
+// awaitWaiter returns once an attempt of key waits in Begin for those in flight.
+func awaitWaiter(t *testing.T, g *Guard, key string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); runtime.Gosched() {
+		g.mu.Lock()
+		waiting := g.inFlight[key].resolved != nil
+		g.mu.Unlock()
+		if waiting {
+			return
+		}
+	}
+	t.Fatal("no attempt waits for those in flight")
 }
 
 // TestGuardWaitEndsWithTheRequest: an attempt waiting for those in flight returns its
