@@ -16,6 +16,9 @@ type Metrics struct {
 	countersFull *prometheus.CounterVec
 	// checksRefused counts logins refused by the password-check limiter.
 	checksRefused *prometheus.CounterVec
+	// peerWaits and overruns count what attack protection does across replicas.
+	peerWaits *prometheus.CounterVec
+	overruns  *prometheus.CounterVec
 }
 
 // NewMetrics returns unregistered request metrics; register Collectors.
@@ -48,12 +51,20 @@ func NewMetrics() *Metrics {
 			Name: "gatehouse_tokenserver_password_checks_refused_total",
 			Help: "Logins answered temporarily_unavailable because their tenant had too many password checks at once, by tenant and reason (timeout or queue_full).",
 		}, []string{"tenant", "reason"}),
+		peerWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokenserver_login_peer_waits_total",
+			Help: "Logins that took a failed-login count past this replica's share of its limit (the threshold divided by the replicas), and so waited for the peers' counts before being answered, by tenant.",
+		}, []string{"tenant"}),
+		overruns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokenserver_login_attempts_overrun_total",
+			Help: "Login attempts refused with too_many_attempts after their password check, whatever the password, because the replicas together had reserved more attempts than a limit allows (a burst spread over replicas), by tenant and reason; also counted in gatehouse_tokenserver_login_attempts_blocked_total.",
+		}, []string{"tenant", "reason"}),
 	}
 }
 
 // Collectors are the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts, m.countersFull, m.checksRefused}
+	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts, m.countersFull, m.checksRefused, m.peerWaits, m.overruns}
 }
 
 func (m *Metrics) observe(tenant, endpoint, grant, outcome string, d time.Duration) {

@@ -1,6 +1,7 @@
 package tokenserver
 
 import (
+	"context"
 	"net/http"
 	"net/netip"
 	"time"
@@ -38,13 +39,17 @@ func (s *Server) clientIP(r *http.Request, client *snapshot.Client) (netip.Addr,
 }
 
 // beginLogin applies a new unblock request of the tenant, then asks the guard whether
-// the login may be attempted.
-func (s *Server) beginLogin(t *store.Tenant, client *snapshot.Client, l attack.Login) (*attack.Attempt, *oauthError) {
+// the login may be attempted, waiting while attempts in flight hold the rest of its
+// budget.
+func (s *Server) beginLogin(ctx context.Context, t *store.Tenant, client *snapshot.Client, l attack.Login) (*attack.Attempt, *oauthError) {
 	if u := s.guard.Unblock(l.Tenant, t.Snapshot.Unblock); u != nil {
 		s.log.Info("failed logins unblocked", "tenant", t.Name, "wholeTenant", u.All, "usernames", u.Users)
 	}
-	attempt, block := s.guard.Begin(policyOf(t.Snapshot.AttackProtection), l)
-	if block != nil {
+	attempt, block, err := s.guard.Begin(ctx, policyOf(t.Snapshot.AttackProtection), l)
+	switch {
+	case err != nil:
+		return nil, s.notChecked(t, client, l.Connection, err)
+	case block != nil:
 		return nil, s.blocked(t, client, l, block)
 	}
 	return attempt, nil
@@ -53,10 +58,15 @@ func (s *Server) beginLogin(t *store.Tenant, client *snapshot.Client, l attack.L
 // overrun refuses a checked attempt when a burst over several replicas reserved more
 // attempts than the limit allows; see attack.Attempt.Overrun.
 func (s *Server) overrun(t *store.Tenant, client *snapshot.Client, l attack.Login, attempt *attack.Attempt) *oauthError {
-	if block := attempt.Overrun(); block != nil {
-		return s.blocked(t, client, l, block)
+	if attempt.WaitsForPeers() {
+		s.metrics.peerWaits.WithLabelValues(t.Name).Inc()
 	}
-	return nil
+	block := attempt.Overrun()
+	if block == nil {
+		return nil
+	}
+	s.metrics.overruns.WithLabelValues(t.Name, string(block.Reason)).Inc()
+	return s.blocked(t, client, l, block)
 }
 
 // blocked reports a refused attempt and returns its answer.

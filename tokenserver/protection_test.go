@@ -2,8 +2,10 @@ package tokenserver
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -143,6 +145,51 @@ func TestBruteForceProtection(t *testing.T) {
 	}
 	if got := ts.lockouts(t, attack.ReasonBruteForce); got != 1 {
 		t.Errorf("lockouts %v, want still 1", got)
+	}
+}
+
+// TestConcurrentLogins sends logins of one user from one address all at once: they get
+// what they would get one after another. The right password is never refused, however
+// many attempts are in flight; wrong ones get the threshold's invalid_grant, then
+// too_many_attempts.
+func TestConcurrentLogins(t *testing.T) {
+	const concurrency, threshold = 32, 10
+	tests := []struct {
+		name     string
+		password string // the right one when empty
+		want     map[string]int
+		lockouts float64
+	}{
+		{"the right password", "", map[string]int{"ok": concurrency}, 0},
+		{"a wrong password", "wrong", map[string]int{"invalid_grant": threshold, "too_many_attempts": concurrency - threshold}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := newTestServer(t, loopbackProxy)
+			password := cmp.Or(tc.password, ts.acme.AlicePassword)
+			var mu sync.Mutex
+			got := map[string]int{}
+			var wg sync.WaitGroup
+			for range concurrency {
+				wg.Go(func() {
+					resp, body := ts.login(t, "198.51.100.1", tokentest.Alice, password)
+					outcome, _ := body["error"].(string)
+					if resp.StatusCode == http.StatusOK {
+						outcome = "ok"
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					got[outcome]++
+				})
+			}
+			wg.Wait()
+			if !maps.Equal(got, tc.want) {
+				t.Errorf("%d logins at once: %v, want %v", concurrency, got, tc.want)
+			}
+			if l := ts.lockouts(t, attack.ReasonBruteForce); l != tc.lockouts {
+				t.Errorf("lockouts %v, want %v", l, tc.lockouts)
+			}
+		})
 	}
 }
 

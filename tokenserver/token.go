@@ -96,7 +96,7 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 	if oerr != nil {
 		return nil, oerr
 	}
-	attempt, oerr := s.beginLogin(t, client, login)
+	attempt, oerr := s.beginLogin(r.Context(), t, client, login)
 	if oerr != nil {
 		return nil, oerr
 	}

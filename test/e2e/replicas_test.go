@@ -52,22 +52,50 @@ const (
 	peersKnown        = "gatehouse_tokenserver_peers"
 	messagesReceived  = `gatehouse_tokenserver_peer_messages_total{result="received"}`
 	messagesRejected  = `gatehouse_tokenserver_peer_messages_total{result="rejected"}`
+	peerWaits         = `gatehouse_tokenserver_login_peer_waits_total{tenant="team-replicas/acme"}`
+	overruns          = `gatehouse_tokenserver_login_attempts_overrun_total{reason="brute_force",tenant="team-replicas/acme"}`
 	attemptsThreshold = 10
 )
+
+// total sums a sample over the replicas.
+func total(t *testing.T, replicas []*replica, sample string) float64 {
+	t.Helper()
+	var sum float64
+	for _, r := range replicas {
+		sum += r.metric(t, sample)
+	}
+	return sum
+}
 
 // login posts a password grant to the replica and returns the status and error code
 // (200 and "" for a token). It may run in a goroutine of the test, so it reports a
 // request that got no answer with Errorf, as status 0.
 func (r *replica) login(t *testing.T, creds systemtest.Credentials, username, password string) (int, string) {
 	t.Helper()
-	tokenURL, err := url.Parse(creds["token_url"])
+	return r.loginWith(t, http.DefaultClient, creds, username, password)
+}
+
+// tokenURL is the token endpoint of creds on the replica.
+func (r *replica) tokenURL(t *testing.T, creds systemtest.Credentials) string {
+	t.Helper()
+	u, err := url.Parse(creds["token_url"])
 	if err != nil {
 		t.Errorf("token URL: %v", err)
+		return ""
+	}
+	u.Host = r.addr
+	return u.String()
+}
+
+// loginWith is login through client.
+func (r *replica) loginWith(t *testing.T, client *http.Client, creds systemtest.Credentials, username, password string) (int, string) {
+	t.Helper()
+	tokenURL := r.tokenURL(t, creds)
+	if tokenURL == "" {
 		return 0, ""
 	}
-	tokenURL.Host = r.addr
-	_, _, err = tokenclient.Fetch(context.Background(), http.DefaultClient, tokenclient.Request{
-		Credentials: tokenclient.Credentials{ClientID: creds["client_id"], ClientSecret: creds["client_secret"], TokenURL: tokenURL.String()},
+	_, _, err := tokenclient.Fetch(context.Background(), client, tokenclient.Request{
+		Credentials: tokenclient.Credentials{ClientID: creds["client_id"], ClientSecret: creds["client_secret"], TokenURL: tokenURL},
 		Username:    username, Password: password,
 	})
 	var answer *tokenclient.Error
@@ -101,6 +129,34 @@ func fail(t *testing.T, replicas []*replica, creds systemtest.Credentials, user 
 			return nil
 		})
 	}
+}
+
+// connected returns a client holding n open connections to each replica, so that n
+// requests to one leave at once rather than each after its own handshake.
+func connected(t *testing.T, replicas []*replica, creds systemtest.Credentials, n int) *http.Client {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	t.Cleanup(client.CloseIdleConnections)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, r := range replicas {
+		tokenURL := r.tokenURL(t, creds)
+		for range n {
+			wg.Go(func() {
+				<-start
+				resp, err := client.Get(tokenURL) // any answer opens a connection
+				if err != nil {
+					t.Errorf("connecting to %s: %v", r.name, err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	return client
 }
 
 func expectBlocked(t *testing.T, replicas []*replica, creds systemtest.Credentials, user string) {
@@ -146,11 +202,29 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 		})
 	}
 
+	t.Run("a first login waits for no peer", func(t *testing.T) {
+		// Within its replica's share of the threshold, an attempt is answered at once.
+		for _, r := range replicas {
+			before := r.metric(t, peerWaits)
+			if status, code := r.login(t, creds, user, password); status != http.StatusOK {
+				t.Fatalf("%s: %d %s", r.name, status, code)
+			}
+			if got := r.metric(t, peerWaits); got != before {
+				t.Errorf("%s: %v logins waited for the peer, want %v", r.name, got, before)
+			}
+		}
+	})
+
 	t.Run("failures on both replicas count towards one threshold", func(t *testing.T) {
+		before := total(t, replicas, peerWaits)
 		fail(t, replicas, creds, user, attemptsThreshold)
 		expectBlocked(t, replicas, creds, user)
 		if status, code := a.login(t, creds, user, password); status != http.StatusTooManyRequests {
 			t.Errorf("the right password while locked out: %d %s, want 429", status, code)
+		}
+		// The failures past each replica's share (half the threshold) waited for the peer.
+		if got := total(t, replicas, peerWaits) - before; got != attemptsThreshold/2 {
+			t.Errorf("%v failures waited for the peer, want the %d past the replicas' shares", got, attemptsThreshold/2)
 		}
 	})
 
@@ -184,26 +258,36 @@ func TestReplicasShareAttemptCounts(t *testing.T) {
 
 	t.Run("a simultaneous burst gets no more answers than the threshold", func(t *testing.T) {
 		// 40 guesses at once, half on each replica, land within the broadcast latency:
-		// each replica passes up to the threshold on its own count, but their
-		// reservations meet while the passwords are checked, and an attempt over the
-		// limit is then refused whatever its password.
+		// each replica passes up to the threshold on its own count, but those past its
+		// share wait for the peer's reservations, and an attempt over the limit is then
+		// refused whatever its password: the cross-replica check must have refused some,
+		// or the guesses did not arrive at once.
+		overrunsBefore := total(t, replicas, overruns)
 		const burst = 4 * attemptsThreshold
+		client := connected(t, replicas, creds, burst/len(replicas))
+		start := make(chan struct{})
 		var mu sync.Mutex
 		let := 0
 		var wg sync.WaitGroup
 		for i := range burst {
 			wg.Go(func() {
-				if _, code := replicas[i%2].login(t, creds, "burst@example.com", "wrong"); code == "invalid_grant" {
+				<-start
+				if _, code := replicas[i%2].loginWith(t, client, creds, "burst@example.com", "wrong"); code == "invalid_grant" {
 					mu.Lock()
 					let++
 					mu.Unlock()
 				}
 			})
 		}
+		close(start)
 		wg.Wait()
-		t.Logf("a burst of %d simultaneous guesses over %d replicas: %d answered, the rest refused", burst, len(replicas), let)
+		refused := total(t, replicas, overruns) - overrunsBefore
+		t.Logf("a burst of %d simultaneous guesses over %d replicas: %d answered, %v refused after their password check, the rest before", burst, len(replicas), let, refused)
 		if let > attemptsThreshold {
 			t.Errorf("%d guesses answered, want at most %d", let, attemptsThreshold)
+		}
+		if refused == 0 {
+			t.Error("the cross-replica check refused no guess: the burst did not reach both replicas at once")
 		}
 		for _, r := range replicas {
 			systemtest.Eventually(t, r.name+" refuses the burst's user", func() error {

@@ -1,7 +1,9 @@
 package attack
 
 import (
+	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
@@ -50,6 +52,8 @@ type Block struct {
 type Shared interface {
 	Counters
 	Propagation() time.Duration
+	// Replicas is how many replicas share the counts, this one included.
+	Replicas() int
 }
 
 // Guard decides whether a login may be attempted, and counts its outcome in Counters.
@@ -57,26 +61,42 @@ type Guard struct {
 	counters Counters
 	now      func() time.Time
 	unblocks unblocks
-	// shared are the counters if replicas share them: an attempt re-checks its limits
-	// (Overrun) no sooner than their Propagation after its reservations.
+	// shared are the counters if replicas share them: an attempt past this replica's
+	// share of a limit waits for the peers' counts before it is answered (Overrun).
 	shared Shared
+
+	// mu makes a check and the reservations it allows one step among this replica's
+	// attempts, and guards inFlight.
+	mu sync.Mutex
+	// inFlight are, by key, this replica's attempts that reserved a failure of it and
+	// whose outcome is not known yet.
+	inFlight map[string]inFlight
+}
+
+// inFlight are the attempts of one key that reserved a failure and have not resolved.
+type inFlight struct {
+	n int
+	// resolved, made for the first attempt that waits, is closed when one of them
+	// resolves.
+	resolved chan struct{}
 }
 
 // NewGuard returns a Guard counting in counters, reading time from now.
 func NewGuard(counters Counters, now func() time.Time) *Guard {
-	g := &Guard{counters: counters, now: now, unblocks: unblocks{applied: map[string]string{}}}
+	g := &Guard{counters: counters, now: now, unblocks: unblocks{applied: map[string]string{}}, inFlight: map[string]inFlight{}}
 	g.shared, _ = counters.(Shared)
 	return g
 }
 
 // Attempt is a login that passed the Guard: it reserved one failure of each limit,
 // which its outcome keeps or returns. Exactly one of Succeeded, Failed and Unavailable
-// must be called.
+// must be called, unless Overrun refused the attempt.
 type Attempt struct {
 	guard  *Guard
 	limits []limited
-	// settled is when the reservations of concurrent attempts on other replicas have
-	// reached this one. It is read from the real clock, not the Guard's, which tests move.
+	// settled is when the peers' counts that Overrun waits for have reached this replica;
+	// zero for an attempt within this replica's share of every limit. It is read from the
+	// real clock, not the Guard's, which tests move.
 	settled time.Time
 }
 
@@ -92,30 +112,144 @@ type limited struct {
 
 // Begin checks l against p and, unless a limit blocks it, reserves one failure of each
 // limit before the password is checked, so that concurrent guesses cannot all pass.
-func (g *Guard) Begin(p Policy, l Login) (*Attempt, *Block) {
+//
+// A limit blocks once its count, less the attempts of this replica still in flight,
+// reaches its maximum: that is the failures a sequence of attempts would have counted
+// (and the reservations of peers' attempts in flight, which this replica cannot tell
+// from failures). An attempt that finds the rest of a limit's budget reserved by
+// attempts in flight here waits for them to resolve: a success frees it, a failure may
+// block it, as it would have blocked it had they come one after another. Begin returns
+// ctx's error if ctx ends first.
+func (g *Guard) Begin(ctx context.Context, p Policy, l Login) (*Attempt, *Block, error) {
 	limits := limitsOf(p, l)
-	if b := g.blocked(limits); b != nil {
-		return nil, b
+	for {
+		a, b, resolved := g.tryBegin(limits)
+		if resolved == nil {
+			return a, b, nil
+		}
+		select {
+		case <-resolved:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
 	}
-	a := &Attempt{guard: g, settled: time.Now()}
-	if g.shared != nil {
-		a.settled = a.settled.Add(g.shared.Propagation())
+}
+
+// tryBegin begins an attempt of limits or blocks it, or returns what it must wait for:
+// the next resolution of the attempts in flight that hold the rest of a limit's budget.
+func (g *Guard) tryBegin(limits []limited) (*Attempt, *Block, <-chan struct{}) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for {
+		if b, resolved := g.check(limits); b != nil || resolved != nil {
+			return nil, b, resolved
+		}
+		a, b, overtaken := g.reserve(limits)
+		if !overtaken {
+			return a, b, nil
+		}
+		// A peer's reservations arrived between the check and this one's: check again.
 	}
+}
+
+// check returns the Block of limits, or what to wait for before a reservation fits.
+func (g *Guard) check(limits []limited) (*Block, <-chan struct{}) {
+	var b *Block
+	var resolved <-chan struct{}
+	for _, lim := range limits {
+		n, expires := g.counters.Get(lim.key, lim.limit)
+		own := g.inFlight[lim.key]
+		switch {
+		case n-own.n >= lim.limit.MaxAttempts:
+			b = g.blockedBy(b, lim, expires)
+		case n >= lim.limit.MaxAttempts && resolved == nil:
+			if own.resolved == nil {
+				own.resolved = make(chan struct{})
+				g.inFlight[lim.key] = own
+			}
+			resolved = own.resolved
+		}
+	}
+	if b != nil {
+		return b, nil
+	}
+	return nil, resolved
+}
+
+// reserve reserves one failure of each of limits, which check let through, and tracks
+// the attempt as in flight. overtaken tells that a peer's reservations took a count past
+// its limit since the check: then nothing is reserved.
+func (g *Guard) reserve(limits []limited) (a *Attempt, b *Block, overtaken bool) {
+	a = &Attempt{guard: g}
+	pastShare := false
 	for _, lim := range limits {
 		var err error
 		if lim.reserved, err = g.counters.Add(lim.key, 1, lim.limit); err != nil {
-			a.Unavailable() // the reservations made so far
-			return nil, fullBlock(err)
+			a.giveBack()
+			return nil, fullBlock(err), false
 		}
 		a.limits = append(a.limits, lim)
 		if lim.reserved > lim.limit.MaxAttempts {
-			// A concurrent attempt reached the limit between the check and the reservation;
-			// the reservation just set the count to expire a cool-down from now.
-			a.Unavailable()
-			return nil, &Block{Reason: lim.reason, RetryAfter: lim.limit.CoolDown}
+			a.giveBack()
+			return nil, nil, true
+		}
+		pastShare = pastShare || g.shared != nil && lim.reserved > g.share(lim.limit)
+	}
+	if pastShare {
+		a.settled = time.Now().Add(2 * g.shared.Propagation())
+	}
+	for _, lim := range a.limits {
+		f := g.inFlight[lim.key]
+		f.n++
+		g.inFlight[lim.key] = f
+	}
+	return a, nil, false
+}
+
+// share is how many attempts of l this replica answers without waiting for its peers:
+// its part of the budget split evenly over the replicas that share the counts, rounded
+// down so that the parts add up to no more than the whole.
+//
+// Why a burst over N replicas then learns at most the threshold T of a limit, P being
+// the Propagation (for a burst of failures; a success that resets the count means the
+// password is known):
+//
+//   - Each replica answers without waiting at most s = ⌊T/N⌋: the attempts it answered
+//     stay in its own count, so the k-th of them has a count of at least k. If no
+//     attempt that waited is answered, at most N·s ≤ T are.
+//   - Otherwise let a, on replica i, be the last reserved of the answered attempts that
+//     waited. Its count after the wait, at most T, holds every answered attempt reserved
+//     until P after a (each reaches i within P; a waits 2P). If none is reserved later,
+//     at most T are answered.
+//   - Those reserved later did not wait (a is the last that did). Take b, on replica j,
+//     the last of them on j: j had received every answered attempt reserved up to a,
+//     and holds its own, so those and j's answered attempts after a number at most s.
+//     Each other replica answered at most s after a, without waiting. So at most N·s ≤
+//     T are answered.
+//
+// A wait of one P would not do: an attempt on j reserved just after a need not see a's
+// count nor reach i before a's check. The replicas must agree on N, as they do once each
+// knows the others' Leases.
+func (g *Guard) share(l Limit) int {
+	return l.MaxAttempts / max(g.shared.Replicas(), 1)
+}
+
+// resolved tells those waiting in Begin that attempts of limits have resolved, after
+// their counts have changed.
+func (g *Guard) resolved(limits []limited) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, lim := range limits {
+		f := g.inFlight[lim.key]
+		if f.resolved != nil {
+			close(f.resolved)
+		}
+		if f.n--; f.n == 0 {
+			delete(g.inFlight, lim.key)
+		} else {
+			g.inFlight[lim.key] = inFlight{n: f.n}
 		}
 	}
-	return a, nil
 }
 
 // fullBlock refuses an attempt that could not be counted: letting it through uncounted
@@ -139,44 +273,49 @@ func limitsOf(p Policy, l Login) []limited {
 	return limits
 }
 
-// blocked returns the first of limits that is reached, waiting for the longest
-// of those reached to expire.
-func (g *Guard) blocked(limits []limited) *Block {
-	return g.over(limits, 0)
-}
-
-// over returns the first of limits whose count exceeds its maximum by more than slack,
-// waiting for the longest of those to expire.
-func (g *Guard) over(limits []limited, slack int) *Block {
-	var b *Block
-	for _, lim := range limits {
-		n, expires := g.counters.Get(lim.key, lim.limit)
-		if n < lim.limit.MaxAttempts+slack {
-			continue
-		}
-		// At least a second: counts shared with a replica whose clock runs ahead may
-		// expire here now.
-		wait := max(expires.Sub(g.now()), time.Second)
-		if b == nil {
-			b = &Block{Reason: lim.reason, RetryAfter: wait}
-		}
-		b.RetryAfter = max(b.RetryAfter, wait)
+// blockedBy adds lim, whose count expires at expires, to b: the first limit reached
+// names the reason, and the retry waits for the longest.
+func (g *Guard) blockedBy(b *Block, lim limited, expires time.Time) *Block {
+	// At least a second: counts shared with a replica whose clock runs ahead may expire
+	// here now.
+	wait := max(expires.Sub(g.now()), time.Second)
+	if b == nil {
+		return &Block{Reason: lim.reason, RetryAfter: wait}
 	}
+	b.RetryAfter = max(b.RetryAfter, wait)
 	return b
 }
 
-// Overrun reports, once the password is checked, whether more attempts were reserved
-// than a limit allows: replicas each decide on their own count, so guesses sent to
+// Overrun reports, once the password is checked, whether the replicas together reserved
+// more attempts than a limit allows: each decides on its own count, so guesses sent to
 // several at the same instant can all pass Begin before their reservations reach each
-// other. Overrun waits until they have (the Propagation of Shared counters; a password
-// check at a production cost outlasts it, so this adds nothing there). The caller then
-// refuses the attempt whatever the password, keeping its reservation, so that a burst
-// over the limit learns nothing; a lone or sequential attempt never overruns.
+// other. The caller then refuses the attempt whatever the password, and Overrun keeps
+// its reservations (as a failure's), so that a burst over the limit learns nothing. An
+// attempt that took a count past this replica's share first waits twice the
+// Propagation, for the peers' reservations (WaitsForPeers; see share for why this
+// bounds a burst); one within its share of every limit is answered at once. A sequence
+// of attempts, each sent once the last is answered, never overruns: each replica's
+// count holds the others' before the next attempt is checked.
 func (a *Attempt) Overrun() *Block {
 	if wait := time.Until(a.settled); wait > 0 {
 		time.Sleep(wait)
 	}
-	return a.guard.over(a.limits, 1)
+	var b *Block
+	for _, lim := range a.limits {
+		if n, expires := a.guard.counters.Get(lim.key, lim.limit); n > lim.limit.MaxAttempts {
+			b = a.guard.blockedBy(b, lim, expires)
+		}
+	}
+	if b != nil {
+		a.guard.resolved(a.limits)
+	}
+	return b
+}
+
+// WaitsForPeers reports whether Overrun waits for the peers' counts: the attempt took
+// the count of a limit past this replica's share of it.
+func (a *Attempt) WaitsForPeers() bool {
+	return !a.settled.IsZero()
 }
 
 // Succeeded clears the login's failures from its address and gives back the reserved
@@ -189,6 +328,7 @@ func (a *Attempt) Succeeded() {
 			_, _ = a.guard.counters.Add(lim.key, -1, lim.limit) // a return never fails
 		}
 	}
+	a.guard.resolved(a.limits)
 }
 
 // Failed keeps the reserved failures and returns the limits this failure reached: the
@@ -200,11 +340,18 @@ func (a *Attempt) Failed() []Reason {
 			lockouts = append(lockouts, lim.reason)
 		}
 	}
+	a.guard.resolved(a.limits)
 	return lockouts
 }
 
 // Unavailable gives back the reserved failures: the password could not be checked.
 func (a *Attempt) Unavailable() {
+	a.giveBack()
+	a.guard.resolved(a.limits)
+}
+
+// giveBack returns the reserved failures.
+func (a *Attempt) giveBack() {
 	for _, lim := range a.limits {
 		_, _ = a.guard.counters.Add(lim.key, -1, lim.limit) // a return never fails
 	}

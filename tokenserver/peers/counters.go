@@ -116,6 +116,13 @@ func (c *Counters) Propagation() time.Duration {
 	return c.linger + propagationMargin
 }
 
+// Replicas implements attack.Shared: this one and the peers it sends to.
+func (c *Counters) Replicas() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.peers) + 1
+}
+
 // propagationMargin is what Propagation allows for a batch's delivery beyond its linger.
 const propagationMargin = 50 * time.Millisecond
 

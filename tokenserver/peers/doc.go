@@ -19,8 +19,10 @@
 // Limits: counts converge within the broadcast latency (milliseconds), and each replica
 // decides on its own count, so guesses sent to several replicas within that window pass
 // on counts that have not seen each other; the policy (attack.Attempt.Overrun) reads the
-// count again after the password check, no sooner than Counters.Propagation, and
-// refuses an attempt over the limit whatever its password. During a network partition each
+// count again after the password check and refuses an attempt over the limit whatever
+// its password. An attempt within its replica's share of the limit (the threshold ÷
+// Counters.Replicas) is answered at once; one past it first waits twice
+// Counters.Propagation for the peers' reservations. During a network partition each
 // side counts alone; when every replica is down the counts are lost; each replica holds
 // the keys its attack.Memory bounds (a budget per tenant, a limit in all), and an op that
 // finds no room on a receiver is not counted there.

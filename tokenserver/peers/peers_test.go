@@ -399,21 +399,22 @@ func value(c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
-// TestPropagationOnlyWithPeers: an attempt waits for its reservations to reach peers
-// before it re-checks its limits, and a replica alone has none to wait for.
+// TestPropagationOnlyWithPeers: an attempt past its share of a limit waits for its
+// reservations to reach peers before it re-checks its limits, the share being the limit
+// split over the replicas; a replica alone has none to wait for and the whole limit.
 func TestPropagationOnlyWithPeers(t *testing.T) {
 	c := New(attack.NewMemory(attack.MemoryOptions{}), slog.New(slog.DiscardHandler), Options{})
 	t.Cleanup(c.Close)
-	if p := c.Propagation(); p != 0 {
-		t.Errorf("Propagation without peers = %v, want 0", p)
+	if p, n := c.Propagation(), c.Replicas(); p != 0 || n != 1 {
+		t.Errorf("without peers: Propagation %v and %d replicas, want 0 and 1", p, n)
 	}
-	c.SetPeers([]string{"127.0.0.1:1"})
-	if p := c.Propagation(); p < DefaultLinger {
-		t.Errorf("Propagation with a peer = %v, want at least the linger %v", p, DefaultLinger)
+	c.SetPeers([]string{"127.0.0.1:1", "127.0.0.1:2"})
+	if p, n := c.Propagation(), c.Replicas(); p < DefaultLinger || n != 3 {
+		t.Errorf("with two peers: Propagation %v and %d replicas, want at least the linger %v and 3", p, n, DefaultLinger)
 	}
 	c.SetPeers(nil)
-	if p := c.Propagation(); p != 0 {
-		t.Errorf("Propagation once the peer is gone = %v, want 0", p)
+	if p, n := c.Propagation(), c.Replicas(); p != 0 || n != 1 {
+		t.Errorf("once the peers are gone: Propagation %v and %d replicas, want 0 and 1", p, n)
 	}
 }
 
