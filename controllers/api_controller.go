@@ -85,8 +85,8 @@ func (r *APIReconciler) reconcileAPI(ctx context.Context, api *identityv1alpha1.
 
 func (r *APIReconciler) setup(mgr ctrl.Manager, opts controller.Options, secrets userSecrets) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&identityv1alpha1.API{}, builder.WithPredicates(notOwnWrites(r.own))).
-		WatchesRawSource(secrets.generatedFor(ownedBy(mgr, &identityv1alpha1.API{}), notCreated)).
+		For(&identityv1alpha1.API{}).
+		WatchesRawSource(secrets.generatedFor(ownedBy(mgr, &identityv1alpha1.API{}))).
 		Watches(&identityv1alpha1.Tenant{}, childrenOf(mgr.GetClient(), &identityv1alpha1.APIList{}),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(secrets.referencedBy(referencing(mgr.GetClient(), &identityv1alpha1.APIList{}, requestsFor))).

@@ -162,8 +162,8 @@ func (b *base) credentialsOf(ctx context.Context, c *identityv1alpha1.Client, ex
 
 func (r *ClientReconciler) setup(mgr ctrl.Manager, opts controller.Options, secrets userSecrets) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&identityv1alpha1.Client{}, builder.WithPredicates(notOwnWrites(r.own))).
-		WatchesRawSource(secrets.generatedFor(ownedBy(mgr, &identityv1alpha1.Client{}), notCreated)).
+		For(&identityv1alpha1.Client{}).
+		WatchesRawSource(secrets.generatedFor(ownedBy(mgr, &identityv1alpha1.Client{}))).
 		Watches(&identityv1alpha1.Tenant{}, childrenOf(mgr.GetClient(), &identityv1alpha1.ClientList{}),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(opts).

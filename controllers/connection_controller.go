@@ -133,7 +133,7 @@ func (r *ConnectionReconciler) validate(ctx context.Context, conn *identityv1alp
 
 func (r *ConnectionReconciler) setup(mgr ctrl.Manager, opts controller.Options, secrets userSecrets) error {
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&identityv1alpha1.Connection{}, builder.WithPredicates(notOwnWrites(r.own))).
+		For(&identityv1alpha1.Connection{}).
 		Watches(&identityv1alpha1.Tenant{}, childrenOf(mgr.GetClient(), &identityv1alpha1.ConnectionList{}),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WatchesRawSource(secrets.referencedBy(referencing(mgr.GetClient(), &identityv1alpha1.ConnectionList{}, requestsFor))).

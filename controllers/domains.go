@@ -206,9 +206,6 @@ func sameDomain(c client.Reader) handler.EventHandler {
 			ctrl.LoggerFrom(ctx).Error(err, "listing the Tenants that claim a domain", "domain", t.Spec.Domain)
 			return nil
 		}
-		// The Tenant's own changes reach it through its own watch; its status, which is
-		// the others' news, is its own output.
-		list.Items = slices.DeleteFunc(list.Items, func(other identityv1alpha1.Tenant) bool { return other.UID == t.UID })
 		return requestsFor(&list)
 	})
 }

@@ -52,7 +52,7 @@ func (r *peerKeyReconciler) setup(mgr ctrl.Manager, opts controller.Options) err
 		return nil
 	})
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&corev1.Secret{}, builder.WithPredicates(isKey, notOwnWrites(r.own))).
+		For(&corev1.Secret{}, builder.WithPredicates(isKey)).
 		WatchesRawSource(atStart).
 		WithOptions(opts).
 		Named("peerkey").

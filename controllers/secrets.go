@@ -18,10 +18,8 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"maps"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -87,31 +85,7 @@ func (b *base) apply(ctx context.Context, d desiredSecret, existing *corev1.Secr
 			WithUID(ref.UID).
 			WithController(true))
 	}
-	if d.Namespace == b.opts.Namespace {
-		// The operator's namespace's Secrets are watched whole, their content too.
-		b.own.writing(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: d.Namespace, Name: d.Name}}, d.asWritten())
-	}
 	return b.Client.Apply(ctx, ac, client.FieldOwner(FieldManager), client.ForceOwnership)
-}
-
-// asWritten is a check of whether a Secret holds everything d declares, as upToDate
-// is, that keeps a digest of d's data rather than the data.
-func (d desiredSecret) asWritten() func(client.Object) bool {
-	labels, annotations, data := d.Labels, d.Annotations, dataDigest(d.Data)
-	return func(o client.Object) bool {
-		s, ok := o.(*corev1.Secret)
-		return ok && containsAll(s.Labels, labels) && containsAll(s.Annotations, annotations) && dataDigest(s.Data) == data
-	}
-}
-
-// dataDigest digests a Secret's data, key by key in order.
-func dataDigest(data map[string][]byte) [sha256.Size]byte {
-	h := sha256.New()
-	for _, k := range slices.Sorted(maps.Keys(data)) {
-		_, _ = fmt.Fprintf(h, "%d:%s%d:", len(k), k, len(data[k])) // a hash.Hash never fails to write
-		_, _ = h.Write(data[k])
-	}
-	return [sha256.Size]byte(h.Sum(nil))
 }
 
 // write writes a Secret whose content this controller generated (a client secret, an

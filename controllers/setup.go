@@ -58,9 +58,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -164,11 +162,9 @@ func (u userSecrets) referencedBy(h handler.TypedEventHandler[*metav1.PartialObj
 	return source.Kind(u.referenced, secretMetadata(), h)
 }
 
-// generatedFor is a source of the generated Secrets' events for h, those that pass the
-// predicates.
-func (u userSecrets) generatedFor(h handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request],
-	predicates ...predicate.TypedPredicate[*metav1.PartialObjectMetadata]) source.Source {
-	return source.Kind(u.generated, secretMetadata(), h, predicates...)
+// generatedFor is a source of the generated Secrets' events for h.
+func (u userSecrets) generatedFor(h handler.TypedEventHandler[*metav1.PartialObjectMetadata, reconcile.Request]) source.Source {
+	return source.Kind(u.generated, secretMetadata(), h)
 }
 
 // slimSecretMetadata keeps of a watched Secret what the event handlers read: its name,
@@ -222,11 +218,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		}
 	}
 	for _, setup := range []func() error{
-		func() error { return (&TenantReconciler{base: b.forController()}).setup(mgr, ctrlOpts(), secrets) },
-		func() error { return (&ConnectionReconciler{base: b.forController()}).setup(mgr, ctrlOpts(), secrets) },
-		func() error { return (&APIReconciler{base: b.forController()}).setup(mgr, ctrlOpts(), secrets) },
-		func() error { return (&ClientReconciler{base: b.forController()}).setup(mgr, ctrlOpts(), secrets) },
-		func() error { return (&peerKeyReconciler{base: b.forController()}).setup(mgr, ctrlOpts()) },
+		func() error { return (&TenantReconciler{base: b}).setup(mgr, ctrlOpts(), secrets) },
+		func() error { return (&ConnectionReconciler{base: b}).setup(mgr, ctrlOpts(), secrets) },
+		func() error { return (&APIReconciler{base: b}).setup(mgr, ctrlOpts(), secrets) },
+		func() error { return (&ClientReconciler{base: b}).setup(mgr, ctrlOpts(), secrets) },
+		func() error { return (&peerKeyReconciler{base: b}).setup(mgr, ctrlOpts()) },
 	} {
 		if err := setup(); err != nil {
 			return err
@@ -306,15 +302,6 @@ func ownedBy(mgr ctrl.Manager, owner client.Object) handler.TypedEventHandler[*m
 	return handler.TypedEnqueueRequestForOwner[*metav1.PartialObjectMetadata](mgr.GetScheme(), mgr.GetRESTMapper(), owner, handler.OnlyControllerOwner())
 }
 
-// notCreated drops the creation of a Secret the controller generates (client
-// credentials, an HS256 secret): it is the controller's own write, whose reconcile goes
-// on to write the owner's status, or someone else's Secret planted under that name,
-// which the owner's write then finds (and reports as a SecretConflict). At start the
-// owners are reconciled anyway. Its changes and deletion still pass.
-var notCreated = predicate.TypedFuncs[*metav1.PartialObjectMetadata]{
-	CreateFunc: func(event.TypedCreateEvent[*metav1.PartialObjectMetadata]) bool { return false },
-}
-
 // childrenOf maps a Tenant to the objects of list's kind that belong to it.
 func childrenOf(c client.Reader, list client.ObjectList) handler.EventHandler {
 	return handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, tenant client.Object) []reconcile.Request {
@@ -348,14 +335,6 @@ type base struct {
 	Recorder  events.EventRecorder
 	Clock     clock.PassiveClock
 	opts      Options
-	// own are the writes of the controller this base is of; its watches drop their events.
-	own *ownWrites
-}
-
-// forController is b for one controller, with writes of its own.
-func (b base) forController() base {
-	b.own = &ownWrites{}
-	return b
 }
 
 // compiler is the configuration compile takes from opts.

@@ -92,7 +92,6 @@ func (b *base) patchStatus(ctx context.Context, before, obj client.Object) error
 		return nil
 	}
 	patch := client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{})
-	b.own.writingStatus(obj)
 	if err := b.Client.Status().Patch(ctx, obj, patch); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("writing status: %w", err)
 	}

@@ -74,8 +74,10 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	if !tenant.DeletionTimestamp.IsZero() {
 		return reconcile.Result{}, r.finalize(ctx, &tenant)
 	}
-	if err := r.addFinalizer(ctx, &tenant); err != nil {
-		return reconcile.Result{}, err
+	if controllerutil.AddFinalizer(&tenant, tenantFinalizer) {
+		if err := r.Client.Update(ctx, &tenant); err != nil {
+			return reconcile.Result{}, err
+		}
 	}
 	before := tenant.DeepCopy()
 	r.reportPendingRepair(&tenant)
@@ -112,18 +114,6 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	err = r.setReady(&tenant, &tenant.Status.CommonStatus, "the tenant is served at "+snap.Issuer, compile.CheckDefaults(snap))
 	// Key transitions are timed: come back for the next one.
 	return reconcile.Result{RequeueAfter: keys.NextTransition(stated, r.now())}, err
-}
-
-// addFinalizer adds the Tenant's finalizer with a patch of the finalizers alone. An
-// update sends back the whole spec as this controller's types serialise it, which the
-// API server counted as a new generation (`make bench-reconcile` saw each Tenant go to
-// generation 2), reconciling the Tenant and all its children again.
-func (r *TenantReconciler) addFinalizer(ctx context.Context, tenant *identityv1alpha1.Tenant) error {
-	patch := client.MergeFromWithOptions(tenant.DeepCopy(), client.MergeFromWithOptimisticLock{})
-	if !controllerutil.AddFinalizer(tenant, tenantFinalizer) {
-		return nil
-	}
-	return r.Client.Patch(ctx, tenant, patch)
 }
 
 func (r *TenantReconciler) finalize(ctx context.Context, tenant *identityv1alpha1.Tenant) error {
@@ -207,8 +197,6 @@ func (r *TenantReconciler) setup(mgr ctrl.Manager, opts controller.Options, secr
 	})
 	// Secrets this controller wrote carry their Tenant in an annotation: keys and
 	// snapshots in the operator's namespace, credentials and HS256 secrets in the users'.
-	// The Tenant's own writes of its keys and snapshot are no news to it; their deletion
-	// or change by anyone else is (the keys are repaired).
 	tenantOfSecret := func(o metav1.Object) []reconcile.Request {
 		ns, name, ok := strings.Cut(o.GetAnnotations()[snapshot.AnnotationTenant], "/")
 		if !ok {
@@ -217,15 +205,14 @@ func (r *TenantReconciler) setup(mgr ctrl.Manager, opts controller.Options, secr
 		return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}}}
 	}
 	return ctrl.NewControllerManagedBy(mgr).
-		// Its own status writes change neither; notOwnWrites forgets a deleted Tenant's.
-		For(&identityv1alpha1.Tenant{}, builder.WithPredicates(notOwnWrites(r.own), predicate.Or(
+		For(&identityv1alpha1.Tenant{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&identityv1alpha1.Connection{}, toTenant, builder.WithPredicates(compiledChange)).
 		Watches(&identityv1alpha1.API{}, toTenant, builder.WithPredicates(compiledChange)).
 		Watches(&identityv1alpha1.Client{}, toTenant, builder.WithPredicates(compiledChange)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
 			return tenantOfSecret(o)
-		}), builder.WithPredicates(notOwnWrites(r.own))).
+		})).
 		// A Secret of a user's namespace maps only to a Tenant of that namespace: anyone
 		// there can label and annotate one, and must not make another's Tenant busy.
 		WatchesRawSource(secrets.generatedFor(handler.TypedEnqueueRequestsFromMapFunc(func(_ context.Context, o *metav1.PartialObjectMetadata) []reconcile.Request {

@@ -17,48 +17,31 @@ limitations under the License.
 // Command benchreconcile measures the controller at scale (`make bench-reconcile`): it
 // starts a real API server, runs `gatehouse controller` against it as a separate process,
 // applies N Tenants at once, each with 2 database Connections, 2 APIs and 3 Clients, and
-// prints the time until all are Ready (after the last create too), the controller's
-// writes and reads per Tenant by verb and resource, its reconciles per object, its peak
-// memory and CPU, and the writes of a second pass (a restarted controller on the
-// converged cluster), which must be zero.
-//
-// The counts do not depend on the machine's load, but for the Tenant's: the floor is
-// 18 writes per Tenant. The Tenant: 1 finalizer patch (its Secrets live in another
-// namespace, where no owner reference reaches), 2 signing-key Secrets (the current key
-// and the next one, published before it signs), 1 snapshot part, 1 status. Each
-// Connection and API: 1 status (4). Each Client: 3 (9): its credentials' digest recorded
-// in status before the Secret holding them is written (so that a crash between them
-// cannot leave credentials that look planted), the Secret, and Ready once it is written.
-// A Tenant that compiles while its children still arrive writes its snapshot and status
-// once more per pass; how many passes depends on how fast it compiles.
+// prints the time until all are Ready, the writes per second, the controller's peak
+// memory, and the writes of a second pass (a restarted controller on the converged
+// cluster), which should be zero.
 //
 // Writes are counted by the API server (apiserver_request_total for write verbs), less
 // the benchmark's own creates; the lease of leader election is off.
 package main
 
 import (
-	"bytes"
-	"cmp"
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"golang.org/x/crypto/bcrypt"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -77,178 +60,133 @@ import (
 const operatorNamespace = snapshot.DefaultNamespace
 
 func main() {
-	cfg := config{}
-	flag.IntVar(&cfg.tenants, "tenants", 1000, "Tenants to apply")
-	flag.StringVar(&cfg.algorithm, "algorithm", "RS256", "signing algorithm of the Tenants: RS256, PS256 or ES256")
-	flag.StringVar(&cfg.gatehouse, "gatehouse", "bin/gatehouse", "the gatehouse binary")
-	flag.StringVar(&cfg.logs, "logs", "", "a directory to keep the controllers' logs in (default: none kept)")
+	tenants := flag.Int("tenants", 1000, "Tenants to apply")
+	algorithm := flag.String("algorithm", "RS256", "signing algorithm of the Tenants: RS256, PS256 or ES256")
+	gatehouse := flag.String("gatehouse", "bin/gatehouse", "the gatehouse binary")
 	timeout := flag.Duration("timeout", 15*time.Minute, "give up after this long")
 	flag.Parse()
 	// The benchmark's own watches have nothing to say; without a logger controller-runtime
 	// complains with a stack trace.
 	ctrllog.SetLogger(logr.Discard())
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
-	_, err := run(ctx, os.Stdout, cfg)
-	cancel()
-	if err != nil {
+	if err := run(*tenants, *algorithm, *gatehouse, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "bench-reconcile:", err)
 		os.Exit(1)
 	}
 }
 
-// config is what a run applies, and with which controller.
-type config struct {
-	tenants   int
-	algorithm string
-	gatehouse string
-	logs      string
-}
-
-// result is what a run measured.
-type result struct {
-	tenants int
-	created int
-	// applied is the time until the last create, elapsed until all were Ready.
-	applied, elapsed time.Duration
-	// writes and reads are the controller's requests until all were Ready, by verb and
-	// resource; idleWrites are those of a restarted controller on the converged cluster.
-	writes, reads requests
-	idleWrites    float64
-	// reconciles are by controller, until all were Ready.
-	reconciles map[string]float64
-}
-
-func run(ctx context.Context, out io.Writer, cfg config) (*result, error) {
+func run(tenants int, algorithm, gatehouse string, timeout time.Duration) error {
 	env, err := kubetest.Start(kubetest.WithScheme(identityv1alpha1.NewScheme()))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer func() { _ = env.Stop() }()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	c := env.Client
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}); err != nil {
-		return nil, err
+		return err
 	}
-	dir := cfg.logs
-	if dir == "" {
-		if dir, err = os.MkdirTemp("", "bench-reconcile"); err != nil {
-			return nil, err
-		}
-		defer func() { _ = os.RemoveAll(dir) }()
+	dir, err := os.MkdirTemp("", "bench-reconcile")
+	if err != nil {
+		return err
 	}
+	defer func() { _ = os.RemoveAll(dir) }()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	admin, err := env.KubeConfig()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.WriteFile(kubeconfig, admin, 0o600); err != nil {
-		return nil, err
+		return err
 	}
 	apiserver, err := kubernetes.NewForConfig(env.Config)
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	watched, err := watchObjects(ctx, env)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	ctl, err := startController(cfg.gatehouse, kubeconfig, filepath.Join(dir, "controller-1.log"))
+	ctl, err := startController(gatehouse, kubeconfig, filepath.Join(dir, "controller-1.log"))
 	if err != nil {
-		return nil, err
+		return err
 	}
-	before, err := apiserverRequests(ctx, apiserver)
+	writesBefore, err := apiserverWrites(ctx, apiserver)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	fmt.Fprintf(out, "applying %d %s tenants, each with 2 connections (2 users), 2 APIs and 3 clients...\n", cfg.tenants, cfg.algorithm)
-	res := &result{tenants: cfg.tenants}
+	fmt.Printf("applying %d %s tenants, each with 2 connections (2 users), 2 APIs and 3 clients...\n", tenants, algorithm)
 	start := time.Now()
-	created, err := createTenants(ctx, c, cfg.tenants, cfg.algorithm)
-	res.created = int(created.total())
+	created, err := createTenants(ctx, c, tenants, algorithm)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res.applied = time.Since(start)
-	if err := waitAllReady(ctx, watched, cfg.tenants); err != nil {
-		return nil, err
+	applied := time.Since(start)
+	if err := waitAllReady(ctx, watched, tenants); err != nil {
+		return err
 	}
-	res.elapsed = time.Since(start)
-	after, err := apiserverRequests(ctx, apiserver)
+	elapsed := time.Since(start)
+	writesAfter, err := apiserverWrites(ctx, apiserver)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	res.writes, res.reads = after.less(before).less(created).split()
 	peak, err := ctl.peakRSS()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	cpu, err := cpuSeconds(map[string]int{"controller": ctl.proc.Pid()})
 	if err != nil {
-		return nil, err
+		return err
 	}
+	controllerWrites := writesAfter - writesBefore - float64(created)
+	fmt.Printf("objects created:            %d in %v (the API server's pace on this machine)\n", created, applied.Round(time.Millisecond))
+	fmt.Printf("all Ready after:            %v from the first create, %v after the last\n", elapsed.Round(time.Millisecond), (elapsed - applied).Round(time.Millisecond))
+	fmt.Printf("controller writes:          %.0f (%.0f writes/s)\n", controllerWrites, controllerWrites/elapsed.Seconds())
+	fmt.Printf("controller peak memory:     %.1f MiB (VmHWM)\n", float64(peak)/(1<<20))
+	fmt.Printf("CPU seconds until Ready:    controller %.1f, kube-apiserver %.1f, etcd %.1f (of %.0f on %d cores)\n",
+		cpu["controller"], cpu["kube-apiserver"], cpu["etcd"], elapsed.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU())
 	if m, err := ctl.metrics(); err == nil {
-		res.reconciles = m.reconciles
+		fmt.Printf("reconciles:                 %.0f tenant, %.0f connection, %.0f api, %.0f client\n",
+			m["reconcile_tenant"], m["reconcile_connection"], m["reconcile_api"], m["reconcile_client"])
 	}
-	res.print(out)
-	fmt.Fprintf(out, "controller peak memory:     %.1f MiB (VmHWM)\n", float64(peak)/(1<<20))
-	fmt.Fprintf(out, "CPU seconds until Ready:    controller %.1f, kube-apiserver %.1f, etcd %.1f (of %.0f on %d cores)\n",
-		cpu["controller"], cpu["kube-apiserver"], cpu["etcd"], res.elapsed.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU())
 
 	// Second pass: a new controller process, empty caches, nothing changed. The first
 	// one is stopped only once idle, as Ready does not mean every status is written.
-	if err := ctl.waitIdle(ctx, cfg.tenants); err != nil {
-		return nil, err
+	if err := ctl.waitIdle(ctx, tenants); err != nil {
+		return err
 	}
 	ctl.stop()
-	second, err := startController(cfg.gatehouse, kubeconfig, filepath.Join(dir, "controller-2.log"))
+	second, err := startController(gatehouse, kubeconfig, filepath.Join(dir, "controller-2.log"))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer second.stop()
-	secondBefore, err := apiserverRequests(ctx, apiserver)
+	secondBefore, err := apiserverWrites(ctx, apiserver)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	secondStart := time.Now()
-	if err := second.waitIdle(ctx, cfg.tenants); err != nil {
-		return nil, err
+	if err := second.waitIdle(ctx, tenants); err != nil {
+		return err
 	}
-	secondAfter, err := apiserverRequests(ctx, apiserver)
+	secondAfter, err := apiserverWrites(ctx, apiserver)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	idle, _ := secondAfter.less(secondBefore).split()
-	res.idleWrites = idle.total()
-	fmt.Fprintf(out, "second pass (restart):      %.0f writes, idle after %v\n", res.idleWrites, time.Since(secondStart).Round(time.Millisecond))
-	return res, nil
+	fmt.Printf("second pass (restart):      %.0f writes, idle after %v\n", secondAfter-secondBefore, time.Since(secondStart).Round(time.Millisecond))
+	return nil
 }
 
-// print reports the pace and the counts: writes and reads per Tenant by kind, and
-// reconciles per object of each kind. The counts do not depend on the machine's load.
-func (r *result) print(out io.Writer) {
-	n := float64(r.tenants)
-	fmt.Fprintf(out, "objects created:            %d in %v (the API server's pace on this machine)\n", r.created, r.applied.Round(time.Millisecond))
-	fmt.Fprintf(out, "all Ready after:            %v from the first create, %v after the last\n", r.elapsed.Round(time.Millisecond), (r.elapsed - r.applied).Round(time.Millisecond))
-	fmt.Fprintf(out, "controller writes:          %.0f (%.0f writes/s), %.2f per tenant: %s\n",
-		r.writes.total(), r.writes.total()/r.elapsed.Seconds(), r.writes.total()/n, r.writes.perTenant(n))
-	fmt.Fprintf(out, "controller reads (GET):     %.2f per tenant: %s\n", r.reads.total()/n, r.reads.perTenant(n))
-	if r.reconciles != nil {
-		fmt.Fprintf(out, "reconciles:                 %.0f tenant, %.0f connection, %.0f api, %.0f client; per object %.2f, %.2f, %.2f, %.2f\n",
-			r.reconciles["tenant"], r.reconciles["connection"], r.reconciles["api"], r.reconciles["client"],
-			r.reconciles["tenant"]/n, r.reconciles["connection"]/(2*n), r.reconciles["api"]/(2*n), r.reconciles["client"]/(3*n))
-	}
-}
-
-// createTenants creates the objects with 16 workers and returns the creates it made,
-// by resource.
-func createTenants(ctx context.Context, c client.Client, n int, algorithm string) (requests, error) {
+// createTenants creates the objects with 16 workers and returns how many writes it made.
+func createTenants(ctx context.Context, c client.Client, n int, algorithm string) (int, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(strconv.FormatInt(time.Now().UnixNano(), 36)), bcrypt.MinCost)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	var (
 		mu       sync.Mutex
-		created  = requests{}
+		created  int
 		firstErr error
 		wg       sync.WaitGroup
 	)
@@ -258,11 +196,10 @@ func createTenants(ctx context.Context, c client.Client, n int, algorithm string
 			for i := range work {
 				for _, o := range tenantObjects(fmt.Sprintf("bench-%04d", i), algorithm, string(hash)) {
 					err := c.Create(ctx, o)
-					resource, rerr := resourceOf(c, o)
 					mu.Lock()
-					// A failed create is a request too.
-					created["POST "+resource]++
-					if err = cmp.Or(err, rerr); err != nil && firstErr == nil {
+					if err == nil {
+						created++
+					} else if firstErr == nil {
 						firstErr = fmt.Errorf("creating %T %s/%s: %w", o, o.GetNamespace(), o.GetName(), err)
 					}
 					mu.Unlock()
@@ -276,19 +213,6 @@ func createTenants(ctx context.Context, c client.Client, n int, algorithm string
 	close(work)
 	wg.Wait()
 	return created, firstErr
-}
-
-// resourceOf is the resource of o's kind, as the API server's metrics name it.
-func resourceOf(c client.Client, o client.Object) (string, error) {
-	gvk, err := c.GroupVersionKindFor(o)
-	if err != nil {
-		return "", err
-	}
-	m, err := c.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err != nil {
-		return "", err
-	}
-	return m.Resource.Resource, nil
 }
 
 func tenantObjects(ns, algorithm, hash string) []client.Object {
@@ -403,96 +327,44 @@ func isReady(o metav1.Object, s identityv1alpha1.CommonStatus) int {
 	return 0
 }
 
-// requests counts API server requests by verb and resource ("PATCH clients/status").
-type requests map[string]float64
-
-// writeVerbs are the verbs that change state.
-var writeVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "APPLY": true, "DELETE": true, "DELETECOLLECTION": true}
-
-// apiserverRequests reads the API server's requests so far (apiserver_request_total),
-// those that failed included: a conflict costs the API server too. Events are reports,
-// not state; leases are the API server's own heartbeats (the controller runs without
-// leader election here); watches and lists are the informers'.
-func apiserverRequests(ctx context.Context, cs *kubernetes.Clientset) (requests, error) {
+// apiserverWrites sums the API server's write requests so far.
+func apiserverWrites(ctx context.Context, cs *kubernetes.Clientset) (float64, error) {
 	raw, err := cs.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
-	families, err := parseMetrics(bytes.NewReader(raw))
-	if err != nil {
-		return nil, err
-	}
-	out := requests{}
-	for _, m := range families["apiserver_request_total"].GetMetric() {
-		l := labelsOf(m)
-		if l["resource"] == "events" || l["resource"] == "leases" || (!writeVerbs[l["verb"]] && l["verb"] != "GET") {
+	var sum float64
+	sc := bufio.NewScanner(strings.NewReader(string(raw)))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "apiserver_request_total{") {
 			continue
 		}
-		key := l["verb"] + " " + l["resource"]
-		if l["subresource"] != "" {
-			key += "/" + l["subresource"]
+		if !containsAny(line, `verb="POST"`, `verb="PUT"`, `verb="PATCH"`, `verb="APPLY"`, `verb="DELETE"`, `verb="DELETECOLLECTION"`) {
+			continue
 		}
-		out[key] += m.GetCounter().GetValue()
-	}
-	return out, nil
-}
-
-// less is r less the counts of other: the requests made since other was read, or those
-// not made by the benchmark itself.
-func (r requests) less(other requests) requests {
-	out := requests{}
-	for k, v := range r {
-		if d := v - other[k]; d != 0 {
-			out[k] = d
+		// Events are reports, not state; leases are the API server's own heartbeats
+		// (the controller runs without leader election here).
+		if containsAny(line, `resource="events"`, `resource="leases"`) {
+			continue
 		}
-	}
-	return out
-}
-
-// split separates the writes from the reads (GETs), and sums the writes by verb too.
-func (r requests) split() (writes, reads requests) {
-	writes, reads = requests{}, requests{}
-	for k, v := range r {
-		verb, _, _ := strings.Cut(k, " ")
-		if verb == "GET" {
-			reads[k] = v
-		} else {
-			writes[k] = v
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			return 0, err
 		}
-	}
-	return writes, reads
-}
-
-func (r requests) total() float64 {
-	var sum float64
-	for _, v := range r {
 		sum += v
 	}
-	return sum
+	return sum, sc.Err()
 }
 
-// perTenant lists the counts divided by n, largest first.
-func (r requests) perTenant(n float64) string {
-	keys := slices.Collect(maps.Keys(r))
-	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(cmp.Compare(r[b], r[a]), strings.Compare(a, b)) })
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %.2f", k, r[k]/n))
+func containsAny(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
 	}
-	return strings.Join(parts, ", ")
-}
-
-func parseMetrics(r io.Reader) (map[string]*dto.MetricFamily, error) {
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	return p.TextToMetricFamilies(r)
-}
-
-func labelsOf(m *dto.Metric) map[string]string {
-	out := make(map[string]string, len(m.GetLabel()))
-	for _, l := range m.GetLabel() {
-		out[l.GetName()] = l.GetValue()
-	}
-	return out
+	return false
 }
 
 // controllerProcess is a running `gatehouse controller`.
@@ -551,7 +423,7 @@ func (p *controllerProcess) waitIdle(ctx context.Context, tenants int) error {
 			quiet = 0
 			continue
 		}
-		if m.reconciles["tenant"] >= float64(tenants) && m.queued == 0 && m.active == 0 {
+		if m["reconcile_tenant"] >= float64(tenants) && m["depth"] == 0 && m["active"] == 0 {
 			quiet++
 		} else {
 			quiet = 0
@@ -560,34 +432,31 @@ func (p *controllerProcess) waitIdle(ctx context.Context, tenants int) error {
 	return nil
 }
 
-// controllerMetrics are the controller's reconciles so far, by controller, and its
-// queued and running ones.
-type controllerMetrics struct {
-	reconciles     map[string]float64
-	queued, active float64
-}
-
-func (p *controllerProcess) metrics() (controllerMetrics, error) {
+func (p *controllerProcess) metrics() (map[string]float64, error) {
 	resp, err := http.Get("http://" + p.metricsAddr + "/metrics")
 	if err != nil {
-		return controllerMetrics{}, err
+		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
-	families, err := parseMetrics(resp.Body)
-	if err != nil {
-		return controllerMetrics{}, err
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(line, `controller_runtime_reconcile_total{controller="`):
+			name := strings.TrimPrefix(line, `controller_runtime_reconcile_total{controller="`)
+			out["reconcile_"+name[:strings.IndexByte(name, '"')]] += v
+		case strings.HasPrefix(line, "workqueue_depth{"):
+			out["depth"] += v
+		case strings.HasPrefix(line, "controller_runtime_active_workers{"):
+			out["active"] += v
+		}
 	}
-	out := controllerMetrics{reconciles: map[string]float64{}}
-	for _, m := range families["controller_runtime_reconcile_total"].GetMetric() {
-		out.reconciles[labelsOf(m)["controller"]] += m.GetCounter().GetValue()
-	}
-	for _, m := range families["workqueue_depth"].GetMetric() {
-		out.queued += m.GetGauge().GetValue()
-	}
-	for _, m := range families["controller_runtime_active_workers"].GetMetric() {
-		out.active += m.GetGauge().GetValue()
-	}
-	return out, nil
+	return out, sc.Err()
 }
 
 // cpuSeconds returns the CPU time used so far by the named processes and by this
