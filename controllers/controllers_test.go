@@ -710,7 +710,7 @@ func TestRestartChangesNothing(t *testing.T) {
 	waitReconciledSince(t, reconciled)
 	waitIdle(t)
 	if n := writes.Load(); n != 0 {
-		t.Errorf("the second pass made %d writes, want 0", n)
+		t.Errorf("the second pass made %d writes, want 0; the last: %s", n, &lastWrites)
 	}
 	after := keySecrets(t, s.tenant)
 	if len(after) != len(before) {

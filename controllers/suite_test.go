@@ -22,6 +22,8 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -62,6 +64,8 @@ var (
 	fakeClock = clocktesting.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	// writes counts the controller's writes to the API server.
 	writes atomic.Int64
+	// lastWrites names the most recent of them, for a failure to say what was written.
+	lastWrites writeLog
 	// stopManager stops the running controller manager.
 	stopManager func()
 )
@@ -129,41 +133,69 @@ func countingClient(cfg *rest.Config, opts client.Options) (client.Client, error
 	if err != nil {
 		return nil, err
 	}
-	count := func() { writes.Add(1) }
+	count := func(verb string, obj any) {
+		writes.Add(1)
+		lastWrites.add(verb, obj)
+	}
 	return interceptor.NewClient(c, interceptor.Funcs{
 		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			count()
+			count("create", obj)
 			return c.Create(ctx, obj, opts...)
 		},
 		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-			count()
+			count("update", obj)
 			return c.Update(ctx, obj, opts...)
 		},
 		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
-			count()
+			count("patch", obj)
 			return c.Patch(ctx, obj, p, opts...)
 		},
 		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-			count()
+			count("apply", obj)
 			return c.Apply(ctx, obj, opts...)
 		},
 		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-			count()
+			count("delete", obj)
 			return c.Delete(ctx, obj, opts...)
 		},
 		DeleteAllOf: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteAllOfOption) error {
-			count()
+			count("delete-all-of", obj)
 			return c.DeleteAllOf(ctx, obj, opts...)
 		},
 		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-			count()
+			count("status-patch", obj)
 			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
 		},
 		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-			count()
+			count("status-update", obj)
 			return c.SubResource(sub).Update(ctx, obj, opts...)
 		},
 	}), nil
+}
+
+// writeLog keeps the last few writes the controller made, by verb, kind and name.
+type writeLog struct {
+	mu      sync.Mutex
+	entries []string
+}
+
+func (l *writeLog) add(verb string, obj any) {
+	entry := fmt.Sprintf("%s %T", verb, obj)
+	if o, ok := obj.(client.Object); ok {
+		entry += " " + client.ObjectKeyFromObject(o).String()
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries = append(l.entries, entry)
+	if len(l.entries) > 10 {
+		l.entries = l.entries[1:]
+	}
+}
+
+func (l *writeLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.entries, "; ")
 }
 
 // restartManager stops the controllers and starts new ones, with empty caches and queues.
