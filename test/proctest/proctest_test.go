@@ -72,3 +72,16 @@ func TestFreeAddressIsFreeLoopback(t *testing.T) {
 	}
 	_ = l.Close()
 }
+
+// TestFreeAddressNeverTwice: two servers a test starts never get the same address, even
+// when the kernel offers a closed listener's port again.
+func TestFreeAddressNeverTwice(t *testing.T) {
+	seen := map[string]bool{}
+	for range 2000 {
+		addr := MustFreeAddress(t)
+		if seen[addr] {
+			t.Fatalf("%s handed out twice", addr)
+		}
+		seen[addr] = true
+	}
+}
