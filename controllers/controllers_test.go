@@ -867,3 +867,18 @@ func watchKeyRemoval(t *testing.T, tenant *identityv1alpha1.Tenant, kid string) 
 	}()
 	return done
 }
+
+// TestFinalizerKeepsGeneration: adding the Tenant's finalizer changes its metadata
+// alone; an update of the whole object made the API server count a new generation, which
+// reconciled the Tenant and all its children again.
+func TestFinalizerKeepsGeneration(t *testing.T) {
+	s := newSample(t, nil)
+	waitReady(t, s.objects()...)
+	get(t, s.tenant)
+	if len(s.tenant.Finalizers) == 0 {
+		t.Fatal("the Tenant has no finalizer")
+	}
+	if s.tenant.Generation != 1 {
+		t.Errorf("the Tenant is at generation %d after its finalizer was added, want 1", s.tenant.Generation)
+	}
+}
