@@ -10,6 +10,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/gatehouse-dev/gatehouse/test/proctest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/database"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/hashlimit"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/password"
@@ -22,7 +23,7 @@ import (
 // with Retry-After, counted, logged, and not counted as failed attempts; beta's logins
 // meanwhile get their tokens.
 func TestSaturatingTenantGets503(t *testing.T) {
-	var logs lockedBuffer
+	var logs proctest.Buffer
 	ts := newLoggingTestServer(t, slog.New(slog.NewJSONHandler(&logs, nil)))
 	// A bcrypt check weighs a quarter of the budget: a tenant alone holds two.
 	limiter := hashlimit.New(hashlimit.Config{Budget: 4 << 20, Threads: 4, MaxWait: 50 * time.Millisecond, MaxQueued: 10})
@@ -62,7 +63,7 @@ func TestSaturatingTenantGets503(t *testing.T) {
 		t.Errorf("refused checks of acme counted %v, want %d", got, refusals)
 	}
 	logged := 0
-	for _, line := range logs.lines(t) {
+	for _, line := range logLines(t, &logs) {
 		if line["msg"] == "login refused: too many password checks of the tenant at once" {
 			logged++
 			if line["tenant"] != "team-a/acme" || line["connection"] != tokentest.Connection || line["reason"] != string(hashlimit.ReasonTimeout) {

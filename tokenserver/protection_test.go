@@ -1,7 +1,6 @@
 package tokenserver
 
 import (
-	"bytes"
 	"cmp"
 	"encoding/json"
 	"log/slog"
@@ -18,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/gatehouse-dev/gatehouse/test/proctest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
@@ -413,26 +413,13 @@ func TestUnblockFromSnapshot(t *testing.T) {
 	probe("* unblocks every address", c, tokentest.Alice, ts.acme.AlicePassword, "ok")
 }
 
-// lockedBuffer is a log destination that handlers may write concurrently.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
+// logLines decodes the JSON log lines written to logs.
+func logLines(t *testing.T, logs *proctest.Buffer) []map[string]any {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []map[string]any
-	for line := range bytes.Lines(b.buf.Bytes()) {
+	for line := range strings.Lines(logs.String()) {
 		var m map[string]any
-		if err := json.Unmarshal(line, &m); err != nil {
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("log line is not JSON: %q", line)
 		}
 		out = append(out, m)
@@ -443,7 +430,7 @@ func (b *lockedBuffer) lines(t *testing.T) []map[string]any {
 // TestAttackLogs checks the lockout and blocked-attempt log lines: who, from where,
 // why, and never a password.
 func TestAttackLogs(t *testing.T) {
-	var logs lockedBuffer
+	var logs proctest.Buffer
 	ts := newLoggingTestServer(t, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), loopbackProxy)
 	const attacker = "198.51.100.7"
 	wrong := tokentest.Random(t)
@@ -455,7 +442,7 @@ func TestAttackLogs(t *testing.T) {
 	want := map[string]any{"tenant": "team-a/acme", "connection": tokentest.Connection, "client": "public",
 		"reason": "brute_force", "clientIP": attacker, "username": tokentest.Alice}
 	counts := map[string]int{}
-	for _, line := range logs.lines(t) {
+	for _, line := range logLines(t, &logs) {
 		raw, _ := json.Marshal(line)
 		if strings.Contains(string(raw), wrong) || strings.Contains(string(raw), ts.acme.AlicePassword) {
 			t.Errorf("a log line holds a password: %s", raw)
@@ -483,7 +470,7 @@ func TestAttackLogs(t *testing.T) {
 // new count is refused with 503 until the first lockout expires, counted and logged once,
 // while another tenant's logins go on.
 func TestCountersFull(t *testing.T) {
-	var logs lockedBuffer
+	var logs proctest.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	var report func(attack.Full)
 	memory := attack.NewMemory(attack.MemoryOptions{TenantBudget: 2, Report: func(f attack.Full) { report(f) }})
@@ -515,7 +502,7 @@ func TestCountersFull(t *testing.T) {
 		t.Errorf("blocked{reason=counters_full} = %v, want 3", got)
 	}
 	var full []map[string]any
-	for _, line := range logs.lines(t) {
+	for _, line := range logLines(t, &logs) {
 		if msg, _ := line["msg"].(string); strings.HasPrefix(msg, "attempt counters full") {
 			full = append(full, line)
 		}

@@ -19,7 +19,7 @@ type Process struct {
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error
-	output lockedBuffer
+	output Buffer
 }
 
 // Start starts cmd in a process group of its own. Its standard output and error go to
@@ -78,19 +78,21 @@ func (p *Process) Signal(sig syscall.Signal) error {
 // Output is what the process has written so far, unless Start sent it elsewhere.
 func (p *Process) Output() string { return p.output.String() }
 
-// lockedBuffer collects output written from two pipes at once.
-type lockedBuffer struct {
+// Buffer collects what several writers write at once: a process's two pipes, a logger's
+// concurrent handlers.
+type Buffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(data []byte) (int, error) {
+func (b *Buffer) Write(data []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(data)
 }
 
-func (b *lockedBuffer) String() string {
+// String is what was written so far.
+func (b *Buffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
