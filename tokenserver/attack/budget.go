@@ -80,6 +80,9 @@ type count struct {
 	// count from which it blocks logins (0: never).
 	lifetime time.Duration
 	blocksAt int
+	// generation is the Memory's number of the count's creation (see
+	// Memory.Generation).
+	generation uint64
 
 	tenant *tenantCounts
 	queue  *queue

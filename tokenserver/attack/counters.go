@@ -59,9 +59,11 @@ type Memory struct {
 	limit        int
 	report       func(Full)
 
-	mu      sync.Mutex
-	counts  map[string]*count
-	tenants map[string]*tenantCounts
+	mu     sync.Mutex
+	counts map[string]*count
+	// generations numbers the counts' creations (see Generation).
+	generations uint64
+	tenants     map[string]*tenantCounts
 	// bySize orders the tenants by how many keys they hold, the largest first: the one
 	// that gives up a key when the process is full.
 	bySize tenantsBySize
@@ -112,7 +114,7 @@ func (m *Memory) add(key string, delta int, l Limit, now time.Time) (int, Full, 
 		if full, err = m.makeRoom(tenantOfKey(key), now); err != nil {
 			return 0, full, err
 		}
-		c = &count{key: key}
+		c = &count{key: key, generation: m.nextGeneration()}
 	}
 	c.n += delta
 	c.expires, c.lifetime, c.blocksAt = now.Add(l.CoolDown), l.CoolDown, l.MaxAttempts
@@ -133,6 +135,24 @@ func (m *Memory) Get(key string, l Limit) (n int, expires time.Time) {
 		m.update(c)
 	}
 	return c.n, c.expires
+}
+
+// Generation is a number that changes whenever key's count is cleared (by a Reset or
+// its expiry) and counted anew, and only then; 0 while the key has no count. A
+// replica that reads the same Generation before and after a wait knows that no success
+// cleared the count meanwhile.
+func (m *Memory) Generation(key string) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c := m.live(key, m.now()); c != nil {
+		return c.generation
+	}
+	return 0
+}
+
+func (m *Memory) nextGeneration() uint64 {
+	m.generations++
+	return m.generations
 }
 
 // Reset implements Counters. A prefix that names a tenant (every prefix keys.go builds

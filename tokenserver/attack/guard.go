@@ -3,6 +3,7 @@ package attack
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -54,6 +55,9 @@ type Shared interface {
 	Propagation() time.Duration
 	// Replicas is how many replicas share the counts, this one included.
 	Replicas() int
+	// Generation changes whenever key's count here is cleared and counted anew (see
+	// Memory.Generation).
+	Generation(key string) uint64
 }
 
 // Guard decides whether a login may be attempted, and counts its outcome in Counters.
@@ -108,6 +112,8 @@ type limited struct {
 	// clearedBySuccess counts are reset by a success rather than given back.
 	clearedBySuccess bool
 	reserved         int
+	// generation is the key's Generation after the reservation, with peers.
+	generation uint64
 }
 
 // Begin checks l against p and, unless a limit blocks it, reserves one failure of each
@@ -118,12 +124,29 @@ type limited struct {
 // (and the reservations of peers' attempts in flight, which this replica cannot tell
 // from failures). An attempt that finds the rest of a limit's budget reserved by
 // attempts in flight here waits for them to resolve: a success frees it, a failure may
-// block it, as it would have blocked it had they come one after another. Begin returns
-// ctx's error if ctx ends first.
+// block it, as it would have blocked it had they come one after another. With peers, a
+// block is only answered once it has held for twice the Propagation (see blockStands).
+// Begin returns ctx's error if ctx ends first.
 func (g *Guard) Begin(ctx context.Context, p Policy, l Login) (*Attempt, *Block, error) {
 	limits := limitsOf(p, l)
+	var blockedAt []uint64
 	for {
 		a, b, resolved := g.tryBegin(limits)
+		if b != nil {
+			stands, generations := g.blockStands(limits, blockedAt)
+			if stands {
+				return nil, b, nil
+			}
+			blockedAt = generations
+			timer := time.NewTimer(2 * g.shared.Propagation())
+			select {
+			case <-timer.C:
+				continue
+			case <-ctx.Done():
+				timer.Stop()
+				return nil, nil, ctx.Err()
+			}
+		}
 		if resolved == nil {
 			return a, b, nil
 		}
@@ -133,6 +156,32 @@ func (g *Guard) Begin(ctx context.Context, p Policy, l Login) (*Attempt, *Block,
 			return nil, nil, ctx.Err()
 		}
 	}
+}
+
+// generations are the Generations of limits' keys.
+func (g *Guard) generations(limits []limited) []uint64 {
+	generations := make([]uint64, len(limits))
+	for i, lim := range limits {
+		generations[i] = g.shared.Generation(lim.key)
+	}
+	return generations
+}
+
+// blockStands reports whether a block of limits stands, and returns the Generations of
+// their keys; blockedAt are those when the block was last found (nil the first time).
+// Without peers it stands: the counts less this replica's attempts in flight are
+// failures. With peers, the counts also hold the reservations of the peers' attempts in
+// flight, which this replica cannot tell from failures, and concurrent right passwords
+// on two replicas would lock each other out. So a block first waits twice the
+// Propagation, for those attempts to resolve and their outcomes to arrive, and stands
+// unless a success cleared a count meanwhile. Failures clear nothing, so a real
+// lockout still answers 429, later by the wait, and an attacker learns nothing more.
+func (g *Guard) blockStands(limits []limited, blockedAt []uint64) (bool, []uint64) {
+	if g.shared == nil || g.shared.Replicas() < 2 {
+		return true, nil
+	}
+	generations := g.generations(limits)
+	return blockedAt != nil && slices.Equal(blockedAt, generations), generations
 }
 
 // tryBegin begins an attempt of limits or blocks it, or returns what it must wait for:
@@ -193,7 +242,10 @@ func (g *Guard) reserve(limits []limited) (a *Attempt, b *Block, overtaken bool)
 			a.giveBack()
 			return nil, nil, true
 		}
-		pastShare = pastShare || g.shared != nil && lim.reserved > g.share(lim.limit)
+		if g.shared != nil {
+			pastShare = pastShare || lim.reserved > g.share(lim.limit)
+			a.limits[len(a.limits)-1].generation = g.shared.Generation(lim.key)
+		}
 	}
 	if pastShare {
 		a.settled = time.Now().Add(2 * g.shared.Propagation())
@@ -302,7 +354,7 @@ func (a *Attempt) Overrun() *Block {
 	}
 	var b *Block
 	for _, lim := range a.limits {
-		if n, expires := a.guard.counters.Get(lim.key, lim.limit); n > lim.limit.MaxAttempts {
+		if n, expires := a.guard.counters.Get(lim.key, lim.limit); n > lim.limit.MaxAttempts && !a.guard.clearedSince(lim) {
 			b = a.guard.blockedBy(b, lim, expires)
 		}
 	}
@@ -310,6 +362,17 @@ func (a *Attempt) Overrun() *Block {
 		a.guard.resolved(a.limits)
 	}
 	return b
+}
+
+// clearedSince reports whether a success cleared lim's count after the attempt reserved
+// in it (an administrator's unblock does too): the count over the limit is then the
+// reservations of attempts that came after a right password, from the same address,
+// not a burst that guesses past the threshold, so it refuses nothing. (A burst's right
+// guess past the threshold is still refused: only another right guess clears the
+// count before it is answered.) Counts that a success only gives back never qualify,
+// so an address's one good account cannot lift its throttling.
+func (g *Guard) clearedSince(lim limited) bool {
+	return lim.clearedBySuccess && g.shared != nil && g.shared.Generation(lim.key) != lim.generation
 }
 
 // WaitsForPeers reports whether Overrun waits for the peers' counts: the attempt took

@@ -340,6 +340,53 @@ func repeat[T any](v T, n int) []T {
 	return s
 }
 
+// TestGuardBlockWaitsForPeersAttempts: a peer's attempts in flight hold the whole budget
+// of a login. Once one succeeds (its reset arrives within the wait), this replica's
+// attempt goes ahead instead of being refused as if they had failed; failures that
+// stay through the wait block it.
+func TestGuardBlockWaitsForPeersAttempts(t *testing.T) {
+	const propagation = 50 * time.Millisecond
+	alice := login("alice", "192.0.2.1")
+	for _, tc := range []struct {
+		name         string
+		peerSucceeds bool
+	}{
+		{"a peer's success frees the budget", true},
+		{"a peer's failures block", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newClock()
+			counters := shared{Memory: NewMemory(MemoryOptions{Now: clock.now}), propagation: propagation, replicas: 2}
+			g := NewGuard(counters, clock.now)
+			for range testPolicy.BruteForce.MaxAttempts { // the peer's reservations, arrived
+				if _, err := counters.Add(UserIPKey(alice), 1, testPolicy.BruteForce); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.peerSucceeds {
+				time.AfterFunc(propagation, func() { counters.Reset(UserIPKey(alice)) })
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*propagation)
+			defer cancel()
+			start := time.Now()
+			a, b, err := g.Begin(ctx, testPolicy, alice)
+			switch {
+			case err != nil:
+				t.Fatalf("Begin: %v", err)
+			case tc.peerSucceeds && (b != nil || a == nil):
+				t.Fatalf("blocked by the peer's attempts in flight: %+v", b)
+			case !tc.peerSucceeds && (b == nil || b.Reason != ReasonBruteForce):
+				t.Fatalf("Begin = %+v, want brute_force after the peer's failures", b)
+			case !tc.peerSucceeds && time.Since(start) < 2*propagation:
+				t.Errorf("blocked after %v, before the peer's outcomes could arrive (%v)", time.Since(start), 2*propagation)
+			}
+			if a != nil {
+				a.Succeeded()
+			}
+		})
+	}
+}
+
 // TestGuardOverrunWaitsForPropagation: a peer's reservation that arrives after one
 // Propagation, but within two, is seen by an attempt past its share; see Guard.share
 // for why one would not do.
@@ -360,6 +407,47 @@ func TestGuardOverrunWaitsForPropagation(t *testing.T) {
 	}()
 	if b := last.Overrun(); b == nil || b.Reason != ReasonBruteForce {
 		t.Errorf("Overrun = %+v, want brute_force once the peer's reservation has arrived", b)
+	}
+}
+
+// TestGuardOverrunAfterASuccess: concurrent right passwords on two replicas can take a
+// login's count past its limit between resets. An attempt whose count a success cleared
+// after its reservation is not refused, however high the count is again; an address's
+// count, which a success only gives back, still refuses.
+func TestGuardOverrunAfterASuccess(t *testing.T) {
+	const propagation = 10 * time.Millisecond
+	alice := login("alice", "192.0.2.1")
+	for _, tc := range []struct {
+		name        string
+		key         string
+		limit       Limit
+		wantRefused bool
+	}{
+		{"a login's count cleared by a success", UserIPKey(alice), testPolicy.BruteForce, false},
+		{"an address's count, given back by a success", IPKey(alice.Tenant, alice.IP), testPolicy.IPThrottling, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newClock()
+			counters := shared{Memory: NewMemory(MemoryOptions{Now: clock.now}), propagation: propagation, replicas: 2}
+			g := NewGuard(counters, clock.now)
+			a, b := begin(t, g, testPolicy, alice)
+			if b != nil {
+				t.Fatalf("blocked: %+v", b)
+			}
+			// The peer's attempts: one succeeds, then more than the limit arrive at once.
+			counters.Reset(UserIPKey(alice))
+			if _, err := counters.Add(IPKey(alice.Tenant, alice.IP), -1, testPolicy.IPThrottling); err != nil {
+				t.Fatal(err)
+			}
+			for range tc.limit.MaxAttempts + 1 {
+				if _, err := counters.Add(tc.key, 1, tc.limit); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := a.Overrun(); (got != nil) != tc.wantRefused {
+				t.Errorf("Overrun = %+v, want refused %v", got, tc.wantRefused)
+			}
+		})
 	}
 }
 

@@ -132,6 +132,10 @@ func (c *Counters) Get(key string, l attack.Limit) (int, time.Time) {
 	return c.local.Get(key, l)
 }
 
+// Generation implements attack.Shared; it reads this replica's counts, which the
+// peers' changes reach.
+func (c *Counters) Generation(key string) uint64 { return c.local.Generation(key) }
+
 // Reset implements attack.Counters.
 func (c *Counters) Reset(prefix string) {
 	c.local.Reset(prefix)
