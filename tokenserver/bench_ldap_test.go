@@ -1,11 +1,7 @@
 package tokenserver
 
 import (
-	"crypto"
-	"crypto/rand"
-	"crypto/sha256"
 	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,7 +37,7 @@ func BenchmarkLDAPPasswordGrant(b *testing.B) {
 	}
 	algorithms := []string{"ES256", "RS256"}
 	concurrencies := []int{1, 8, 32}
-	results := map[string]loadResult{}
+	results := map[string]tokentest.LoadResult{}
 	for _, alg := range algorithms {
 		for _, mode := range modes {
 			st, srv := benchServer(b)
@@ -54,11 +50,11 @@ func BenchmarkLDAPPasswordGrant(b *testing.B) {
 			for _, n := range concurrencies {
 				name := fmt.Sprintf("%s/%s/concurrency=%d", alg, mode.name, n)
 				b.Run(name, func(b *testing.B) {
-					start := processCPU(b)
-					results[name] = postLoad(b, benchTokenURL(srv), body, n)
-					perLogin := (processCPU(b) - start) / time.Duration(b.N)
-					floor := loginFloor(b, view, ft.Keys[0].Signer, passwords["alice"], n)
-					results[name].report(b)
+					start := tokentest.ProcessCPU(b)
+					results[name] = tokentest.PostLoad(b, []string{benchTokenURL(srv)}, []string{body}, n)
+					perLogin := (tokentest.ProcessCPU(b) - start) / time.Duration(b.N)
+					floor := tokentest.LoginFloor(b, view.Connectors[tokentest.LDAPConnection], ft.Keys[0].Signer, "alice", passwords["alice"], n)
+					results[name].Report(b)
 					b.ReportMetric(float64(perLogin.Microseconds()), "cpu-µs/login")
 					b.ReportMetric(float64(floor.Microseconds()), "floor-cpu-µs/login")
 					b.ReportMetric(float64(perLogin)/float64(floor), "cpu/floor")
@@ -73,43 +69,14 @@ func BenchmarkLDAPPasswordGrant(b *testing.B) {
 		for _, n := range concurrencies {
 			pooled := results[fmt.Sprintf("%s/pooled/concurrency=%d", alg, n)]
 			fresh := results[fmt.Sprintf("%s/fresh/concurrency=%d", alg, n)]
-			if pooled.rate == 0 || fresh.rate == 0 {
+			if pooled.Rate == 0 || fresh.Rate == 0 {
 				continue // filtered out with -bench
 			}
 			fmt.Printf("%-5s %11d | %10.0f %8.2f %8.2f | %10.0f %8.2f %8.2f | %.1fx\n", alg, n,
-				pooled.rate, milliseconds(pooled.p50), milliseconds(pooled.p99),
-				fresh.rate, milliseconds(fresh.p50), milliseconds(fresh.p99), pooled.rate/fresh.rate)
+				pooled.Rate, tokentest.Milliseconds(pooled.P50), tokentest.Milliseconds(pooled.P99),
+				fresh.Rate, tokentest.Milliseconds(fresh.P50), tokentest.Milliseconds(fresh.P99), pooled.Rate/fresh.Rate)
 		}
 	}
-}
-
-// loginFloor is the CPU of the work a login cannot avoid: two signatures with key (the
-// access token and the id_token) and the directory's search, bind and group search
-// through the view's connector, done by concurrency goroutines at once as the logins
-// it is compared to were.
-func loginFloor(b *testing.B, view *store.Tenant, key crypto.Signer, password string, concurrency int) time.Duration {
-	b.Helper()
-	digest := sha256.Sum256([]byte("a signing input"))
-	directory := view.Connectors[tokentest.LDAPConnection]
-	rounds := max(4, 128/concurrency)
-	var wg sync.WaitGroup
-	start := processCPU(b)
-	for range concurrency {
-		wg.Go(func() {
-			for range rounds {
-				for range 2 {
-					if _, err := key.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
-						b.Error(err)
-					}
-				}
-				if _, err := directory.Login(b.Context(), "alice", password); err != nil {
-					b.Error(err)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return (processCPU(b) - start) / time.Duration(rounds*concurrency)
 }
 
 func closeConnectors(b *testing.B, view *store.Tenant) {

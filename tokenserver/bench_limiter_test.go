@@ -82,7 +82,7 @@ func benchTenantIsolation(b *testing.B, floodHash func(password string) string, 
 	checks := database.ChecksFor(password.DefaultMemoryLimit)
 	st.Publish([]*store.Tenant{flood.ViewChecking(b, checks), steady.ViewChecking(b, checks)})
 
-	steadyClient := benchClient(1)
+	steadyClient := tokentest.Client(1)
 	for range 3 { // warm up the connection and the allocator
 		benchLogin(b, context.Background(), steadyClient, steady)
 	}
@@ -104,8 +104,8 @@ func benchTenantIsolation(b *testing.B, floodHash func(password string) string, 
 
 	p99Unloaded, p99Loaded := p99(unloaded), p99(loaded)
 	ratio := float64(p99Loaded) / float64(p99Unloaded)
-	b.ReportMetric(milliseconds(p99Unloaded), "B-p99-unloaded-ms")
-	b.ReportMetric(milliseconds(p99Loaded), "B-p99-loaded-ms")
+	b.ReportMetric(tokentest.Milliseconds(p99Unloaded), "B-p99-unloaded-ms")
+	b.ReportMetric(tokentest.Milliseconds(p99Loaded), "B-p99-loaded-ms")
 	b.ReportMetric(ratio, "B-loaded/unloaded")
 	b.ReportMetric(float64(peak>>20), "peak-MiB")
 	b.ReportMetric(0, "ns/op")
@@ -143,7 +143,7 @@ func steadyLogins(b *testing.B, client *http.Client, ft *tokentest.Tenant) []tim
 // runtime held from the OS meanwhile.
 func startFlood(b *testing.B, ft *tokentest.Tenant) (stop func() (answers map[int]int, peak uint64)) {
 	ctx, cancel := context.WithCancel(context.Background())
-	client := benchClient(floodLogins)
+	client := tokentest.Client(floodLogins)
 	var mu sync.Mutex
 	answers := map[int]int{}
 	var wg sync.WaitGroup

@@ -12,11 +12,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,10 +43,6 @@ func benchServer(b *testing.B) (*store.Store, *httptest.Server) {
 	srv := httptest.NewServer(NewServer(st, slog.New(slog.DiscardHandler), NewMetrics()))
 	b.Cleanup(srv.Close)
 	return st, srv
-}
-
-func benchClient(concurrency int) *http.Client {
-	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, MaxConnsPerHost: concurrency}}
 }
 
 // hashAndSignTime is the time of the work a login cannot avoid, one bcrypt verify and
@@ -91,64 +84,18 @@ func BenchmarkPasswordGrant(b *testing.B) {
 	for _, concurrency := range []int{1, 8, 32} {
 		b.Run(fmt.Sprintf("concurrency=%d", concurrency), func(b *testing.B) {
 			before := hashAndSignTime(b, ft, view)
-			load := postLoad(b, benchTokenURL(srv), body, concurrency)
+			load := tokentest.PostLoad(b, []string{benchTokenURL(srv)}, []string{body}, concurrency)
 
 			// The machine is shared: average the limit measured before and after the run.
 			service := (before + hashAndSignTime(b, ft, view)) / 2
 			cores := runtime.GOMAXPROCS(0)
 			limit := float64(cores) / service.Seconds()
 			ideal := time.Duration(float64(service) * max(1, float64(concurrency)/float64(cores)))
-			load.report(b)
+			load.Report(b)
 			b.ReportMetric(limit, "limit-tokens/s")
-			b.ReportMetric(100*load.rate/limit, "%-of-limit")
-			b.ReportMetric(float64(load.p99)/float64(ideal), "p99/ideal")
+			b.ReportMetric(100*load.Rate/limit, "%-of-limit")
+			b.ReportMetric(float64(load.P99)/float64(ideal), "p99/ideal")
 		})
-	}
-}
-
-// loadResult is the throughput and latency of a run of postLoad.
-type loadResult struct {
-	rate     float64 // tokens per second
-	p50, p99 time.Duration
-}
-
-// report reports the result as the benchmark's metrics, in place of ns/op.
-func (r loadResult) report(b *testing.B) {
-	b.ReportMetric(r.rate, "tokens/s")
-	b.ReportMetric(milliseconds(r.p50), "p50-ms")
-	b.ReportMetric(milliseconds(r.p99), "p99-ms")
-	b.ReportMetric(0, "ns/op")
-}
-
-// postLoad posts body to a token endpoint b.N times from concurrency clients at once, each
-// waiting for its answer before sending the next, and fails b unless every answer is 200.
-func postLoad(b *testing.B, url, body string, concurrency int) loadResult {
-	b.Helper()
-	client := benchClient(concurrency)
-	latencies := make([]time.Duration, b.N)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	b.ResetTimer()
-	for range concurrency {
-		wg.Go(func() {
-			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
-				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-				req.Header.Set("Content-Type", formType)
-				start := time.Now()
-				if !roundTrip(b, client, req) {
-					return
-				}
-				latencies[i] = time.Since(start)
-			}
-		})
-	}
-	wg.Wait()
-	b.StopTimer()
-	slices.Sort(latencies)
-	return loadResult{
-		rate: float64(b.N) / b.Elapsed().Seconds(),
-		p50:  latencies[len(latencies)/2],
-		p99:  latencies[(len(latencies)*99)/100],
 	}
 }
 
@@ -216,7 +163,7 @@ func BenchmarkJWKS(b *testing.B) {
 // second, which it also reports.
 func benchGets(b *testing.B, url, authorization string) float64 {
 	const concurrency = 16
-	client := benchClient(concurrency)
+	client := tokentest.Client(concurrency)
 	b.SetParallelism(concurrency / runtime.GOMAXPROCS(0))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -225,7 +172,7 @@ func benchGets(b *testing.B, url, authorization string) float64 {
 			if authorization != "" {
 				req.Header.Set("Authorization", authorization)
 			}
-			if !roundTrip(b, client, req) {
+			if !tokentest.RoundTrip(b, client, req) {
 				return
 			}
 		}
@@ -236,32 +183,7 @@ func benchGets(b *testing.B, url, authorization string) float64 {
 }
 
 // roundTrip sends req and reads its answer, and fails b unless it is 200.
-func roundTrip(b *testing.B, client *http.Client, req *http.Request) bool {
-	resp, err := client.Do(req)
-	if err != nil {
-		b.Error(err)
-		return false
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b.Errorf("status %d", resp.StatusCode)
-		return false
-	}
-	return true
-}
-
-// processCPU is the CPU time this process has used, user and system.
-func processCPU(b *testing.B) time.Duration {
-	var u syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &u); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(u.Utime.Nano() + u.Stime.Nano())
-}
 
 func benchTokenURL(srv *httptest.Server) string { return srv.URL + "/bench/acme/oauth/token" }
-
-func milliseconds(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func jsonDecode(r io.Reader, v any) error { return json.NewDecoder(r).Decode(v) }

@@ -29,13 +29,13 @@ type replica struct {
 	proc                              *systemtest.TokenServer
 }
 
-func newReplica(t *testing.T, name string) *replica {
+func newReplica(t testing.TB, name string) *replica {
 	return &replica{name: name, addr: proctest.MustFreeAddress(t), metricsAddr: proctest.MustFreeAddress(t), peerAddr: proctest.MustFreeAddress(t)}
 }
 
 // start runs the replica and waits until it is ready, which it is only once it has
 // joined its peers.
-func (r *replica) start(t *testing.T) {
+func (r *replica) start(t testing.TB) {
 	t.Helper()
 	r.proc = sys.StartTokenServerAt(t, r.addr, r.metricsAddr,
 		"--peer-identity", r.name, "--peer-bind-address", r.peerAddr, "--peer-advertise-address", r.peerAddr)
@@ -43,7 +43,7 @@ func (r *replica) start(t *testing.T) {
 }
 
 // metric reads a sample of the replica's /metrics, 0 when absent.
-func (r *replica) metric(t *testing.T, sample string) float64 {
+func (r *replica) metric(t testing.TB, sample string) float64 {
 	t.Helper()
 	return systemtest.Metric(t, r.proc.MetricsURL, sample)
 }
@@ -70,13 +70,13 @@ func total(t *testing.T, replicas []*replica, sample string) float64 {
 // login posts a password grant to the replica and returns the status and error code
 // (200 and "" for a token). It may run in a goroutine of the test, so it reports a
 // request that got no answer with Errorf, as status 0.
-func (r *replica) login(t *testing.T, creds systemtest.Credentials, username, password string) (int, string) {
+func (r *replica) login(t testing.TB, creds systemtest.Credentials, username, password string) (int, string) {
 	t.Helper()
 	return r.loginWith(t, http.DefaultClient, creds, username, password)
 }
 
 // tokenURL is the token endpoint of creds on the replica.
-func (r *replica) tokenURL(t *testing.T, creds systemtest.Credentials) string {
+func (r *replica) tokenURL(t testing.TB, creds systemtest.Credentials) string {
 	t.Helper()
 	u, err := url.Parse(creds["token_url"])
 	if err != nil {
@@ -88,7 +88,7 @@ func (r *replica) tokenURL(t *testing.T, creds systemtest.Credentials) string {
 }
 
 // loginWith is login through client.
-func (r *replica) loginWith(t *testing.T, client *http.Client, creds systemtest.Credentials, username, password string) (int, string) {
+func (r *replica) loginWith(t testing.TB, client *http.Client, creds systemtest.Credentials, username, password string) (int, string) {
 	t.Helper()
 	tokenURL := r.tokenURL(t, creds)
 	if tokenURL == "" {

@@ -2,6 +2,7 @@ package ldaptest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -122,4 +123,22 @@ func (s *Server) SampleConfig(servicePassword string, urls ...string) snapshot.L
 		},
 		Attributes: snapshot.LDAPAttributes{Subject: "entryUUID", Email: "mail", Name: "cn", Groups: "memberOf"},
 	}
+}
+
+// AddUsers adds n users under the sample's ou=people, user0 to user<n-1>, each with a
+// new random password, and returns the passwords by uid. LoadSample must have run.
+func (s *Server) AddUsers(n int) (map[string]string, error) {
+	pw := make(map[string]string, n)
+	var ldif strings.Builder
+	for i := range n {
+		p, err := RandomPassword()
+		if err != nil {
+			return nil, err
+		}
+		uid := fmt.Sprintf("user%d", i)
+		pw[uid] = p
+		fmt.Fprintf(&ldif, "dn: uid=%[1]s,ou=people,%[2]s\nobjectClass: inetOrgPerson\nuid: %[1]s\ncn: User %[3]d\nsn: %[3]d\nmail: %[1]s@example.org\nuserPassword: %[4]s\n\n",
+			uid, BaseDN, i, p)
+	}
+	return pw, s.Add(ldif.String())
 }

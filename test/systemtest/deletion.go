@@ -24,7 +24,7 @@ import (
 // a SecretConflict), and that the namespace, deleted, goes entirely, with what the
 // controller wrote for its Tenant in the operator's namespace. Without the garbage
 // collector or the namespace controller it fails.
-func (cl Cluster) CheckDeletionConverges(t *testing.T, namespace string) {
+func (cl Cluster) CheckDeletionConverges(t testing.TB, namespace string) {
 	t.Helper()
 	cl.CreateNamespace(t, namespace)
 	password := rand.Text()
@@ -64,7 +64,7 @@ func (cl Cluster) CheckDeletionConverges(t *testing.T, namespace string) {
 }
 
 // DeleteAndWait deletes o and waits until it, and each of dependents, is gone.
-func (cl Cluster) DeleteAndWait(t *testing.T, o client.Object, dependents ...client.Object) {
+func (cl Cluster) DeleteAndWait(t testing.TB, o client.Object, dependents ...client.Object) {
 	t.Helper()
 	if err := cl.Client.Delete(context.Background(), o); err != nil {
 		t.Fatal(err)

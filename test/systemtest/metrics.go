@@ -13,7 +13,7 @@ import (
 
 // Metric scrapes url, a /metrics endpoint, and returns the value of one series (name
 // and labels as exposed), 0 when it is absent.
-func Metric(t *testing.T, url, series string) float64 {
+func Metric(t testing.TB, url, series string) float64 {
 	t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
 	if err != nil {

@@ -57,7 +57,7 @@ func (c Credentials) JWKSURL() string { return snapshot.JWKSURL(c["issuer"]) }
 // RotateKeys asks for a rotation of tenant's signing keys, with request as the value of
 // the annotation, and waits until a new key is current and the token server signs with
 // it (token gets a token of the Tenant); it returns the new key's kid.
-func (cl Cluster) RotateKeys(t *testing.T, tenant *identityv1alpha1.Tenant, request string, token func() (*oauth2.Token, error)) string {
+func (cl Cluster) RotateKeys(t testing.TB, tenant *identityv1alpha1.Tenant, request string, token func() (*oauth2.Token, error)) string {
 	t.Helper()
 	cl.Get(t, tenant)
 	oldKID := CurrentKID(tenant)
@@ -96,7 +96,7 @@ func CurrentKID(tenant *identityv1alpha1.Tenant) string {
 }
 
 // TokenKID reads the kid header of a JWT.
-func TokenKID(t *testing.T, jwt string) string {
+func TokenKID(t testing.TB, jwt string) string {
 	t.Helper()
 	header, _, _ := strings.Cut(jwt, ".")
 	var h struct {

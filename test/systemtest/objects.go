@@ -28,7 +28,7 @@ type Cluster struct {
 const waitTimeout = 60 * time.Second
 
 // Create creates objects, failing the test on the first error.
-func (cl Cluster) Create(t *testing.T, objs ...client.Object) {
+func (cl Cluster) Create(t testing.TB, objs ...client.Object) {
 	t.Helper()
 	for _, o := range objs {
 		if err := cl.Client.Create(context.Background(), o); err != nil {
@@ -38,7 +38,7 @@ func (cl Cluster) Create(t *testing.T, objs ...client.Object) {
 }
 
 // Get reads o again from the API server.
-func (cl Cluster) Get(t *testing.T, o client.Object) {
+func (cl Cluster) Get(t testing.TB, o client.Object) {
 	t.Helper()
 	if err := cl.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
 		t.Fatal(err)
@@ -46,7 +46,7 @@ func (cl Cluster) Get(t *testing.T, o client.Object) {
 }
 
 // Update reads o, applies change to it and writes it, again on a conflict.
-func (cl Cluster) Update(t *testing.T, o client.Object, change func()) {
+func (cl Cluster) Update(t testing.TB, o client.Object, change func()) {
 	t.Helper()
 	Eventually(t, "an update of "+o.GetName()+" goes through", func() error {
 		if err := cl.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
@@ -58,7 +58,7 @@ func (cl Cluster) Update(t *testing.T, o client.Object, change func()) {
 }
 
 // WaitCondition waits until o has the condition with status.
-func (cl Cluster) WaitCondition(t *testing.T, o client.Object, conditionType string, status metav1.ConditionStatus) {
+func (cl Cluster) WaitCondition(t testing.TB, o client.Object, conditionType string, status metav1.ConditionStatus) {
 	t.Helper()
 	Eventually(t, fmt.Sprintf("%s %s=%s", o.GetName(), conditionType, status), func() error {
 		if err := cl.Client.Get(context.Background(), client.ObjectKeyFromObject(o), o); err != nil {
@@ -75,7 +75,7 @@ func (cl Cluster) WaitCondition(t *testing.T, o client.Object, conditionType str
 // WaitRefused waits until o is Ready=False with reason, and returns that condition. It
 // fails the test at once when o is Ready instead: an object the controller must refuse
 // is never served, not even for a moment.
-func (cl Cluster) WaitRefused(t *testing.T, o client.Object, reason string) metav1.Condition {
+func (cl Cluster) WaitRefused(t testing.TB, o client.Object, reason string) metav1.Condition {
 	t.Helper()
 	var ready metav1.Condition
 	Eventually(t, fmt.Sprintf("%s Ready=False reason %s", o.GetName(), reason), func() error {
@@ -98,14 +98,14 @@ func (cl Cluster) WaitRefused(t *testing.T, o client.Object, reason string) meta
 }
 
 // WaitReady waits until every object is Ready.
-func (cl Cluster) WaitReady(t *testing.T, objs ...client.Object) {
+func (cl Cluster) WaitReady(t testing.TB, objs ...client.Object) {
 	t.Helper()
 	for _, o := range objs {
 		cl.WaitCondition(t, o, identityv1alpha1.ConditionReady, metav1.ConditionTrue)
 	}
 }
 
-func commonStatus(t *testing.T, o client.Object) *identityv1alpha1.CommonStatus {
+func commonStatus(t testing.TB, o client.Object) *identityv1alpha1.CommonStatus {
 	switch o := o.(type) {
 	case *identityv1alpha1.Tenant:
 		return &o.Status.CommonStatus
@@ -121,7 +121,7 @@ func commonStatus(t *testing.T, o client.Object) *identityv1alpha1.CommonStatus 
 }
 
 // Credentials reads the credentials Secret the controller wrote for a Client.
-func (cl Cluster) Credentials(t *testing.T, c *identityv1alpha1.Client) Credentials {
+func (cl Cluster) Credentials(t testing.TB, c *identityv1alpha1.Client) Credentials {
 	t.Helper()
 	cl.Get(t, c)
 	var secret corev1.Secret
@@ -136,7 +136,7 @@ func (cl Cluster) Credentials(t *testing.T, c *identityv1alpha1.Client) Credenti
 }
 
 // CreateNamespace creates a namespace for a test's objects.
-func (cl Cluster) CreateNamespace(t *testing.T, name string) {
+func (cl Cluster) CreateNamespace(t testing.TB, name string) {
 	t.Helper()
 	cl.Create(t, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
 }
@@ -168,7 +168,7 @@ func LDAPConnection(namespace, name, tenant, bindSecret, url string) *identityv1
 
 // Eventually retries check every 100ms until it succeeds, and fails the test when it
 // has not within a minute.
-func Eventually(t *testing.T, what string, check func() error) {
+func Eventually(t testing.TB, what string, check func() error) {
 	t.Helper()
 	kubetest.Eventually(t, waitTimeout, 100*time.Millisecond, what, check)
 }

@@ -123,7 +123,7 @@ func (s *Samples) Scope() string {
 
 // ApplySamples creates config/samples in namespace, with the sample user's password hash
 // replaced by one of password.
-func (cl Cluster) ApplySamples(t *testing.T, namespace, password string) {
+func (cl Cluster) ApplySamples(t testing.TB, namespace, password string) {
 	t.Helper()
 	samples, err := ReadSamples(SamplesDir(), namespace)
 	if err != nil {

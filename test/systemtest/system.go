@@ -127,7 +127,7 @@ func (s *System) installRBAC() error {
 // As is the System acting as user, impersonated in no group but system:authenticated,
 // as a namespace user of a cluster is: its object helpers create, read and update with
 // that user's rights only.
-func (s *System) As(t *testing.T, user string) *System {
+func (s *System) As(t testing.TB, user string) *System {
 	t.Helper()
 	cfg := rest.CopyConfig(s.Env.Config)
 	cfg.Impersonate = rest.ImpersonationConfig{UserName: user}
@@ -158,13 +158,13 @@ type TokenServer struct {
 
 // StartGatehouse starts a token server and a controller that names it as the issuers'
 // base URL.
-func (s *System) StartGatehouse(t *testing.T) (*Process, *TokenServer) {
+func (s *System) StartGatehouse(t testing.TB) (*Process, *TokenServer) {
 	ts := s.StartTokenServer(t)
 	return s.StartController(t, ts.URL), ts
 }
 
 // StartTokenServer starts `gatehouse tokenserver` on free loopback ports.
-func (s *System) StartTokenServer(t *testing.T) *TokenServer {
+func (s *System) StartTokenServer(t testing.TB) *TokenServer {
 	return s.StartTokenServerAt(t, proctest.MustFreeAddress(t), proctest.MustFreeAddress(t))
 }
 
@@ -172,14 +172,14 @@ func (s *System) StartTokenServer(t *testing.T) *TokenServer {
 // on metricsAddr, with more flags (a later flag overrides an earlier one), so that a
 // restarted replica keeps its addresses. It listens for peer replicas on a free
 // loopback port unless flags say otherwise.
-func (s *System) StartTokenServerAt(t *testing.T, addr, metricsAddr string, flags ...string) *TokenServer {
+func (s *System) StartTokenServerAt(t testing.TB, addr, metricsAddr string, flags ...string) *TokenServer {
 	p := s.start(t, tokenServerServiceAccount, append(tokenServerArgs(OperatorNamespace, addr, metricsAddr), flags...)...)
 	return &TokenServer{Process: p, URL: "http://" + addr, MetricsURL: "http://" + metricsAddr + "/metrics", addr: addr, metricsAddr: metricsAddr}
 }
 
 // WaitReady waits until the token server reports ready (it has loaded the snapshots
 // and joined its peers), failing the test at once if it exits instead.
-func (ts *TokenServer) WaitReady(t *testing.T) {
+func (ts *TokenServer) WaitReady(t testing.TB) {
 	t.Helper()
 	Eventually(t, "gatehouse tokenserver is ready", func() error {
 		select {
@@ -201,7 +201,7 @@ func (ts *TokenServer) WaitReady(t *testing.T) {
 
 // StartController starts `gatehouse controller` without leader election, so that
 // several may run at once.
-func (s *System) StartController(t *testing.T, tokenServerURL string) *Process {
+func (s *System) StartController(t testing.TB, tokenServerURL string) *Process {
 	return s.start(t, controllerServiceAccount, controllerArgs(OperatorNamespace, tokenServerURL, proctest.MustFreeAddress(t))...)
 }
 
@@ -239,7 +239,7 @@ func startGatehouse(binary, kubeconfig string, log *os.File, args ...string) (*p
 // start runs the gatehouse binary as serviceAccount; at the end of the test it sends
 // SIGTERM and expects a clean exit, unless the test killed it. Its output is shown when
 // the test fails.
-func (s *System) start(t *testing.T, serviceAccount string, args ...string) *Process {
+func (s *System) start(t testing.TB, serviceAccount string, args ...string) *Process {
 	t.Helper()
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := s.Env.WriteKubeConfig(kubeconfig, tokentest.ServiceAccountUser(OperatorNamespace, serviceAccount),
@@ -269,7 +269,7 @@ func (s *System) start(t *testing.T, serviceAccount string, args ...string) *Pro
 func (p *Process) Output() string { return p.proc.Output() }
 
 // Memory is the process's resident memory, now and at its peak so far.
-func (p *Process) Memory(t *testing.T) proctest.Memory {
+func (p *Process) Memory(t testing.TB) proctest.Memory {
 	t.Helper()
 	m, ok := proctest.ReadMemory(p.proc.Pid())
 	if !ok {
@@ -278,9 +278,19 @@ func (p *Process) Memory(t *testing.T) proctest.Memory {
 	return m
 }
 
+// CPU is the user and system time the process has used so far.
+func (p *Process) CPU(t testing.TB) time.Duration {
+	t.Helper()
+	s, ok := proctest.ReadStat(p.proc.Pid())
+	if !ok {
+		t.Fatalf("gatehouse %s has exited; no CPU time to read", p.name)
+	}
+	return s.CPU
+}
+
 // Stop stops the process with SIGTERM and fails the test unless it exits cleanly in
 // time, as a rolling update would.
-func (p *Process) Stop(t *testing.T) {
+func (p *Process) Stop(t testing.TB) {
 	t.Helper()
 	p.killed = true
 	if clean, err := p.proc.Stop(30 * time.Second); err != nil || !clean {
@@ -289,7 +299,7 @@ func (p *Process) Stop(t *testing.T) {
 }
 
 // Kill kills the process with SIGKILL, as a crash would, and waits until it exited.
-func (p *Process) Kill(t *testing.T) {
+func (p *Process) Kill(t testing.TB) {
 	t.Helper()
 	p.killed = true
 	p.signal(t, syscall.SIGKILL)
@@ -298,12 +308,12 @@ func (p *Process) Kill(t *testing.T) {
 
 // Pause stops the process (SIGSTOP) until Resume: it keeps its connections but does
 // nothing.
-func (p *Process) Pause(t *testing.T) { p.signal(t, syscall.SIGSTOP) }
+func (p *Process) Pause(t testing.TB) { p.signal(t, syscall.SIGSTOP) }
 
 // Resume continues a paused process.
-func (p *Process) Resume(t *testing.T) { p.signal(t, syscall.SIGCONT) }
+func (p *Process) Resume(t testing.TB) { p.signal(t, syscall.SIGCONT) }
 
-func (p *Process) signal(t *testing.T, sig syscall.Signal) {
+func (p *Process) signal(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	if err := p.proc.Signal(sig); err != nil {
 		t.Fatalf("sending %v to gatehouse %s: %v", sig, p.name, err)
