@@ -69,6 +69,7 @@ func (o *oauth2) login(ctx context.Context, username, password string) (claims, 
 	if err != nil {
 		return nil, err
 	}
+	defer resp.Body.Close() // ReadBody closes it already; bodyclose cannot see that across packages
 	body, err := upstream.ReadBody(resp)
 	if err != nil {
 		return nil, err

@@ -85,6 +85,7 @@ func (w *wsTrust) requestToken(ctx context.Context, username, password string) (
 	if err != nil {
 		return nil, err
 	}
+	defer resp.Body.Close() // ReadBody closes it already; bodyclose cannot see that across packages
 	body, err := upstream.ReadBody(resp)
 	if err != nil {
 		return nil, err
