@@ -31,6 +31,7 @@ import (
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers/compile"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/adfs"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
@@ -55,7 +56,7 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 			meta.RemoveStatusCondition(&conn.Status.Conditions, identityv1alpha1.ConditionDirectoryReachable)
 		}
 		err = r.setReady(conn, &conn.Status.CommonStatus, "the connection is served", err)
-		if err != nil || (resolved.LDAP == nil && resolved.ActiveDirectory == nil) {
+		if err != nil || (resolved.LDAP == nil && resolved.ActiveDirectory == nil && resolved.ADFS == nil) {
 			return reconcile.Result{}, err // a database, or not resolved: Ready says why
 		}
 		return reconcile.Result{RequeueAfter: r.reportDirectory(ctx, conn, resolved)}, nil
@@ -81,7 +82,7 @@ func (r *ConnectionReconciler) reportDirectory(ctx context.Context, conn *identi
 		Type:               identityv1alpha1.ConditionDirectoryReachable,
 		Status:             metav1.ConditionTrue,
 		Reason:             identityv1alpha1.ReasonDirectoryReachable,
-		Message:            "bound as the service account and read the base DN",
+		Message:            reachableMessage(resolved),
 		ObservedGeneration: conn.Generation,
 	}
 	recheck := recheckReachableDirectory
@@ -89,7 +90,7 @@ func (r *ConnectionReconciler) reportDirectory(ctx context.Context, conn *identi
 		// The operator's log keeps the whole error; the condition, which the namespace's
 		// users read, says why in words of its own.
 		ctrl.LoggerFrom(ctx).Info("directory check failed", "error", err)
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, identityv1alpha1.ReasonDirectoryUnreachable, describeDirectoryError(err)
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, identityv1alpha1.ReasonDirectoryUnreachable, describeCheckError(resolved, err)
 		recheck = recheckUnreachableDirectory
 	}
 	if old := meta.FindStatusCondition(conn.Status.Conditions, cond.Type); old == nil || old.Reason != cond.Reason {
@@ -115,6 +116,10 @@ func CheckDirectory(ctx context.Context, c snapshot.Connection) error {
 		ctx, cancel := context.WithTimeout(ctx, c.ActiveDirectory.Timeout)
 		defer cancel()
 		return ldap.CheckActiveDirectory(ctx, *c.ActiveDirectory)
+	case c.ADFS != nil:
+		ctx, cancel := context.WithTimeout(ctx, c.ADFS.Timeout)
+		defer cancel()
+		return adfs.Check(ctx, *c.ADFS)
 	}
 	return nil
 }

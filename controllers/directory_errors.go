@@ -69,5 +69,8 @@ func describeDirectoryError(err error) string {
 			return "the directory refused the check with LDAP result " + strconv.Quote(name)
 		}
 	}
-	return "the directory could not be reached or refused the service account"
+	return unknownDirectoryError
 }
+
+// unknownDirectoryError is what describeDirectoryError says of an error it does not know.
+const unknownDirectoryError = "the directory could not be reached or refused the service account"

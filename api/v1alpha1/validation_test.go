@@ -152,9 +152,9 @@ var invalidCases = []invalidCase{
 
 	// Connection
 	{"connection without a directory", connectionHead + "spec: {tenantRef: {name: acme}}",
-		"set exactly one of database, ldap or activeDirectory"},
+		"set exactly one of database, ldap, activeDirectory or adfs"},
 	{"connection with two directories", ldapSpec("") + "  database: {usersSecretRef: {name: u, key: users.yaml}}",
-		"set exactly one of database, ldap or activeDirectory"},
+		"set exactly one of database, ldap, activeDirectory or adfs"},
 	{"connection without tenantRef", connectionHead + "spec: {database: {usersSecretRef: {name: u, key: users.yaml}}}",
 		"spec.tenantRef: Required value"},
 	{"connection tenantRef not a name", connectionHead + "spec: {tenantRef: {name: Acme}, database: {usersSecretRef: {name: u, key: users.yaml}}}",
@@ -193,6 +193,18 @@ var invalidCases = []invalidCase{
     bindUsername: svc@corp.example
     bindPasswordSecretRef: {name: ad-bind, key: password}`,
 		"domain must be a DNS domain such as corp.example.com"},
+	{"adfs over http", adfsSpec("url: http://adfs.corp.example"),
+		"url must be https://host[:port] of the federation service, without path, query or user name"},
+	{"adfs URL with a path", adfsSpec("url: https://adfs.corp.example/adfs/ls"),
+		"url must be https://host[:port] of the federation service, without path, query or user name"},
+	{"adfs relying party not a URI", adfsSpec("relyingParty: gatehouse"),
+		"relyingParty must be an absolute URI such as urn:gatehouse or https://gatehouse.corp.example/"},
+	{"adfs oauth2 without a client", adfsSpec("mode: oauth2"),
+		"oauth2 mode needs clientID: the client identifier of the ADFS application group's application"},
+	{"adfs wsTrust with a client secret", adfsSpec("mode: wsTrust", "clientSecretRef: {name: adfs-client, key: secret}"),
+		"clientSecretRef is for oauth2 mode; wsTrust mode authenticates with the user's password alone"},
+	{"adfs unknown mode", adfsSpec("mode: saml", "clientID: c"),
+		`Unsupported value: "saml": supported values: "oauth2", "wsTrust"`},
 
 	// API
 	{"api empty identifier", apiHead + "spec: {tenantRef: {name: acme}, identifier: ''}",
@@ -223,6 +235,52 @@ var invalidCases = []invalidCase{
 		"credentialsSecretName must be a lowercase DNS name such as reporting-job-credentials"},
 	{"public client trusting auth0-forwarded-for", clientHead + "spec: {tenantRef: {name: acme}, type: public, trustForwardedFor: true}",
 		"trustForwardedFor needs a confidential client: a public client has no secret, so anyone could claim to be it"},
+}
+
+// adfsSpec is a Connection of an adfs directory with fields, each "key: value", set
+// over a valid wsTrust base.
+func adfsSpec(fields ...string) string {
+	base := map[string]string{"url": "https://adfs.corp.example", "relyingParty": "urn:gatehouse", "mode": "wsTrust"}
+	extra := []string{}
+	for _, f := range fields {
+		key, value, _ := strings.Cut(f, ": ")
+		if _, ok := base[key]; ok {
+			base[key] = value
+		} else {
+			extra = append(extra, f)
+		}
+	}
+	out := connectionHead + "spec:\n  tenantRef: {name: acme}\n  adfs:\n"
+	for _, key := range []string{"url", "relyingParty", "mode"} {
+		out += "    " + key + ": " + base[key] + "\n"
+	}
+	for _, f := range extra {
+		out += "    " + f + "\n"
+	}
+	return out
+}
+
+// TestConnectionSamplesAreAccepted checks the one-manifest-per-kind samples of
+// config/samples/connections, which name directories outside this machine and so are
+// not part of the samples make run applies.
+func TestConnectionSamplesAreAccepted(t *testing.T) {
+	ns := newNamespace(t)
+	files, err := filepath.Glob(filepath.Join(kubetest.RepoRoot(), "config", "samples", "connections", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples in config/samples/connections (%v)", err)
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, doc := range strings.Split(string(data), "\n---\n") {
+			u := object(t, ns, doc)
+			if err := env.Client.Create(context.Background(), u); err != nil {
+				t.Errorf("%s: %s %s was refused: %v", filepath.Base(file), u.GetKind(), u.GetName(), err)
+			}
+		}
+	}
 }
 
 func TestInvalidManifestsAreRefused(t *testing.T) {

@@ -54,8 +54,10 @@ func Connection(conn *identityv1alpha1.Connection, secrets Secrets, caps passwor
 			BindUsername: spec.ActiveDirectory.BindUsername,
 			BaseDN:       cmp.Or(spec.ActiveDirectory.BaseDN, domainDN(spec.ActiveDirectory.Domain)),
 		}
+	case spec.ADFS != nil:
+		out.ADFS, err = adfsOf(secrets, conn.Namespace, spec.ADFS)
 	default:
-		err = Problemf(identityv1alpha1.ReasonInvalidReference, "set exactly one of database, ldap or activeDirectory")
+		err = Problemf(identityv1alpha1.ReasonInvalidReference, "set exactly one of database, ldap, activeDirectory or adfs")
 	}
 	if err != nil {
 		return snapshot.Connection{}, err
@@ -74,6 +76,8 @@ func ConnectionSecretNames(conn *identityv1alpha1.Connection) []string {
 		refs = append(refs, &spec.LDAP.BindPasswordSecretRef, spec.LDAP.CASecretRef)
 	case spec.ActiveDirectory != nil:
 		refs = append(refs, &spec.ActiveDirectory.BindPasswordSecretRef, spec.ActiveDirectory.CASecretRef)
+	case spec.ADFS != nil:
+		refs = append(refs, spec.ADFS.ClientSecretRef, spec.ADFS.CASecretRef)
 	}
 	var names []string
 	for _, r := range refs {
@@ -94,6 +98,8 @@ func Strategy(conn *identityv1alpha1.Connection) string {
 		return snapshot.StrategyLDAP
 	case conn.Spec.ActiveDirectory != nil:
 		return snapshot.StrategyActiveDirectory
+	case conn.Spec.ADFS != nil:
+		return snapshot.StrategyADFS
 	}
 	return ""
 }

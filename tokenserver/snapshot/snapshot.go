@@ -192,6 +192,8 @@ type Connection struct {
 	LDAP *LDAP `json:"ldap,omitempty"`
 	// ActiveDirectory configuration of an activeDirectory connection.
 	ActiveDirectory *ActiveDirectory `json:"activeDirectory,omitempty"`
+	// ADFS configuration of an adfs connection.
+	ADFS *ADFS `json:"adfs,omitempty"`
 }
 
 // User is one user of a database connection, in the form users write in their users

@@ -81,14 +81,47 @@ func NewClient(o Options) (*http.Client, error) {
 }
 
 // httpsOnly refuses plain-HTTP requests: they would carry passwords and upstream tokens
-// in clear text.
+// in clear text. It bounds every answer's body to MaxBody, so that libraries reading
+// bodies on their own (go-oidc's key sets, MSAL) are bounded as ReadBody is.
 type httpsOnly struct{ next http.RoundTripper }
 
 func (h httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.URL.Scheme != "https" {
 		return nil, fmt.Errorf("upstream URL %q: only https is allowed", r.URL.Redacted())
 	}
-	return h.next.RoundTrip(r)
+	resp, err := h.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &boundedBody{ReadCloser: resp.Body, left: MaxBody}
+	return resp, nil
+}
+
+// errBodyTooLarge is the read error of a body longer than MaxBody.
+var errBodyTooLarge = fmt.Errorf("the upstream's answer is larger than %d bytes", MaxBody)
+
+// boundedBody fails reads past MaxBody bytes.
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		// One more byte tells a body of exactly MaxBody bytes from a longer one.
+		var one [1]byte
+		n, err := b.ReadCloser.Read(one[:])
+		if n > 0 {
+			return 0, errBodyTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	return n, err
 }
 
 // CheckURL reports whether raw can name an upstream endpoint: an absolute https URL
@@ -144,7 +177,7 @@ func ReadBody(resp *http.Response) ([]byte, error) {
 		return nil, err
 	}
 	if len(body) > MaxBody {
-		return nil, fmt.Errorf("the upstream's answer is larger than %d bytes", MaxBody)
+		return nil, errBodyTooLarge
 	}
 	return body, nil
 }
