@@ -81,14 +81,45 @@ func NewClient(o Options) (*http.Client, error) {
 }
 
 // httpsOnly refuses plain-HTTP requests: they would carry passwords and upstream tokens
-// in clear text.
+// in clear text. It also bounds every answer's body to MaxBody, so that libraries that
+// read bodies whole themselves (MSAL, go-oidc's key sets) are bounded too.
 type httpsOnly struct{ next http.RoundTripper }
 
 func (h httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.URL.Scheme != "https" {
 		return nil, fmt.Errorf("upstream URL %q: only https is allowed", r.URL.Redacted())
 	}
-	return h.next.RoundTrip(r)
+	resp, err := h.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &boundedBody{ReadCloser: resp.Body, left: MaxBody}
+	return resp, nil
+}
+
+// ErrBodyTooLarge is the read error of an upstream answer longer than MaxBody.
+var ErrBodyTooLarge = fmt.Errorf("the upstream's answer is larger than %d bytes", MaxBody)
+
+// boundedBody fails a read past its bound instead of truncating: a truncated answer
+// could parse as a different, shorter one.
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left < 0 {
+		return 0, ErrBodyTooLarge
+	}
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	b.left -= int64(n)
+	if b.left < 0 {
+		return 0, ErrBodyTooLarge
+	}
+	return n, err
 }
 
 // CheckURL reports whether raw can name an upstream endpoint: an absolute https URL
@@ -144,7 +175,7 @@ func ReadBody(resp *http.Response) ([]byte, error) {
 		return nil, err
 	}
 	if len(body) > MaxBody {
-		return nil, fmt.Errorf("the upstream's answer is larger than %d bytes", MaxBody)
+		return nil, ErrBodyTooLarge
 	}
 	return body, nil
 }

@@ -3,6 +3,8 @@ package upstream
 import (
 	"context"
 	"encoding/pem"
+	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -59,6 +61,33 @@ func TestClientPolicy(t *testing.T) {
 				t.Fatalf("Get error = %v, want one containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestClientBoundsBodiesReadWhole checks the bound on a body read without ReadBody, as
+// MSAL and go-oidc read them: past MaxBody the read fails rather than truncating.
+func TestClientBoundsBodiesReadWhole(t *testing.T) {
+	srv, ca := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		size := MaxBody
+		if r.URL.Path == "/big" {
+			size++
+		}
+		_, _ = w.Write([]byte(strings.Repeat("x", size)))
+	})
+	client, err := NewClient(Options{CAPEM: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, wantErr := range map[string]error{"/fits": nil, "/big": ErrBodyTooLarge} {
+		resp, err := client.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if !errors.Is(err, wantErr) || wantErr == nil && len(body) != MaxBody {
+			t.Errorf("%s: read %d bytes, error %v; want error %v", path, len(body), err, wantErr)
+		}
 	}
 }
 
