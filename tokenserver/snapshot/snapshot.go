@@ -192,6 +192,8 @@ type Connection struct {
 	LDAP *LDAP `json:"ldap,omitempty"`
 	// ActiveDirectory configuration of an activeDirectory connection.
 	ActiveDirectory *ActiveDirectory `json:"activeDirectory,omitempty"`
+	// AzureAD configuration of an azureAD connection.
+	AzureAD *AzureAD `json:"azureAD,omitempty"`
 }
 
 // User is one user of a database connection, in the form users write in their users

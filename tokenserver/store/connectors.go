@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/azuread"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/database"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
@@ -40,6 +41,12 @@ func DefaultFactories(log *slog.Logger, passwords database.Checks, directoryOpti
 				return nil, errors.New("the snapshot has no activeDirectory configuration for this connection")
 			}
 			return ldap.NewActiveDirectory(c.Name, *c.ActiveDirectory, directory...)
+		},
+		snapshot.StrategyAzureAD: func(_ snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
+			if c.AzureAD == nil {
+				return nil, errors.New("the snapshot has no azureAD configuration for this connection")
+			}
+			return azuread.New(*c.AzureAD)
 		},
 	}
 }
