@@ -18,9 +18,9 @@ package v1alpha1
 
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-// ConnectionSpec declares where passwords are checked: exactly one of database, ldap or
-// activeDirectory.
-// +kubebuilder:validation:XValidation:rule="[has(self.database), has(self.ldap), has(self.activeDirectory)].filter(x, x).size() == 1",message="set exactly one of database, ldap or activeDirectory"
+// ConnectionSpec declares where passwords are checked: exactly one of database, ldap,
+// activeDirectory or azureAD.
+// +kubebuilder:validation:XValidation:rule="[has(self.database), has(self.ldap), has(self.activeDirectory), has(self.azureAD)].filter(x, x).size() == 1",message="set exactly one of database, ldap, activeDirectory or azureAD"
 type ConnectionSpec struct {
 	// tenantRef names the Tenant, in this namespace, that the Connection belongs to.
 	// Immutable.
@@ -44,6 +44,10 @@ type ConnectionSpec struct {
 	// activeDirectory checks passwords against Active Directory domain controllers.
 	// +optional
 	ActiveDirectory *ActiveDirectoryConnection `json:"activeDirectory,omitempty"`
+
+	// azureAD checks passwords against Microsoft Entra ID (Azure AD).
+	// +optional
+	AzureAD *AzureADConnection `json:"azureAD,omitempty"`
 }
 
 // DatabaseConnection keeps users in a Secret. The Secret's key holds a YAML or JSON list
@@ -263,7 +267,7 @@ type ActiveDirectoryConnection struct {
 type ConnectionStatus struct {
 	CommonStatus `json:",inline"`
 
-	// strategy is database, ldap or activeDirectory.
+	// strategy is database, ldap, activeDirectory or azureAD.
 	// +optional
 	Strategy string `json:"strategy,omitempty"`
 	// users counts the users of a database connection.
