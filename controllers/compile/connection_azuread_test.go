@@ -75,8 +75,8 @@ func TestAzureADConnection(t *testing.T) {
 			want: want("https://login.stand-in.test:8443", nil),
 		},
 		{
-			name: "a confidential client with a CA bundle",
-			spec: spec(func(a *identityv1alpha1.AzureADConnection) { a.ClientSecretRef, a.CASecretRef = secretRef, caRef }),
+			name:    "a confidential client with a CA bundle",
+			spec:    spec(func(a *identityv1alpha1.AzureADConnection) { a.ClientSecretRef, a.CASecretRef = secretRef, caRef }),
 			secrets: []*corev1.Secret{entra},
 			want:    want("https://login.microsoftonline.com", func(a *snapshot.AzureAD) { a.ClientSecret, a.CAPEM = "app-secret", ca }),
 		},

@@ -51,7 +51,9 @@ func standIn(t *testing.T) (*aadtest.Server, aadtest.User) {
 	return s, alice
 }
 
-func refusedUser(code int, s *aadtest.Server) string { return fmt.Sprintf("refused%d@%s", code, s.Domain) }
+func refusedUser(code int, s *aadtest.Server) string {
+	return fmt.Sprintf("refused%d@%s", code, s.Domain)
+}
 
 func TestLoginMapsTheIDTokenClaims(t *testing.T) {
 	s, alice := standIn(t)

@@ -5,16 +5,16 @@
 // stand-in, not against Microsoft.
 //
 // Each answer's shape is taken from Microsoft's documentation or from MSAL Go's own test
-// data, cited where it is built:
-//   - [ROPC]: https://learn.microsoft.com/entra/identity-platform/v2-oauth-ropc (request,
-//     successful response, client_secret of confidential clients);
-//   - [ERR]: the error response of the v2.0 token endpoint,
+// data, cited where it is built by these names:
+//   - ROPC, https://learn.microsoft.com/entra/identity-platform/v2-oauth-ropc: the
+//     request, the successful response, the client_secret of confidential clients;
+//   - ERR, the error response of the v2.0 token endpoint,
 //     https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#error-response-1,
-//     and the codes of https://learn.microsoft.com/entra/identity-platform/reference-error-codes;
-//   - [IDT]: https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference;
-//   - [MSAL]: MSAL Go v1.10.1, apps/internal/mock/mock.go (GetTenantDiscoveryBody,
-//     GetAccessTokenBody) and public/public_test.go (user-realm answers), and the
-//     types MSAL decodes them into (apps/internal/oauth/ops/authority/authority.go).
+//     with the codes of https://learn.microsoft.com/entra/identity-platform/reference-error-codes;
+//   - IDT, https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference;
+//   - MSAL, MSAL Go v1.10.1: apps/internal/mock/mock.go (GetTenantDiscoveryBody,
+//     GetAccessTokenBody), public/public_test.go (user-realm answers) and the types
+//     MSAL decodes them into (apps/internal/oauth/ops/authority/authority.go).
 package aadtest
 
 import (
@@ -65,7 +65,7 @@ type Server struct {
 	// stand-in would sign, so that tests can tamper with it (see Sign).
 	IDToken func(claims map[string]any) string
 
-	status      atomic.Int32 // when non-zero, every endpoint answers this status
+	status      atomic.Int64 // when non-zero, every endpoint answers this status
 	delay       atomic.Int64 // every answer waits this long
 	jwksFetches atomic.Int32
 	tokenCalls  atomic.Int32
@@ -110,7 +110,7 @@ func (s *Server) RotateKey(t testing.TB) {
 }
 
 // Fail makes every endpoint answer status (0 to answer normally again).
-func (s *Server) Fail(status int) { s.status.Store(int32(status)) }
+func (s *Server) Fail(status int) { s.status.Store(int64(status)) }
 
 // Delay makes every answer wait d.
 func (s *Server) Delay(d time.Duration) { s.delay.Store(int64(d)) }
@@ -167,9 +167,9 @@ func (s *Server) knownTenant(tenant string) bool {
 	return tenant == s.TenantID || strings.EqualFold(tenant, s.Domain)
 }
 
-// openIDConfiguration answers as [MSAL]'s GetTenantDiscoveryBody, with the endpoints and
+// openIDConfiguration answers as MSAL's GetTenantDiscoveryBody, with the endpoints and
 // issuer under the tenant's ID even when it is named by domain, as Entra ID does. An
-// unknown tenant gets AADSTS90002 in the [ERR] shape.
+// unknown tenant gets AADSTS90002 in the ERR shape.
 func (s *Server) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
 	if !s.knownTenant(r.PathValue("tenant")) {
 		s.oauthError(w, http.StatusBadRequest, "invalid_tenant", 90002, "Tenant '"+r.PathValue("tenant")+"' not found.")
@@ -211,7 +211,7 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{jwk}})
 }
 
-// userRealm answers user-realm discovery as [MSAL]'s tests do for a managed domain:
+// userRealm answers user-realm discovery as MSAL's tests do for a managed domain:
 // {"account_type":"Managed","cloud_audience_urn":...,"cloud_instance_name":...,
 // "domain_name":...}; a domain of no tenant gets account_type Unknown.
 func (s *Server) userRealm(w http.ResponseWriter, r *http.Request) {
@@ -226,7 +226,7 @@ func (s *Server) userRealm(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// token is the v2.0 token endpoint's password grant [ROPC]: the client authenticates
+// token is the v2.0 token endpoint's password grant ROPC: the client authenticates
 // as its registration says (a confidential client with client_secret, a public one
 // without), then the user's password is checked, then the user's refusal if any.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
@@ -270,7 +270,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// refusalText is the start of Entra ID's description of each refusal [ERR].
+// refusalText is the start of Entra ID's description of each refusal ERR.
 var refusalText = map[int]string{
 	50057: "The user account is disabled.",
 	50053: "Your account is locked because you've tried to sign in too many times with an incorrect user ID or password.",
@@ -281,8 +281,8 @@ var refusalText = map[int]string{
 	53003: "Access has been blocked by Conditional Access policies.",
 }
 
-// tokens is the successful answer [ROPC], with MSAL's client_info [MSAL] and an
-// id_token of the documented v2.0 claims [IDT].
+// tokens is the successful answer ROPC, with MSAL's client_info MSAL and an
+// id_token of the documented v2.0 claims IDT.
 func (s *Server) tokens(w http.ResponseWriter, scope string, u User) {
 	now := time.Now()
 	claims := map[string]any{
@@ -314,7 +314,7 @@ func (s *Server) tokens(w http.ResponseWriter, scope string, u User) {
 	})
 }
 
-// oauthError answers in the v2.0 endpoint's error shape [ERR].
+// oauthError answers in the v2.0 endpoint's error shape ERR.
 func (s *Server) oauthError(w http.ResponseWriter, status int, code string, aadsts int, text string) {
 	trace, correlation := newOpaque(), newOpaque()
 	stamp := time.Now().UTC().Format("2006-01-02 15:04:05Z")
