@@ -32,6 +32,7 @@ import (
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/adfs"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/azuread"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
@@ -56,7 +57,7 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 			meta.RemoveStatusCondition(&conn.Status.Conditions, identityv1alpha1.ConditionDirectoryReachable)
 		}
 		err = r.setReady(conn, &conn.Status.CommonStatus, "the connection is served", err)
-		if err != nil || (resolved.LDAP == nil && resolved.ActiveDirectory == nil && resolved.ADFS == nil) {
+		if err != nil || resolved.Strategy == snapshot.StrategyDatabase {
 			return reconcile.Result{}, err // a database, or not resolved: Ready says why
 		}
 		return reconcile.Result{RequeueAfter: r.reportDirectory(ctx, conn, resolved)}, nil
@@ -105,9 +106,14 @@ func (r *ConnectionReconciler) reportDirectory(ctx context.Context, conn *identi
 }
 
 // CheckDirectory binds to the directory of an LDAP or Active Directory connection as its
-// service account and reads its base DN, within the connection's timeout.
+// service account and reads its base DN, or reads the OpenID configuration of an azureAD
+// connection's tenant, within the connection's timeout.
 func CheckDirectory(ctx context.Context, c snapshot.Connection) error {
 	switch {
+	case c.AzureAD != nil:
+		ctx, cancel := context.WithTimeout(ctx, c.AzureAD.Timeout)
+		defer cancel()
+		return azuread.Check(ctx, *c.AzureAD)
 	case c.LDAP != nil:
 		ctx, cancel := context.WithTimeout(ctx, c.LDAP.Timeout)
 		defer cancel()

@@ -2,9 +2,12 @@ package tokenserver
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
 )
 
 // oauthError is an error answer of the token endpoint, RFC 6749 §5.2.
@@ -31,6 +34,16 @@ func invalidClient(description, basicRealm string) *oauthError {
 // invalidGrant is the one answer to a wrong password, an unknown user and a blocked user,
 // so that it reveals nothing about which logins exist.
 var invalidGrant = &oauthError{status: http.StatusBadRequest, code: "invalid_grant", description: "Wrong username or password."}
+
+// refused is the answer to a password the directory refused: invalidGrant, or
+// invalid_grant with the description of a refusal the user can act on.
+func refused(err error) *oauthError {
+	var r *connector.RefusedError
+	if errors.As(err, &r) {
+		return &oauthError{status: http.StatusBadRequest, code: "invalid_grant", description: r.Description}
+	}
+	return invalidGrant
+}
 
 var (
 	unsupportedGrantType = &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type",

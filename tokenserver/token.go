@@ -109,7 +109,7 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 	switch {
 	case errors.Is(err, connector.ErrInvalidCredentials):
 		s.loginFailed(t, client, login, attempt, err)
-		return nil, invalidGrant
+		return nil, refused(err)
 	case err != nil:
 		// Not checked: the attempt gives back what it reserved.
 		attempt.Unavailable()

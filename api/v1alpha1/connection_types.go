@@ -19,8 +19,8 @@ package v1alpha1
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // ConnectionSpec declares where passwords are checked: exactly one of database, ldap,
-// activeDirectory or adfs.
-// +kubebuilder:validation:XValidation:rule="[has(self.database), has(self.ldap), has(self.activeDirectory), has(self.adfs)].filter(x, x).size() == 1",message="set exactly one of database, ldap, activeDirectory or adfs"
+// activeDirectory, azureAD or adfs.
+// +kubebuilder:validation:XValidation:rule="[has(self.database), has(self.ldap), has(self.activeDirectory), has(self.azureAD), has(self.adfs)].filter(x, x).size() == 1",message="set exactly one of database, ldap, activeDirectory, azureAD or adfs"
 type ConnectionSpec struct {
 	// tenantRef names the Tenant, in this namespace, that the Connection belongs to.
 	// Immutable.
@@ -48,6 +48,9 @@ type ConnectionSpec struct {
 	// adfs checks passwords against an on-premises ADFS.
 	// +optional
 	ADFS *ADFSConnection `json:"adfs,omitempty"`
+	// azureAD checks passwords against Microsoft Entra ID (Azure AD).
+	// +optional
+	AzureAD *AzureADConnection `json:"azureAD,omitempty"`
 }
 
 // DatabaseConnection keeps users in a Secret. The Secret's key holds a YAML or JSON list
@@ -267,7 +270,7 @@ type ActiveDirectoryConnection struct {
 type ConnectionStatus struct {
 	CommonStatus `json:",inline"`
 
-	// strategy is database, ldap, activeDirectory or adfs.
+	// strategy is database, ldap, activeDirectory, azureAD or adfs.
 	// +optional
 	Strategy string `json:"strategy,omitempty"`
 	// users counts the users of a database connection.

@@ -68,6 +68,28 @@ func TestSamplesAreAccepted(t *testing.T) {
 	}
 }
 
+// TestConnectionSamplesAreAccepted creates the samples of config/samples/connections,
+// which are not in the kustomization: each needs a directory of the reader's own.
+func TestConnectionSamplesAreAccepted(t *testing.T) {
+	ns := newNamespace(t)
+	files, err := filepath.Glob(filepath.Join(kubetest.RepoRoot(), "config", "samples", "connections", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples in config/samples/connections (%v)", err)
+	}
+	for _, file := range files {
+		objs, err := kubetest.ReadManifests(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range objs {
+			u.SetNamespace(ns)
+			if err := env.Client.Create(context.Background(), u, client.DryRunAll); err != nil {
+				t.Errorf("%s: %s %s was refused: %v", filepath.Base(file), u.GetKind(), u.GetName(), err)
+			}
+		}
+	}
+}
+
 // invalidCase is a manifest the API server must refuse, and a part of the message it
 // must give.
 type invalidCase struct {
@@ -100,6 +122,27 @@ func ldapSpec(field string) string {
 	sort.Strings(keys)
 	var b strings.Builder
 	b.WriteString("spec:\n  tenantRef: {name: acme}\n  ldap:\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "    %s: %s\n", k, fields[k])
+	}
+	return connectionHead + b.String()
+}
+
+// azureADSpec is a valid azureAD connection spec with one field replaced or added.
+func azureADSpec(field string) string {
+	fields := map[string]string{
+		"tenant":   "contoso.onmicrosoft.com",
+		"clientID": "6731de76-14a6-49ae-97bc-6eba6914391e",
+	}
+	name, value, _ := strings.Cut(field, "=")
+	fields[name] = value
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("spec:\n  tenantRef: {name: acme}\n  azureAD:\n")
 	for _, k := range keys {
 		fmt.Fprintf(&b, "    %s: %s\n", k, fields[k])
 	}
@@ -152,9 +195,9 @@ var invalidCases = []invalidCase{
 
 	// Connection
 	{"connection without a directory", connectionHead + "spec: {tenantRef: {name: acme}}",
-		"set exactly one of database, ldap, activeDirectory or adfs"},
+		"set exactly one of database, ldap, activeDirectory, azureAD or adfs"},
 	{"connection with two directories", ldapSpec("") + "  database: {usersSecretRef: {name: u, key: users.yaml}}",
-		"set exactly one of database, ldap, activeDirectory or adfs"},
+		"set exactly one of database, ldap, activeDirectory, azureAD or adfs"},
 	{"connection without tenantRef", connectionHead + "spec: {database: {usersSecretRef: {name: u, key: users.yaml}}}",
 		"spec.tenantRef: Required value"},
 	{"connection tenantRef not a name", connectionHead + "spec: {tenantRef: {name: Acme}, database: {usersSecretRef: {name: u, key: users.yaml}}}",
@@ -205,6 +248,23 @@ var invalidCases = []invalidCase{
 		"clientSecretRef is for oauth2 mode; wsTrust mode authenticates with the user's password alone"},
 	{"adfs unknown mode", adfsSpec("mode: saml", "clientID: c"),
 		`Unsupported value: "saml": supported values: "oauth2", "wsTrust"`},
+
+	{"azureAD common tenant", azureADSpec("tenant=common"),
+		"tenant must be a tenant ID (a GUID) or a verified domain such as contoso.onmicrosoft.com; common, organizations and consumers are not tenants"},
+	{"azureAD client ID not a GUID", azureADSpec("clientID=my-app"),
+		"clientID must be the application (client) ID of the app registration, a GUID"},
+	{"azureAD unknown cloud", azureADSpec("cloud=AzureGermany"),
+		`Unsupported value: "AzureGermany": supported values: "AzurePublic", "AzureUSGovernment", "AzureChina"`},
+	{"azureAD cloud and authority host", azureADSpec("cloud=AzureChina") + "    authorityHost: https://login.example\n",
+		"set cloud or authorityHost, not both: authorityHost replaces the cloud's login host"},
+	{"azureAD authority host over http", azureADSpec("authorityHost=http://login.example"),
+		"authorityHost must be https://host[:port], without path, query or user information"},
+	{"azureAD authority host with a tenant path", azureADSpec("authorityHost=https://login.example/contoso"),
+		"authorityHost must be https://host[:port], without path, query or user information"},
+	{"azureAD scope with a space", azureADSpec("scopes=['openid profile']"),
+		"spec.azureAD.scopes[0] in body should match"},
+	{"azureAD timeout too long", azureADSpec("timeout=2m"),
+		"timeout must be a duration between 100ms and 60s, such as 10s"},
 
 	// API
 	{"api empty identifier", apiHead + "spec: {tenantRef: {name: acme}, identifier: ''}",
@@ -258,29 +318,6 @@ func adfsSpec(fields ...string) string {
 		out += "    " + f + "\n"
 	}
 	return out
-}
-
-// TestConnectionSamplesAreAccepted checks the one-manifest-per-kind samples of
-// config/samples/connections, which name directories outside this machine and so are
-// not part of the samples make run applies.
-func TestConnectionSamplesAreAccepted(t *testing.T) {
-	ns := newNamespace(t)
-	files, err := filepath.Glob(filepath.Join(kubetest.RepoRoot(), "config", "samples", "connections", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no samples in config/samples/connections (%v)", err)
-	}
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, doc := range strings.Split(string(data), "\n---\n") {
-			u := object(t, ns, doc)
-			if err := env.Client.Create(context.Background(), u); err != nil {
-				t.Errorf("%s: %s %s was refused: %v", filepath.Base(file), u.GetKind(), u.GetName(), err)
-			}
-		}
-	}
 }
 
 func TestInvalidManifestsAreRefused(t *testing.T) {

@@ -56,8 +56,10 @@ func Connection(conn *identityv1alpha1.Connection, secrets Secrets, caps passwor
 		}
 	case spec.ADFS != nil:
 		out.ADFS, err = adfsOf(secrets, conn.Namespace, spec.ADFS)
+	case spec.AzureAD != nil:
+		out.AzureAD, err = azureAD(secrets, conn.Namespace, spec.AzureAD)
 	default:
-		err = Problemf(identityv1alpha1.ReasonInvalidReference, "set exactly one of database, ldap, activeDirectory or adfs")
+		err = Problemf(identityv1alpha1.ReasonInvalidReference, "set exactly one of database, ldap, activeDirectory, azureAD or adfs")
 	}
 	if err != nil {
 		return snapshot.Connection{}, err
@@ -78,6 +80,8 @@ func ConnectionSecretNames(conn *identityv1alpha1.Connection) []string {
 		refs = append(refs, &spec.ActiveDirectory.BindPasswordSecretRef, spec.ActiveDirectory.CASecretRef)
 	case spec.ADFS != nil:
 		refs = append(refs, spec.ADFS.ClientSecretRef, spec.ADFS.CASecretRef)
+	case spec.AzureAD != nil:
+		refs = append(refs, spec.AzureAD.ClientSecretRef, spec.AzureAD.CASecretRef)
 	}
 	var names []string
 	for _, r := range refs {
@@ -100,6 +104,8 @@ func Strategy(conn *identityv1alpha1.Connection) string {
 		return snapshot.StrategyActiveDirectory
 	case conn.Spec.ADFS != nil:
 		return snapshot.StrategyADFS
+	case conn.Spec.AzureAD != nil:
+		return snapshot.StrategyAzureAD
 	}
 	return ""
 }
@@ -153,17 +159,23 @@ func transport(secrets Secrets, namespace string, spec *identityv1alpha1.Directo
 		MaxConnections: int(spec.MaxConnections),
 		BindPassword:   string(bindPassword),
 	}
-	if ref := spec.CASecretRef; ref != nil {
-		ca, err := secrets.value(namespace, *ref)
-		if err != nil {
-			return snapshot.Transport{}, err
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(ca) {
-			return snapshot.Transport{}, Problemf(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q holds no PEM certificate", ref.Name, ref.Key)
-		}
-		t.CAPEM = string(ca)
+	t.CAPEM, err = caBundle(secrets, namespace, spec.CASecretRef)
+	return t, err
+}
+
+// caBundle is the PEM bundle of certificate authorities that ref selects, "" for none.
+func caBundle(secrets Secrets, namespace string, ref *identityv1alpha1.SecretKeySelector) (string, error) {
+	if ref == nil {
+		return "", nil
 	}
-	return t, nil
+	ca, err := secrets.value(namespace, *ref)
+	if err != nil {
+		return "", err
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(ca) {
+		return "", Problemf(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q holds no PEM certificate", ref.Name, ref.Key)
+	}
+	return string(ca), nil
 }
 
 func ldapOf(spec *identityv1alpha1.LDAPConnection, t snapshot.Transport) *snapshot.LDAP {

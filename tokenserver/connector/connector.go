@@ -14,6 +14,21 @@ import (
 // wrapped error's text is for logs only.
 var ErrInvalidCredentials = errors.New("invalid username or password")
 
+// RefusedError is a refusal of the directory that the user can act on, such as a second
+// factor or a consent the password grant cannot give: the token server answers
+// invalid_grant with Description rather than its usual one. It wraps
+// ErrInvalidCredentials, so the attempt counts as a failed login.
+type RefusedError struct {
+	// Description is shown to the client, in RFC 6749 error_description characters.
+	Description string
+	// Reason is for logs.
+	Reason string
+}
+
+func (e *RefusedError) Error() string { return e.Reason }
+
+func (e *RefusedError) Unwrap() error { return ErrInvalidCredentials }
+
 // ErrUnavailable means the directory could not be asked (down, timed out). The token
 // server answers 503 temporarily_unavailable.
 var ErrUnavailable = errors.New("directory unavailable")

@@ -194,6 +194,8 @@ type Connection struct {
 	ActiveDirectory *ActiveDirectory `json:"activeDirectory,omitempty"`
 	// ADFS configuration of an adfs connection.
 	ADFS *ADFS `json:"adfs,omitempty"`
+	// AzureAD configuration of an azureAD connection.
+	AzureAD *AzureAD `json:"azureAD,omitempty"`
 }
 
 // User is one user of a database connection, in the form users write in their users

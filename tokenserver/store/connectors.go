@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/adfs"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/azuread"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/database"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
@@ -47,6 +48,12 @@ func DefaultFactories(log *slog.Logger, passwords database.Checks, directoryOpti
 				return nil, errors.New("the snapshot has no adfs configuration for this connection")
 			}
 			return adfs.New(c.Name, *c.ADFS, adfs.WithLogger(log))
+		},
+		snapshot.StrategyAzureAD: func(_ snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
+			if c.AzureAD == nil {
+				return nil, errors.New("the snapshot has no azureAD configuration for this connection")
+			}
+			return azuread.New(*c.AzureAD)
 		},
 	}
 }

@@ -81,8 +81,8 @@ func NewClient(o Options) (*http.Client, error) {
 }
 
 // httpsOnly refuses plain-HTTP requests: they would carry passwords and upstream tokens
-// in clear text. It bounds every answer's body to MaxBody, so that libraries reading
-// bodies on their own (go-oidc's key sets, MSAL) are bounded as ReadBody is.
+// in clear text. It also bounds every answer's body to MaxBody, so that libraries that
+// read bodies whole themselves (MSAL, go-oidc's key sets) are bounded too.
 type httpsOnly struct{ next http.RoundTripper }
 
 func (h httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -97,30 +97,28 @@ func (h httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// errBodyTooLarge is the read error of a body longer than MaxBody.
-var errBodyTooLarge = fmt.Errorf("the upstream's answer is larger than %d bytes", MaxBody)
+// ErrBodyTooLarge is the read error of an upstream answer longer than MaxBody.
+var ErrBodyTooLarge = fmt.Errorf("the upstream's answer is larger than %d bytes", MaxBody)
 
-// boundedBody fails reads past MaxBody bytes.
+// boundedBody fails a read past its bound instead of truncating: a truncated answer
+// could parse as a different, shorter one.
 type boundedBody struct {
 	io.ReadCloser
 	left int64
 }
 
 func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// One more byte tells a body of exactly MaxBody bytes from a longer one.
-		var one [1]byte
-		n, err := b.ReadCloser.Read(one[:])
-		if n > 0 {
-			return 0, errBodyTooLarge
-		}
-		return 0, err
+	if b.left < 0 {
+		return 0, ErrBodyTooLarge
 	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
 	}
 	n, err := b.ReadCloser.Read(p)
 	b.left -= int64(n)
+	if b.left < 0 {
+		return 0, ErrBodyTooLarge
+	}
 	return n, err
 }
 
@@ -177,7 +175,7 @@ func ReadBody(resp *http.Response) ([]byte, error) {
 		return nil, err
 	}
 	if len(body) > MaxBody {
-		return nil, errBodyTooLarge
+		return nil, ErrBodyTooLarge
 	}
 	return body, nil
 }

@@ -27,7 +27,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
-func TestDescribeADFSCheckError(t *testing.T) {
+func TestDescribeUpstreamCheckError(t *testing.T) {
 	wsTrust := snapshot.Connection{ADFS: &snapshot.ADFS{Mode: snapshot.ADFSModeWSTrust}}
 	oauth2 := snapshot.Connection{ADFS: &snapshot.ADFS{Mode: snapshot.ADFSModeOAuth2}}
 	for _, tc := range []struct {
@@ -35,7 +35,7 @@ func TestDescribeADFSCheckError(t *testing.T) {
 		err  error
 		want string
 	}{
-		{wsTrust, fmt.Errorf("reading: %w", &upstream.StatusError{Code: 404}), "the federation service answered HTTP 404 for its federation metadata: check the URL"},
+		{wsTrust, fmt.Errorf("reading: %w", &upstream.StatusError{Code: 404}), "the federation service answered HTTP 404 for its federation metadata"},
 		{oauth2, context.DeadlineExceeded, "did not answer within the Connection's timeout"},
 		{oauth2, errors.New("<html>upstream text</html>"), "the federation service's OpenID configuration could not be read or is not usable"},
 	} {
@@ -45,5 +45,9 @@ func TestDescribeADFSCheckError(t *testing.T) {
 	}
 	if got := reachableMessage(wsTrust); !strings.Contains(got, "federation metadata") {
 		t.Errorf("reachableMessage = %q", got)
+	}
+	azure := snapshot.Connection{AzureAD: &snapshot.AzureAD{AuthorityHost: "https://login.example", Tenant: "contoso.example"}}
+	if got := describeCheckError(azure, &upstream.StatusError{Code: 400}); !strings.Contains(got, "the Entra ID tenant answered HTTP 400") {
+		t.Errorf("describeCheckError of an azureAD connection = %q", got)
 	}
 }

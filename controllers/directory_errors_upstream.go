@@ -26,27 +26,40 @@ import (
 
 // reachableMessage says what a successful directory check did.
 func reachableMessage(c snapshot.Connection) string {
-	if c.ADFS != nil {
-		return "read and parsed the federation service's " + adfsDocument(c.ADFS.Mode)
+	if who, doc := upstreamOf(c); who != "" {
+		return "read and parsed " + who + "'s " + doc
 	}
 	return "bound as the service account and read the base DN"
 }
 
+// upstreamOf names the identity provider that an upstream Connection asks and the
+// document its check reads; "" for a directory.
+func upstreamOf(c snapshot.Connection) (who, doc string) {
+	switch {
+	case c.ADFS != nil:
+		return "the federation service", adfsDocument(c.ADFS.Mode)
+	case c.AzureAD != nil:
+		return "the Entra ID tenant", "OpenID configuration at " + c.AzureAD.Authority()
+	}
+	return "", ""
+}
+
 // describeCheckError says why a directory check failed, as describeDirectoryError does,
-// in the words of the connection's kind.
+// in the words of the connection's kind. An upstream's own text is never repeated: the
+// namespace's users read the condition, and the upstream is whatever URL they named.
 func describeCheckError(c snapshot.Connection, err error) string {
-	if c.ADFS == nil {
+	who, doc := upstreamOf(c)
+	if who == "" {
 		return describeDirectoryError(err)
 	}
-	doc := adfsDocument(c.ADFS.Mode)
 	var status *upstream.StatusError
 	if errors.As(err, &status) {
-		return fmt.Sprintf("the federation service answered HTTP %d for its %s: check the URL", status.Code, doc)
+		return fmt.Sprintf("%s answered HTTP %d for its %s: check the Connection's URL or tenant", who, status.Code, doc)
 	}
 	if message := describeDirectoryError(err); message != unknownDirectoryError {
 		return message
 	}
-	return "the federation service's " + doc + " could not be read or is not usable: check the URL, and that it is an ADFS"
+	return who + "'s " + doc + " could not be read or is not usable: check the Connection's URL or tenant"
 }
 
 func adfsDocument(mode string) string {
