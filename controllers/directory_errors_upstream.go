@@ -39,7 +39,7 @@ func upstreamOf(c snapshot.Connection) (who, doc string) {
 	case c.ADFS != nil:
 		return "the federation service", adfsDocument(c.ADFS.Mode)
 	case c.AzureAD != nil:
-		return "the Entra ID tenant", "OpenID configuration at " + c.AzureAD.Authority()
+		return "the Entra ID tenant", "OpenID configuration"
 	}
 	return "", ""
 }
