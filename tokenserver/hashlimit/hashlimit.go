@@ -6,11 +6,14 @@
 // CPU (each of its threads is worth Budget ÷ Threads), and never more than half the
 // Budget. Checks run while their weights fit in the Budget. A tenant holds at most its
 // fair share, Budget ÷ max(n, 2) where n counts the tenants that hold or wait for a
-// check, except that a tenant holding nothing may always start one check the Budget
-// has room for. So a tenant alone uses at most half the Budget and the other half stays
-// free for the next tenant to arrive, whose first check starts at once; with n tenants
-// active each holds about 1/n. Nothing is taken back from a running check: a tenant over
-// its share because others arrived starts nothing until it is under it again.
+// check or did within AloneAfter, except that a tenant holding nothing may always start
+// one check the Budget has room for. So while tenants share the token server, half the
+// Budget stays free for the next tenant to arrive, whose first check starts at once;
+// with n tenants active each holds about 1/n. A tenant that has been alone for
+// AloneAfter may use the whole Budget, so that one tenant's logins reach the machine's
+// hash limit; the next tenant to arrive then waits for one of its checks to end, no
+// more. Nothing is taken back from a running check: a tenant over its share because
+// others arrived starts nothing until it is under it again.
 //
 // When room frees, the next check to start is the first waiting one of the tenant that
 // holds least, then was served longest ago, so that tenants take turns however many
@@ -42,15 +45,22 @@ type Config struct {
 	MaxWait time.Duration
 	// MaxQueued is how many checks of one tenant may wait at once.
 	MaxQueued int
+	// AloneAfter is how long no other tenant must have held or waited for a check
+	// before a tenant may use the whole Budget; zero keeps half of it free always.
+	AloneAfter time.Duration
+	// Now reads the time AloneAfter is measured in; time.Now when nil.
+	Now func() time.Time
 }
 
 // DefaultConfig is the Config of a token server whose checks may hold budget bytes.
 // Threads is 2 × (cores Go runs on − 1), at least 2: a tenant alone, which holds at most
 // half of them, keeps all cores but one busy, and the next tenant's check runs on the
-// one left instead of sharing a core with the first tenant's. Half of MaxWait is the
-// Retry-After of a refusal.
+// one left instead of sharing a core with the first tenant's; a tenant alone for
+// AloneAfter (2 s) keeps every core busy. Half of MaxWait is the Retry-After of a
+// refusal.
 func DefaultConfig(budget int64) Config {
-	return Config{Budget: budget, Threads: 2 * max(runtime.GOMAXPROCS(0)-1, 1), MaxWait: 5 * time.Second, MaxQueued: 128}
+	return Config{Budget: budget, Threads: 2 * max(runtime.GOMAXPROCS(0)-1, 1), MaxWait: 5 * time.Second, MaxQueued: 128,
+		AloneAfter: 2 * time.Second}
 }
 
 // Reason says why a check was refused.
@@ -85,6 +95,8 @@ type Limiter struct {
 	used int64
 	// tenants are those that hold or wait for a check.
 	tenants map[string]*tenant
+	// left are when tenants that hold and wait for nothing last did, for AloneAfter.
+	left map[string]time.Time
 	// grants numbers the checks started, arrivals those queued, to order tenants and
 	// checks.
 	grants, arrivals uint64
@@ -109,7 +121,10 @@ type waiter struct {
 
 // New returns a Limiter sized by cfg.
 func New(cfg Config) *Limiter {
-	return &Limiter{cfg: cfg, threadWeight: cfg.Budget / int64(max(cfg.Threads, 1)), tenants: map[string]*tenant{}}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Limiter{cfg: cfg, threadWeight: cfg.Budget / int64(max(cfg.Threads, 1)), tenants: map[string]*tenant{}, left: map[string]time.Time{}}
 }
 
 // Weight is what a check of cost c holds of the Budget while it runs.
@@ -198,15 +213,34 @@ func (l *Limiter) release(tenantKey string, w *waiter) {
 func (l *Limiter) forgetIdle(tenantKey string, t *tenant) {
 	if t.held == 0 && len(t.queue) == 0 {
 		delete(l.tenants, tenantKey)
+		if l.cfg.AloneAfter > 0 {
+			l.left[tenantKey] = l.cfg.Now()
+		}
 	}
 }
 
-// grant starts waiting checks while the budget has room: each time the first waiting
-// check of the tenant that holds least (then was served longest ago, then waited
+// active counts the tenants that hold or wait for a check, or did within AloneAfter; it
+// forgets those that left longer ago.
+func (l *Limiter) active() int {
+	now := l.cfg.Now()
+	for key, at := range l.left {
+		if _, back := l.tenants[key]; back || now.Sub(at) >= l.cfg.AloneAfter {
+			delete(l.left, key)
+		}
+	}
+	return len(l.tenants) + len(l.left)
+}
+
+// grant starts waiting checks while the budget has room (all of it for a tenant alone):
+// each time the first waiting check of the tenant that holds least (then was served longest ago, then waited
 // longest), among those within their share. When that check does not fit, nothing
 // starts: no other tenant's check goes before it.
 func (l *Limiter) grant() {
-	share := l.cfg.Budget / int64(max(len(l.tenants), 2))
+	n := l.active()
+	share := l.cfg.Budget / int64(max(n, 2))
+	if l.cfg.AloneAfter > 0 && n == 1 {
+		share = l.cfg.Budget
+	}
 	for {
 		next := l.next(share)
 		if next == nil {

@@ -3,6 +3,7 @@ package hashlimit
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -158,6 +159,48 @@ func TestFairShare(t *testing.T) {
 	c()
 	a[3]()
 	a[4]()
+}
+
+// TestTenantAloneUsesTheBudget: a tenant that no other tenant has joined for AloneAfter
+// fills the whole budget; one that arrives waits for one of its checks to end, then
+// goes first; the first tenant keeps to half of the budget until the other has been
+// gone for AloneAfter.
+func TestTenantAloneUsesTheBudget(t *testing.T) {
+	now := time.Unix(0, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); now = now.Add(d) }
+	const aloneAfter = time.Minute
+	l := New(Config{Budget: testBudget, Threads: 1 << 20, MaxWait: patience, MaxQueued: 100, AloneAfter: aloneAfter, Now: clock})
+
+	var a []func()
+	for range 10 { // the whole budget
+		a = append(a, acquire(t, l, "a", memory(kib10)))
+	}
+	aWaits := start(context.Background(), l, "a", memory(kib10))
+	bWaits := start(context.Background(), l, "b", memory(kib10))
+	queued(t, l, 2)
+	a[0]()
+	running(t, bWaits, "b's check once one of a's ends")
+	queued(t, l, 1) // a is over its half now
+	for _, release := range a[1:6] {
+		release()
+	}
+	running(t, aWaits, "a's check once a holds less than half")
+
+	// b is gone, but not for long enough: a, holding 40 KiB, keeps to half.
+	atHalf := acquire(t, l, "a", memory(kib10))
+	overHalf := start(context.Background(), l, "a", memory(kib10))
+	queued(t, l, 1)
+	advance(aloneAfter)
+	alone := acquire(t, l, "a", memory(kib10)) // an event, after which a counts as alone
+	running(t, overHalf, "a's check past half once a is alone")
+	for _, release := range append(a[6:], atHalf, alone) {
+		release()
+	}
+	if l.used != 0 || len(l.tenants) != 0 {
+		t.Errorf("after every release: %d bytes used, %d tenants", l.used, len(l.tenants))
+	}
 }
 
 // TestOneCheckOverTheShare: a tenant that holds nothing may start a check heavier than
