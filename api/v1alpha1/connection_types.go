@@ -18,9 +18,9 @@ package v1alpha1
 
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-// ConnectionSpec declares where passwords are checked: exactly one of database, ldap or
-// activeDirectory.
-// +kubebuilder:validation:XValidation:rule="[has(self.database), has(self.ldap), has(self.activeDirectory)].filter(x, x).size() == 1",message="set exactly one of database, ldap or activeDirectory"
+// ConnectionSpec declares where passwords are checked: exactly one of database, ldap,
+// activeDirectory or oidc.
+// +kubebuilder:validation:XValidation:rule="[has(self.database), has(self.ldap), has(self.activeDirectory), has(self.oidc)].filter(x, x).size() == 1",message="set exactly one of database, ldap, activeDirectory or oidc"
 type ConnectionSpec struct {
 	// tenantRef names the Tenant, in this namespace, that the Connection belongs to.
 	// Immutable.
@@ -44,6 +44,10 @@ type ConnectionSpec struct {
 	// activeDirectory checks passwords against Active Directory domain controllers.
 	// +optional
 	ActiveDirectory *ActiveDirectoryConnection `json:"activeDirectory,omitempty"`
+
+	// oidc checks passwords at an OpenID Connect provider with the password grant.
+	// +optional
+	OIDC *OIDCConnection `json:"oidc,omitempty"`
 }
 
 // DatabaseConnection keeps users in a Secret. The Secret's key holds a YAML or JSON list
@@ -263,7 +267,7 @@ type ActiveDirectoryConnection struct {
 type ConnectionStatus struct {
 	CommonStatus `json:",inline"`
 
-	// strategy is database, ldap or activeDirectory.
+	// strategy is database, ldap, activeDirectory or oidc.
 	// +optional
 	Strategy string `json:"strategy,omitempty"`
 	// users counts the users of a database connection.
@@ -271,8 +275,8 @@ type ConnectionStatus struct {
 	Users int32 `json:"users,omitempty"`
 }
 
-// Connection is a directory that checks passwords: a Secret-backed user store, LDAP or
-// Active Directory. The password-realm grant names it in `realm`; a Tenant's
+// Connection is a directory that checks passwords: a Secret-backed user store, LDAP,
+// Active Directory or an OpenID Connect provider. The password-realm grant names it in `realm`; a Tenant's
 // defaultDirectory names the one that grant_type=password uses.
 //
 // +kubebuilder:object:root=true

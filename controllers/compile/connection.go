@@ -54,8 +54,10 @@ func Connection(conn *identityv1alpha1.Connection, secrets Secrets, caps passwor
 			BindUsername: spec.ActiveDirectory.BindUsername,
 			BaseDN:       cmp.Or(spec.ActiveDirectory.BaseDN, domainDN(spec.ActiveDirectory.Domain)),
 		}
+	case spec.OIDC != nil:
+		out.OIDC, err = oidcOf(secrets, conn.Namespace, spec.OIDC)
 	default:
-		err = Problemf(identityv1alpha1.ReasonInvalidReference, "set exactly one of database, ldap or activeDirectory")
+		err = Problemf(identityv1alpha1.ReasonInvalidReference, "set exactly one of database, ldap, activeDirectory or oidc")
 	}
 	if err != nil {
 		return snapshot.Connection{}, err
@@ -74,6 +76,8 @@ func ConnectionSecretNames(conn *identityv1alpha1.Connection) []string {
 		refs = append(refs, &spec.LDAP.BindPasswordSecretRef, spec.LDAP.CASecretRef)
 	case spec.ActiveDirectory != nil:
 		refs = append(refs, &spec.ActiveDirectory.BindPasswordSecretRef, spec.ActiveDirectory.CASecretRef)
+	case spec.OIDC != nil:
+		refs = append(refs, spec.OIDC.ClientSecretRef, spec.OIDC.CASecretRef)
 	}
 	var names []string
 	for _, r := range refs {
@@ -94,6 +98,8 @@ func Strategy(conn *identityv1alpha1.Connection) string {
 		return snapshot.StrategyLDAP
 	case conn.Spec.ActiveDirectory != nil:
 		return snapshot.StrategyActiveDirectory
+	case conn.Spec.OIDC != nil:
+		return snapshot.StrategyOIDC
 	}
 	return ""
 }
@@ -147,17 +153,25 @@ func transport(secrets Secrets, namespace string, spec *identityv1alpha1.Directo
 		MaxConnections: int(spec.MaxConnections),
 		BindPassword:   string(bindPassword),
 	}
-	if ref := spec.CASecretRef; ref != nil {
-		ca, err := secrets.value(namespace, *ref)
-		if err != nil {
-			return snapshot.Transport{}, err
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(ca) {
-			return snapshot.Transport{}, Problemf(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q holds no PEM certificate", ref.Name, ref.Key)
-		}
-		t.CAPEM = string(ca)
+	if t.CAPEM, err = caBundle(secrets, namespace, spec.CASecretRef); err != nil {
+		return snapshot.Transport{}, err
 	}
 	return t, nil
+}
+
+// caBundle is the PEM bundle of certificate authorities that ref selects, "" without one.
+func caBundle(secrets Secrets, namespace string, ref *identityv1alpha1.SecretKeySelector) (string, error) {
+	if ref == nil {
+		return "", nil
+	}
+	ca, err := secrets.value(namespace, *ref)
+	if err != nil {
+		return "", err
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(ca) {
+		return "", Problemf(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q holds no PEM certificate", ref.Name, ref.Key)
+	}
+	return string(ca), nil
 }
 
 func ldapOf(spec *identityv1alpha1.LDAPConnection, t snapshot.Transport) *snapshot.LDAP {

@@ -91,6 +91,7 @@ const (
 	StrategyDatabase        = "database"
 	StrategyLDAP            = "ldap"
 	StrategyActiveDirectory = "activeDirectory"
+	StrategyOIDC            = "oidc"
 )
 
 // Key states, as in the Tenant API.
@@ -192,6 +193,8 @@ type Connection struct {
 	LDAP *LDAP `json:"ldap,omitempty"`
 	// ActiveDirectory configuration of an activeDirectory connection.
 	ActiveDirectory *ActiveDirectory `json:"activeDirectory,omitempty"`
+	// OIDC configuration of an oidc connection.
+	OIDC *OIDC `json:"oidc,omitempty"`
 }
 
 // User is one user of a database connection, in the form users write in their users
