@@ -81,14 +81,43 @@ func NewClient(o Options) (*http.Client, error) {
 }
 
 // httpsOnly refuses plain-HTTP requests: they would carry passwords and upstream tokens
-// in clear text.
+// in clear text. It bounds every answer's body to MaxBody, so that libraries which read
+// bodies whole (go-oidc's key set, MSAL) are bounded too.
 type httpsOnly struct{ next http.RoundTripper }
 
 func (h httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
 	if r.URL.Scheme != "https" {
 		return nil, fmt.Errorf("upstream URL %q: only https is allowed", r.URL.Redacted())
 	}
-	return h.next.RoundTrip(r)
+	resp, err := h.next.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body = &boundedBody{ReadCloser: resp.Body, left: MaxBody}
+	return resp, nil
+}
+
+// errTooLarge is a body's read error past MaxBody.
+var errTooLarge = fmt.Errorf("the upstream's answer is larger than %d bytes", MaxBody)
+
+// boundedBody fails a read past its bound instead of returning more.
+type boundedBody struct {
+	io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	// Reading one byte past the bound tells a body of exactly the bound from a longer one.
+	if int64(len(p)) > b.left+1 {
+		p = p[:b.left+1]
+	}
+	n, err := b.ReadCloser.Read(p)
+	if int64(n) > b.left {
+		n, b.left = int(b.left), 0
+		return n, errTooLarge
+	}
+	b.left -= int64(n)
+	return n, err
 }
 
 // CheckURL reports whether raw can name an upstream endpoint: an absolute https URL
@@ -144,7 +173,7 @@ func ReadBody(resp *http.Response) ([]byte, error) {
 		return nil, err
 	}
 	if len(body) > MaxBody {
-		return nil, fmt.Errorf("the upstream's answer is larger than %d bytes", MaxBody)
+		return nil, errTooLarge
 	}
 	return body, nil
 }

@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"encoding/pem"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -59,6 +60,36 @@ func TestClientPolicy(t *testing.T) {
 				t.Fatalf("Get error = %v, want one containing %q", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestClientBoundsBodiesReadWhole checks the bound for libraries that read an answer
+// whole with the client (go-oidc's key set does), not through ReadBody.
+func TestClientBoundsBodiesReadWhole(t *testing.T) {
+	srv, ca := tlsServer(t, func(w http.ResponseWriter, r *http.Request) {
+		n := MaxBody
+		if r.URL.Path == "/big" {
+			n++
+		}
+		_, _ = w.Write([]byte(strings.Repeat("x", n)))
+	})
+	client, err := NewClient(Options{CAPEM: ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, wantErr := range map[string]bool{"/exact": false, "/big": true} {
+		resp, err := client.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		switch {
+		case wantErr && (err == nil || !strings.Contains(err.Error(), "larger than")):
+			t.Errorf("%s: read %d bytes, error %v; want an error past %d bytes", path, len(body), err, MaxBody)
+		case !wantErr && (err != nil || len(body) != MaxBody):
+			t.Errorf("%s: read %d bytes, error %v; want all %d", path, len(body), err, MaxBody)
+		}
 	}
 }
 
