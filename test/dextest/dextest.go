@@ -15,11 +15,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,38 +111,17 @@ func configure(dir string, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{
-		Issuer: "https://" + addr + "/dex",
-		CAPEM:  tlsFiles.CAPEM,
-		addr:   addr,
-		Users: map[string]User{
-			"alice": {Email: "alice@example.com", Username: "alice", Name: "Alice Example", ID: "a11ce", Groups: []string{"admins", "developers"}},
-			"bob":   {Email: "bob@example.com", Username: "bob", Name: "Bob Example", ID: "b0b"},
-		},
+	users, err := staticUsers()
+	if err != nil {
+		return nil, err
 	}
+	s := &Server{Issuer: "https://" + addr + "/dex", CAPEM: tlsFiles.CAPEM, addr: addr, Users: maps.Clone(users.users)}
 	for _, c := range []*Client{&s.Client, &s.Other} {
 		if c.Secret, err = ldaptest.RandomPassword(); err != nil {
 			return nil, err
 		}
 	}
 	s.Client.ID, s.Other.ID = "gatehouse", "another-app"
-
-	var passwords []map[string]any
-	for name, u := range s.Users {
-		if u.Password, err = ldaptest.RandomPassword(); err != nil {
-			return nil, err
-		}
-		s.Users[name] = u
-		// Dex refuses hashes below bcrypt's default cost.
-		hash, err := bcrypt.GenerateFromPassword([]byte(u.Password), bcrypt.DefaultCost)
-		if err != nil {
-			return nil, err
-		}
-		passwords = append(passwords, map[string]any{
-			"email": u.Email, "username": u.Username, "name": u.Name, "userID": u.ID, "groups": u.Groups,
-			"emailVerified": true, "preferredUsername": u.Username, "hash": string(hash),
-		})
-	}
 	config := map[string]any{
 		"issuer":  s.Issuer,
 		"storage": map[string]any{"type": "memory"},
@@ -152,7 +133,7 @@ func configure(dir string, opts Options) (*Server, error) {
 			{"id": s.Other.ID, "secret": s.Other.Secret, "name": "Another app", "redirectURIs": []string{"https://127.0.0.1/other"}},
 		},
 		"enablePasswordDB": true,
-		"staticPasswords":  passwords,
+		"staticPasswords":  users.entries,
 	}
 	if opts.LDAP != nil {
 		config["oauth2"] = map[string]any{"passwordConnector": "ldap", "skipApprovalScreen": true}
@@ -163,6 +144,38 @@ func configure(dir string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	return s, os.WriteFile(filepath.Join(dir, "config.json"), raw, 0o600)
+}
+
+// staticUsers are the static users with their passwords, and their entries in Dex's
+// configuration. They are made once per test binary, for all its Dex servers: Dex refuses
+// bcrypt hashes below the default cost, which takes long under the race detector.
+var staticUsers = sync.OnceValues(func() (static, error) {
+	users := map[string]User{
+		"alice": {Email: "alice@example.com", Username: "alice", Name: "Alice Example", ID: "a11ce", Groups: []string{"admins", "developers"}},
+		"bob":   {Email: "bob@example.com", Username: "bob", Name: "Bob Example", ID: "b0b"},
+	}
+	var entries []map[string]any
+	for name, u := range users {
+		var err error
+		if u.Password, err = ldaptest.RandomPassword(); err != nil {
+			return static{}, err
+		}
+		users[name] = u
+		hash, err := bcrypt.GenerateFromPassword([]byte(u.Password), bcrypt.DefaultCost)
+		if err != nil {
+			return static{}, err
+		}
+		entries = append(entries, map[string]any{
+			"email": u.Email, "username": u.Username, "name": u.Name, "userID": u.ID, "groups": u.Groups,
+			"emailVerified": true, "preferredUsername": u.Username, "hash": string(hash),
+		})
+	}
+	return static{users, entries}, nil
+})
+
+type static struct {
+	users   map[string]User
+	entries []map[string]any
 }
 
 // ldapConnector is Dex's LDAP connector on the sample directory of directory over LDAPS:
