@@ -32,6 +32,7 @@ import (
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
 	"github.com/gatehouse-dev/gatehouse/controllers/compile"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/oidc"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -55,7 +56,7 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 			meta.RemoveStatusCondition(&conn.Status.Conditions, identityv1alpha1.ConditionDirectoryReachable)
 		}
 		err = r.setReady(conn, &conn.Status.CommonStatus, "the connection is served", err)
-		if err != nil || (resolved.LDAP == nil && resolved.ActiveDirectory == nil) {
+		if err != nil || (resolved.LDAP == nil && resolved.ActiveDirectory == nil && resolved.OIDC == nil) {
 			return reconcile.Result{}, err // a database, or not resolved: Ready says why
 		}
 		return reconcile.Result{RequeueAfter: r.reportDirectory(ctx, conn, resolved)}, nil
@@ -69,19 +70,23 @@ const (
 	recheckReachableDirectory   = 10 * time.Minute
 )
 
-// reportDirectory binds to the directory of an LDAP or Active Directory connection as its
-// service account, records the outcome in the DirectoryReachable condition (with an
+// reportDirectory checks the directory of an LDAP, Active Directory or oidc connection
+// (see CheckDirectory), records the outcome in the DirectoryReachable condition (with an
 // Event when it changes), and returns when to check again.
 func (r *ConnectionReconciler) reportDirectory(ctx context.Context, conn *identityv1alpha1.Connection, resolved snapshot.Connection) time.Duration {
 	check := r.opts.CheckDirectory
 	if check == nil {
 		check = CheckDirectory
 	}
+	message, describe := "bound as the service account and read the base DN", describeDirectoryError
+	if resolved.OIDC != nil {
+		message, describe = "read and checked the provider's discovery document", describeProviderError
+	}
 	cond := metav1.Condition{
 		Type:               identityv1alpha1.ConditionDirectoryReachable,
 		Status:             metav1.ConditionTrue,
 		Reason:             identityv1alpha1.ReasonDirectoryReachable,
-		Message:            "bound as the service account and read the base DN",
+		Message:            message,
 		ObservedGeneration: conn.Generation,
 	}
 	recheck := recheckReachableDirectory
@@ -89,7 +94,7 @@ func (r *ConnectionReconciler) reportDirectory(ctx context.Context, conn *identi
 		// The operator's log keeps the whole error; the condition, which the namespace's
 		// users read, says why in words of its own.
 		ctrl.LoggerFrom(ctx).Info("directory check failed", "error", err)
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, identityv1alpha1.ReasonDirectoryUnreachable, describeDirectoryError(err)
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, identityv1alpha1.ReasonDirectoryUnreachable, describe(err)
 		recheck = recheckUnreachableDirectory
 	}
 	if old := meta.FindStatusCondition(conn.Status.Conditions, cond.Type); old == nil || old.Reason != cond.Reason {
@@ -104,9 +109,12 @@ func (r *ConnectionReconciler) reportDirectory(ctx context.Context, conn *identi
 }
 
 // CheckDirectory binds to the directory of an LDAP or Active Directory connection as its
-// service account and reads its base DN, within the connection's timeout.
+// service account and reads its base DN, within the connection's timeout; of an oidc
+// connection, it reads and checks the provider's discovery document.
 func CheckDirectory(ctx context.Context, c snapshot.Connection) error {
 	switch {
+	case c.OIDC != nil:
+		return oidc.Check(ctx, *c.OIDC)
 	case c.LDAP != nil:
 		ctx, cancel := context.WithTimeout(ctx, c.LDAP.Timeout)
 		defer cancel()

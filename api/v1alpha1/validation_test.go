@@ -68,6 +68,28 @@ func TestSamplesAreAccepted(t *testing.T) {
 	}
 }
 
+// TestConnectionSamplesAreAccepted checks the Connection samples of other kinds, which
+// config/samples does not apply: they point at directories that a local run has not.
+func TestConnectionSamplesAreAccepted(t *testing.T) {
+	ns := newNamespace(t)
+	files, err := filepath.Glob(filepath.Join(kubetest.RepoRoot(), "config", "samples", "connections", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no samples in config/samples/connections (%v)", err)
+	}
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, manifest := range strings.Split(string(data), "\n---\n") {
+			u := object(t, ns, manifest)
+			if err := env.Client.Create(context.Background(), u); err != nil {
+				t.Errorf("%s: %s %s was refused: %v", filepath.Base(file), u.GetKind(), u.GetName(), err)
+			}
+		}
+	}
+}
+
 // invalidCase is a manifest the API server must refuse, and a part of the message it
 // must give.
 type invalidCase struct {
@@ -100,6 +122,25 @@ func ldapSpec(field string) string {
 	sort.Strings(keys)
 	var b strings.Builder
 	b.WriteString("spec:\n  tenantRef: {name: acme}\n  ldap:\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "    %s: %s\n", k, fields[k])
+	}
+	return connectionHead + b.String()
+}
+
+// oidcSpec is a valid oidc connection spec with one more field, which may replace one.
+func oidcSpec(field string) string {
+	fields := map[string]string{"issuer": "'https://login.example.com/realms/corp'", "clientID": "gatehouse"}
+	if name, value, ok := strings.Cut(field, ": "); ok {
+		fields[name] = value
+	}
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("spec:\n  tenantRef: {name: acme}\n  oidc:\n")
 	for _, k := range keys {
 		fmt.Fprintf(&b, "    %s: %s\n", k, fields[k])
 	}
@@ -152,15 +193,31 @@ var invalidCases = []invalidCase{
 
 	// Connection
 	{"connection without a directory", connectionHead + "spec: {tenantRef: {name: acme}}",
-		"set exactly one of database, ldap or activeDirectory"},
+		"set exactly one of database, ldap, activeDirectory or oidc"},
 	{"connection with two directories", ldapSpec("") + "  database: {usersSecretRef: {name: u, key: users.yaml}}",
-		"set exactly one of database, ldap or activeDirectory"},
+		"set exactly one of database, ldap, activeDirectory or oidc"},
 	{"connection without tenantRef", connectionHead + "spec: {database: {usersSecretRef: {name: u, key: users.yaml}}}",
 		"spec.tenantRef: Required value"},
 	{"connection tenantRef not a name", connectionHead + "spec: {tenantRef: {name: Acme}, database: {usersSecretRef: {name: u, key: users.yaml}}}",
 		"tenantRef.name must be a lowercase DNS name such as acme"},
 	{"connection users key with slash", connectionHead + "spec: {tenantRef: {name: acme}, database: {usersSecretRef: {name: u, key: a/b}}}",
 		"spec.database.usersSecretRef.key in body should match"},
+	{"oidc issuer over plain http", oidcSpec("issuer: http://login.example.com"),
+		"issuer must be an https:// URL without user information, query or fragment"},
+	{"oidc issuer with a query", oidcSpec("issuer: 'https://login.example.com/?tenant=a'"),
+		"issuer must be an https:// URL without user information, query or fragment"},
+	{"oidc issuer with user information", oidcSpec("issuer: 'https://user:pw@login.example.com'"),
+		"issuer must be an https:// URL without user information, query or fragment"},
+	{"oidc scopes without openid", oidcSpec("scopes: [email, profile]"),
+		"scopes must include openid: without it the provider answers with no id_token"},
+	{"oidc scope with a space", oidcSpec("scopes: [openid, 'a b']"),
+		"spec.oidc.scopes[1] in body should match"},
+	{"oidc timeout over a minute", oidcSpec("timeout: 2m"),
+		"timeout must be a duration between 100ms and 60s, such as 10s"},
+	{"oidc without clientID", connectionHead + "spec: {tenantRef: {name: acme}, oidc: {issuer: 'https://login.example.com'}}",
+		"spec.oidc.clientID: Required value"},
+	{"oidc and ldap", ldapSpec("") + "  oidc: {issuer: 'https://login.example.com', clientID: gatehouse}",
+		"set exactly one of database, ldap, activeDirectory or oidc"},
 	{"ldap URL with http scheme", ldapSpec("urls=[http://ldap.corp]"),
 		"each URL must be ldap://host[:port] or ldaps://host[:port], without path or query"},
 	{"ldap URL with a path", ldapSpec("urls=[ldaps://ldap.corp/dc=corp]"),
