@@ -22,6 +22,13 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
+// maxLoginsInFlight bounds the logins one connector has at its provider at once; past it,
+// a login is refused at once as unavailable. It bounds what a slow provider makes a
+// replica hold, and it ends a loop: a Connection whose issuer is a Gatehouse issuer
+// whose default directory is that Connection again would otherwise nest logins until
+// the first one times out.
+const maxLoginsInFlight = 64
+
 // Connector checks passwords at one provider.
 type Connector struct {
 	name      string
@@ -30,6 +37,8 @@ type Connector struct {
 	discovery *discovery
 	profiles  *tenantProfiles
 	release   func()
+	// inFlight holds a token per login at the provider.
+	inFlight chan struct{}
 }
 
 var _ connector.Connector = (*Connector)(nil)
@@ -50,12 +59,19 @@ func New(name, tenantUID string, cfg snapshot.OIDC, profiles *Profiles, log *slo
 		discovery: newDiscovery(cfg.Issuer, cfg.ClientID, client, log),
 		profiles:  tenant,
 		release:   release,
+		inFlight:  make(chan struct{}, maxLoginsInFlight),
 	}, nil
 }
 
 // Login asks the provider for tokens with username and password and returns the
 // identity in its verified id_token.
 func (c *Connector) Login(ctx context.Context, username, password string) (connector.Identity, error) {
+	select {
+	case c.inFlight <- struct{}{}:
+		defer func() { <-c.inFlight }()
+	default:
+		return connector.Identity{}, fmt.Errorf("%w: %d logins are at the provider already", connector.ErrUnavailable, maxLoginsInFlight)
+	}
 	provider, err := c.discovery.get(ctx)
 	if err != nil {
 		return connector.Identity{}, fmt.Errorf("%w: discovering %s: %w", connector.ErrUnavailable, c.cfg.Issuer, err)
