@@ -23,11 +23,16 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/oidc"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/upstream"
 )
+
+// plainHTTPAnswer is net/http's error, a plain string, for an HTTP server's answer to an
+// HTTPS request.
+const plainHTTPAnswer = "server gave HTTP response to HTTPS client"
 
 // describeProviderError says why reading an OpenID provider's discovery document failed,
 // in words a person can act on. Like describeDirectoryError, it never echoes what the
@@ -51,7 +56,7 @@ func describeProviderError(err error) string {
 		return malformed.Reason
 	case errors.As(err, &status):
 		return "the provider answered HTTP " + strconv.Itoa(status.Code) + " for <issuer>/.well-known/openid-configuration: check the issuer URL"
-	case errors.As(err, &notTLS):
+	case errors.As(err, &notTLS), strings.Contains(err.Error(), plainHTTPAnswer):
 		return "the provider did not answer in TLS: check the issuer URL's port"
 	case errors.As(err, &dnsErr), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, context.DeadlineExceeded),
 		errors.As(err, &netErr) && netErr.Timeout(), errors.As(err, &unknownCA), errors.As(err, &wrongHost), errors.As(err, &invalidCert):

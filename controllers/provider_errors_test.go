@@ -46,6 +46,7 @@ func TestDescribeProviderError(t *testing.T) {
 		{get(upstream.ErrRedirect), "redirect"},
 		{&oidc.MalformedError{Reason: "the discovery document names another issuer", Detail: remote}, "another issuer"},
 		{&upstream.StatusError{Code: 404}, "HTTP 404"},
+		{get(errors.New("http: server gave HTTP response to HTTPS client")), "did not answer in TLS"},
 		{get(&net.DNSError{Name: "idp.invalid", Err: remote}), `host name "idp.invalid" does not resolve`},
 		{get(&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}), "refused the connection"},
 		{get(context.DeadlineExceeded), "did not answer within"},
