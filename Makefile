@@ -90,6 +90,10 @@ test-chart: $(HELM) ## Lint the chart and render it with the default and the tes
 	$(HELM) template gatehouse charts/gatehouse --namespace gatehouse-system >/dev/null
 	$(HELM) template gatehouse charts/gatehouse --namespace gatehouse-system -f test/deploy/testdata/custom-values.yaml >/dev/null
 
+.PHONY: bench-oidc
+bench-oidc: dex ## Benchmark oidc logins through the connector against a local Dex, beside Dex's own password-grant cost, at concurrency 1 and 8.
+	go test -run '^$$' -bench '^BenchmarkOIDCLogin$$' -benchtime 3s ./tokenserver/connector/oidc/
+
 .PHONY: dex
 dex: ## Build Dex, the OpenID provider the oidc connector's tests run against, into bin/ when missing.
 	@hack/dex.sh build

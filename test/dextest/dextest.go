@@ -244,6 +244,9 @@ func (s *Server) Stop() {
 	s.proc = nil
 }
 
+// Pid is the running Dex's process id, for proctest.ReadStat.
+func (s *Server) Pid() int { return s.proc.Pid() }
+
 // Output is what Dex has logged so far.
 func (s *Server) Output() string {
 	if s.proc == nil {
