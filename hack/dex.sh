@@ -22,7 +22,7 @@ build() {
 	if [[ -x "$binary" ]]; then
 		return
 	fi
-	echo "Building Dex $version into ${binary#"$root/"} (about 2 minutes on 2 cores)..."
+	echo "Building Dex $version into ${binary#"$root/"} (about 4 minutes on 2 cores, the first time)..."
 	local src tmp
 	src=$(cd "$module" && go mod download -json github.com/dexidp/dex | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
 	tmp=$(mktemp -d "${TMPDIR:-/tmp}/dex-build.XXXXXX")
