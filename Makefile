@@ -59,7 +59,7 @@ run: build ## Run the whole system locally: control plane, controller, token ser
 
 .PHONY: verify
 verify: manifests generate ## Fail when generated files, go.mod or formatting differ from what is committed, or an import breaks the one-way flow.
-	@go mod tidy && (cd hack/controlplane && go mod tidy)
+	@go mod tidy && (cd hack/controlplane && go mod tidy) && (cd hack/dex && go mod tidy)
 	@unformatted=$$(gofmt -s -l $$(git ls-files '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt -s would change: $$unformatted"; exit 1; fi
 	@hack/verify-imports.sh
@@ -80,7 +80,7 @@ envtest: ## Build kube-apiserver, etcd, kube-controller-manager and kubectl when
 test: verify lint test-chart test-unit ## Everything CI runs: verify, lint, the chart and all tests.
 
 .PHONY: test-unit
-test-unit: envtest test-deps $(HELM) ## Run all Go tests against a real API server, slapd and Samba AD (and helm for the chart tests).
+test-unit: envtest test-deps dex $(HELM) ## Run all Go tests against a real API server, slapd, Samba AD and Dex (and helm for the chart tests).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" HELM="$(HELM)" go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-chart
@@ -89,6 +89,14 @@ test-chart: $(HELM) ## Lint the chart and render it with the default and the tes
 	$(HELM) lint --strict charts/gatehouse -f test/deploy/testdata/custom-values.yaml
 	$(HELM) template gatehouse charts/gatehouse --namespace gatehouse-system >/dev/null
 	$(HELM) template gatehouse charts/gatehouse --namespace gatehouse-system -f test/deploy/testdata/custom-values.yaml >/dev/null
+
+.PHONY: bench-oidc
+bench-oidc: dex ## Benchmark oidc logins through the connector against a local Dex, beside Dex's own password-grant cost, at concurrency 1 and 8.
+	go test -run '^$$' -bench '^BenchmarkOIDCLogin$$' -benchtime 3s ./tokenserver/connector/oidc/
+
+.PHONY: dex
+dex: ## Build Dex, the OpenID provider the oidc connector's tests run against, into bin/ when missing.
+	@hack/dex.sh build
 
 ##@ Tools
 

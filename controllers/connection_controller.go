@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/adfs"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/azuread"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/oidc"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -57,8 +58,8 @@ func (r *ConnectionReconciler) Reconcile(ctx context.Context, req reconcile.Requ
 			meta.RemoveStatusCondition(&conn.Status.Conditions, identityv1alpha1.ConditionDirectoryReachable)
 		}
 		err = r.setReady(conn, &conn.Status.CommonStatus, "the connection is served", err)
-		if err != nil || resolved.Strategy == snapshot.StrategyDatabase {
-			return reconcile.Result{}, err // a database, or not resolved: Ready says why
+		if err != nil || resolved.Strategy == "" || resolved.Strategy == snapshot.StrategyDatabase {
+			return reconcile.Result{}, err // not resolved (Ready says why), or a database
 		}
 		return reconcile.Result{RequeueAfter: r.reportDirectory(ctx, conn, resolved)}, nil
 	})
@@ -71,8 +72,8 @@ const (
 	recheckReachableDirectory   = 10 * time.Minute
 )
 
-// reportDirectory binds to the directory of an LDAP or Active Directory connection as its
-// service account, records the outcome in the DirectoryReachable condition (with an
+// reportDirectory checks the directory of a Connection other than a database (see
+// CheckDirectory), records the outcome in the DirectoryReachable condition (with an
 // Event when it changes), and returns when to check again.
 func (r *ConnectionReconciler) reportDirectory(ctx context.Context, conn *identityv1alpha1.Connection, resolved snapshot.Connection) time.Duration {
 	check := r.opts.CheckDirectory
@@ -106,14 +107,17 @@ func (r *ConnectionReconciler) reportDirectory(ctx context.Context, conn *identi
 }
 
 // CheckDirectory binds to the directory of an LDAP or Active Directory connection as its
-// service account and reads its base DN, or reads the OpenID configuration of an azureAD
-// connection's tenant, within the connection's timeout.
+// service account and reads its base DN; of an upstream identity provider's connection
+// (azureAD, adfs, oidc), it reads and checks the document its logins start from: within
+// the connection's timeout.
 func CheckDirectory(ctx context.Context, c snapshot.Connection) error {
 	switch {
 	case c.AzureAD != nil:
 		ctx, cancel := context.WithTimeout(ctx, c.AzureAD.Timeout)
 		defer cancel()
 		return azuread.Check(ctx, *c.AzureAD)
+	case c.OIDC != nil:
+		return oidc.Check(ctx, *c.OIDC)
 	case c.LDAP != nil:
 		ctx, cancel := context.WithTimeout(ctx, c.LDAP.Timeout)
 		defer cancel()

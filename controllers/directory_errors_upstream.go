@@ -26,6 +26,9 @@ import (
 
 // reachableMessage says what a successful directory check did.
 func reachableMessage(c snapshot.Connection) string {
+	if c.OIDC != nil {
+		return "read and checked the provider's discovery document"
+	}
 	if who, doc := upstreamOf(c); who != "" {
 		return "read and parsed " + who + "'s " + doc
 	}
@@ -48,9 +51,15 @@ func upstreamOf(c snapshot.Connection) (who, doc string) {
 // in the words of the connection's kind. An upstream's own text is never repeated: the
 // namespace's users read the condition, and the upstream is whatever URL they named.
 func describeCheckError(c snapshot.Connection, err error) string {
+	if c.OIDC != nil {
+		return describeProviderError(err)
+	}
 	who, doc := upstreamOf(c)
 	if who == "" {
 		return describeDirectoryError(err)
+	}
+	if errors.Is(err, upstream.ErrForbiddenAddress) {
+		return who + "'s host is a link-local, multicast or unspecified address (such as a cloud metadata service), which Gatehouse never connects to"
 	}
 	var status *upstream.StatusError
 	if errors.As(err, &status) {

@@ -38,7 +38,8 @@ const (
 	ReasonSecretNotReferable = "SecretNotReferable"
 
 	// ConditionDirectoryReachable is True when the controller could bind to an LDAP or
-	// Active Directory connection's directory as its service account and read its base DN.
+	// Active Directory connection's directory as its service account and read its base DN,
+	// or read an oidc connection's provider's discovery document, naming its issuer.
 	// It does not affect Ready: a directory that is down makes logins answer
 	// temporarily_unavailable until it returns.
 	ConditionDirectoryReachable = "DirectoryReachable"

@@ -19,8 +19,8 @@ package v1alpha1
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // ConnectionSpec declares where passwords are checked: exactly one of database, ldap,
-// activeDirectory, azureAD or adfs.
-// +kubebuilder:validation:XValidation:rule="[has(self.database), has(self.ldap), has(self.activeDirectory), has(self.azureAD), has(self.adfs)].filter(x, x).size() == 1",message="set exactly one of database, ldap, activeDirectory, azureAD or adfs"
+// activeDirectory, azureAD, adfs or oidc.
+// +kubebuilder:validation:XValidation:rule="[has(self.database), has(self.ldap), has(self.activeDirectory), has(self.azureAD), has(self.adfs), has(self.oidc)].filter(x, x).size() == 1",message="set exactly one of database, ldap, activeDirectory, azureAD, adfs or oidc"
 type ConnectionSpec struct {
 	// tenantRef names the Tenant, in this namespace, that the Connection belongs to.
 	// Immutable.
@@ -51,6 +51,9 @@ type ConnectionSpec struct {
 	// azureAD checks passwords against Microsoft Entra ID (Azure AD).
 	// +optional
 	AzureAD *AzureADConnection `json:"azureAD,omitempty"`
+	// oidc checks passwords at an OpenID Connect provider with the password grant.
+	// +optional
+	OIDC *OIDCConnection `json:"oidc,omitempty"`
 }
 
 // DatabaseConnection keeps users in a Secret. The Secret's key holds a YAML or JSON list
@@ -270,7 +273,7 @@ type ActiveDirectoryConnection struct {
 type ConnectionStatus struct {
 	CommonStatus `json:",inline"`
 
-	// strategy is database, ldap, activeDirectory, azureAD or adfs.
+	// strategy is database, ldap, activeDirectory, azureAD, adfs or oidc.
 	// +optional
 	Strategy string `json:"strategy,omitempty"`
 	// users counts the users of a database connection.
@@ -278,8 +281,8 @@ type ConnectionStatus struct {
 	Users int32 `json:"users,omitempty"`
 }
 
-// Connection is a directory that checks passwords: a Secret-backed user store, LDAP or
-// Active Directory. The password-realm grant names it in `realm`; a Tenant's
+// Connection is a directory that checks passwords: a Secret-backed user store, LDAP,
+// Active Directory or an OpenID Connect provider. The password-realm grant names it in `realm`; a Tenant's
 // defaultDirectory names the one that grant_type=password uses.
 //
 // +kubebuilder:object:root=true

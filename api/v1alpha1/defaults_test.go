@@ -42,7 +42,11 @@ func TestServerAppliesDefaults(t *testing.T) {
 			UserSearch: v1alpha1.LDAPUserSearch{BaseDN: "ou=people,dc=corp"},
 		},
 	}}
-	for _, obj := range []client.Object{tenant, partial, api, cl, conn} {
+	oidc := &v1alpha1.Connection{ObjectMeta: meta("oidc"), Spec: v1alpha1.ConnectionSpec{
+		TenantRef: ref,
+		OIDC:      &v1alpha1.OIDCConnection{Issuer: "https://login.example.com", ClientID: "gatehouse"},
+	}}
+	for _, obj := range []client.Object{tenant, partial, api, cl, conn, oidc} {
 		if err := env.Client.Create(ctx, obj); err != nil {
 			t.Fatalf("creating %T: %v", obj, err)
 		}
@@ -77,6 +81,12 @@ func TestServerAppliesDefaults(t *testing.T) {
 		{"ldap attributes.email", conn.Spec.LDAP.Attributes.Email, "mail"},
 		{"ldap timeout", conn.Spec.LDAP.Timeout.Duration, 5 * time.Second},
 		{"ldap maxConnections", conn.Spec.LDAP.MaxConnections, int32(16)},
+		{"oidc scopes", strings.Join(oidc.Spec.OIDC.Scopes, ","), "openid,email,profile"},
+		{"oidc claims.subject", oidc.Spec.OIDC.Claims.Subject, "sub"},
+		{"oidc claims.email", oidc.Spec.OIDC.Claims.Email, "email"},
+		{"oidc claims.name", oidc.Spec.OIDC.Claims.Name, "name"},
+		{"oidc claims.groups", oidc.Spec.OIDC.Claims.Groups, "groups"},
+		{"oidc timeout", oidc.Spec.OIDC.Timeout.Duration, 10 * time.Second},
 	}
 	for _, tc := range tests {
 		if tc.got != tc.want {

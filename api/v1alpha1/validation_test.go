@@ -3,9 +3,10 @@ package v1alpha1_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,47 +104,40 @@ const connectionHead = "apiVersion: identity.gatehouse.dev/v1alpha1\nkind: Conne
 const apiHead = "apiVersion: identity.gatehouse.dev/v1alpha1\nkind: API\nmetadata: {name: a}\n"
 const clientHead = "apiVersion: identity.gatehouse.dev/v1alpha1\nkind: Client\nmetadata: {name: c}\n"
 
-// ldapSpec is a valid LDAP connection spec with one field replaced.
+// ldapSpec is a valid LDAP connection spec with one field replaced ("name=value").
 func ldapSpec(field string) string {
-	fields := map[string]string{
+	return connectionSpec("ldap", map[string]string{
 		"urls":                  "[ldaps://ldap.corp:636]",
 		"bindDN":                "cn=gatehouse,ou=svc,dc=corp",
 		"bindPasswordSecretRef": "{name: ldap-bind, key: password}",
 		"userSearch":            "{baseDN: 'ou=people,dc=corp'}",
-	}
-	name, value, _ := strings.Cut(field, "=")
-	if name != "" {
-		fields[name] = value
-	}
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString("spec:\n  tenantRef: {name: acme}\n  ldap:\n")
-	for _, k := range keys {
-		fmt.Fprintf(&b, "    %s: %s\n", k, fields[k])
-	}
-	return connectionHead + b.String()
+	}, field, "=")
 }
 
-// azureADSpec is a valid azureAD connection spec with one field replaced or added.
+// azureADSpec is a valid azureAD connection spec with one field replaced or added
+// ("name=value").
 func azureADSpec(field string) string {
-	fields := map[string]string{
+	return connectionSpec("azureAD", map[string]string{
 		"tenant":   "contoso.onmicrosoft.com",
 		"clientID": "6731de76-14a6-49ae-97bc-6eba6914391e",
+	}, field, "=")
+}
+
+// oidcSpec is a valid oidc connection spec with one field replaced or added
+// ("name: value").
+func oidcSpec(field string) string {
+	return connectionSpec("oidc", map[string]string{"issuer": "'https://login.example.com/realms/corp'", "clientID": "gatehouse"}, field, ": ")
+}
+
+// connectionSpec is a Connection whose kind member holds fields, with field (name, sep,
+// value) replacing or adding one, in the order of their names.
+func connectionSpec(kind string, fields map[string]string, field, sep string) string {
+	if name, value, ok := strings.Cut(field, sep); ok {
+		fields[name] = value
 	}
-	name, value, _ := strings.Cut(field, "=")
-	fields[name] = value
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	b.WriteString("spec:\n  tenantRef: {name: acme}\n  azureAD:\n")
-	for _, k := range keys {
+	fmt.Fprintf(&b, "spec:\n  tenantRef: {name: acme}\n  %s:\n", kind)
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
 		fmt.Fprintf(&b, "    %s: %s\n", k, fields[k])
 	}
 	return connectionHead + b.String()
@@ -195,15 +189,31 @@ var invalidCases = []invalidCase{
 
 	// Connection
 	{"connection without a directory", connectionHead + "spec: {tenantRef: {name: acme}}",
-		"set exactly one of database, ldap, activeDirectory, azureAD or adfs"},
+		"set exactly one of database, ldap, activeDirectory, azureAD, adfs or oidc"},
 	{"connection with two directories", ldapSpec("") + "  database: {usersSecretRef: {name: u, key: users.yaml}}",
-		"set exactly one of database, ldap, activeDirectory, azureAD or adfs"},
+		"set exactly one of database, ldap, activeDirectory, azureAD, adfs or oidc"},
 	{"connection without tenantRef", connectionHead + "spec: {database: {usersSecretRef: {name: u, key: users.yaml}}}",
 		"spec.tenantRef: Required value"},
 	{"connection tenantRef not a name", connectionHead + "spec: {tenantRef: {name: Acme}, database: {usersSecretRef: {name: u, key: users.yaml}}}",
 		"tenantRef.name must be a lowercase DNS name such as acme"},
 	{"connection users key with slash", connectionHead + "spec: {tenantRef: {name: acme}, database: {usersSecretRef: {name: u, key: a/b}}}",
 		"spec.database.usersSecretRef.key in body should match"},
+	{"oidc issuer over plain http", oidcSpec("issuer: http://login.example.com"),
+		"issuer must be an https:// URL without user information, query or fragment"},
+	{"oidc issuer with a query", oidcSpec("issuer: 'https://login.example.com/?tenant=a'"),
+		"issuer must be an https:// URL without user information, query or fragment"},
+	{"oidc issuer with user information", oidcSpec("issuer: 'https://user:pw@login.example.com'"),
+		"issuer must be an https:// URL without user information, query or fragment"},
+	{"oidc scopes without openid", oidcSpec("scopes: [email, profile]"),
+		"scopes must include openid: without it the provider answers with no id_token"},
+	{"oidc scope with a space", oidcSpec("scopes: [openid, 'a b']"),
+		"spec.oidc.scopes[1] in body should match"},
+	{"oidc timeout over a minute", oidcSpec("timeout: 2m"),
+		"timeout must be a duration between 100ms and 60s, such as 10s"},
+	{"oidc without clientID", connectionHead + "spec: {tenantRef: {name: acme}, oidc: {issuer: 'https://login.example.com'}}",
+		"spec.oidc.clientID: Required value"},
+	{"oidc and ldap", ldapSpec("") + "  oidc: {issuer: 'https://login.example.com', clientID: gatehouse}",
+		"set exactly one of database, ldap, activeDirectory, azureAD, adfs or oidc"},
 	{"ldap URL with http scheme", ldapSpec("urls=[http://ldap.corp]"),
 		"each URL must be ldap://host[:port] or ldaps://host[:port], without path or query"},
 	{"ldap URL with a path", ldapSpec("urls=[ldaps://ldap.corp/dc=corp]"),

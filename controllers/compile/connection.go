@@ -58,8 +58,10 @@ func Connection(conn *identityv1alpha1.Connection, secrets Secrets, caps passwor
 		out.ADFS, err = adfsOf(secrets, conn.Namespace, spec.ADFS)
 	case spec.AzureAD != nil:
 		out.AzureAD, err = azureAD(secrets, conn.Namespace, spec.AzureAD)
+	case spec.OIDC != nil:
+		out.OIDC, err = oidcOf(secrets, conn.Namespace, spec.OIDC)
 	default:
-		err = Problemf(identityv1alpha1.ReasonInvalidReference, "set exactly one of database, ldap, activeDirectory, azureAD or adfs")
+		err = Problemf(identityv1alpha1.ReasonInvalidReference, "set exactly one of database, ldap, activeDirectory, azureAD, adfs or oidc")
 	}
 	if err != nil {
 		return snapshot.Connection{}, err
@@ -82,6 +84,8 @@ func ConnectionSecretNames(conn *identityv1alpha1.Connection) []string {
 		refs = append(refs, spec.ADFS.ClientSecretRef, spec.ADFS.CASecretRef)
 	case spec.AzureAD != nil:
 		refs = append(refs, spec.AzureAD.ClientSecretRef, spec.AzureAD.CASecretRef)
+	case spec.OIDC != nil:
+		refs = append(refs, spec.OIDC.ClientSecretRef, spec.OIDC.CASecretRef)
 	}
 	var names []string
 	for _, r := range refs {
@@ -106,6 +110,8 @@ func Strategy(conn *identityv1alpha1.Connection) string {
 		return snapshot.StrategyADFS
 	case conn.Spec.AzureAD != nil:
 		return snapshot.StrategyAzureAD
+	case conn.Spec.OIDC != nil:
+		return snapshot.StrategyOIDC
 	}
 	return ""
 }

@@ -233,7 +233,7 @@ func TestConnection(t *testing.T) {
 			reason:  identityv1alpha1.ReasonInvalidSecret, message: `Secret "directory" key "ca.crt" holds no PEM certificate`,
 		},
 		{
-			name: "no directory", reason: identityv1alpha1.ReasonInvalidReference, message: "set exactly one of database, ldap, activeDirectory, azureAD or adfs",
+			name: "no directory", reason: identityv1alpha1.ReasonInvalidReference, message: "set exactly one of database, ldap, activeDirectory, azureAD, adfs or oidc",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,16 +3,19 @@ package e2e_test
 import (
 	"crypto/rand"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/test/dextest"
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/test/ldaptest"
 	"github.com/gatehouse-dev/gatehouse/test/proctest"
@@ -117,6 +120,70 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("an LDAP default directory", testLDAPDirectory)
+	t.Run("an OpenID Connect provider as default directory", testOIDCDirectory)
+}
+
+// testOIDCDirectory serves a third Tenant whose default directory is a real Dex, which
+// checks passwords with its LDAP connector against a real slapd: the controller reads
+// the client secret and CA from a Secret and Dex's discovery document, the token server
+// asks Dex, and the tokens verify against the Tenant's issuer.
+func testOIDCDirectory(t *testing.T) {
+	directory, passwords := ldaptest.StartSample(t)
+	dex := dextest.Start(t, dextest.Options{LDAP: directory, LDAPServicePassword: passwords["gatehouse"]})
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "sso-dex", Labels: map[string]string{identityv1alpha1.LabelReferable: "true"}},
+		Data:       map[string][]byte{"client-secret": []byte(dex.Client.Secret), "ca.crt": []byte(dex.CAPEM)},
+	}
+	conn := &identityv1alpha1.Connection{
+		ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "sso-dex"},
+		Spec: identityv1alpha1.ConnectionSpec{TenantRef: identityv1alpha1.TenantReference{Name: "sso"}, OIDC: &identityv1alpha1.OIDCConnection{
+			Issuer: dex.Issuer, ClientID: dex.Client.ID, Scopes: []string{"openid", "email", "profile", "groups"},
+			ClientSecretRef: &identityv1alpha1.SecretKeySelector{Name: secret.Name, Key: "client-secret"},
+			CASecretRef:     &identityv1alpha1.SecretKeySelector{Name: secret.Name, Key: "ca.crt"},
+		}},
+	}
+	tenant := &identityv1alpha1.Tenant{
+		ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "sso"},
+		Spec:       identityv1alpha1.TenantSpec{DefaultDirectory: conn.Name, SigningKeys: identityv1alpha1.SigningKeysSpec{Algorithm: identityv1alpha1.ES256}},
+	}
+	app := &identityv1alpha1.Client{
+		ObjectMeta: metav1.ObjectMeta{Namespace: userNamespace, Name: "sso-app"},
+		Spec:       identityv1alpha1.ClientSpec{TenantRef: identityv1alpha1.TenantReference{Name: "sso"}},
+	}
+	sys.Create(t, secret, tenant, conn, app)
+	sys.WaitReady(t, conn, app)
+	sys.WaitCondition(t, conn, identityv1alpha1.ConditionDirectoryReachable, metav1.ConditionTrue)
+
+	creds := sys.Credentials(t, app)
+	var tok *oauth2.Token
+	systemtest.Eventually(t, "the token server serves the OpenID tenant", func() (err error) {
+		tok, err = creds.PasswordToken("alice", passwords["alice"])
+		return err
+	})
+	provider, err := oidc.NewProvider(t.Context(), creds["issuer"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	idToken, err := provider.Verifier(&oidc.Config{ClientID: creds["client_id"]}).Verify(t.Context(), rawID)
+	if err != nil {
+		t.Fatalf("id_token of a Dex user: %v", err)
+	}
+	var claims struct {
+		Email  string   `json:"email"`
+		Groups []string `json:"groups"`
+	}
+	if err := idToken.Claims(&claims); err != nil || !strings.HasPrefix(idToken.Subject, conn.Name+"|") || claims.Email != "alice@example.org" ||
+		!slices.Equal(claims.Groups, []string{"admins", "developers"}) {
+		t.Errorf("id_token of a Dex user: sub %q, claims %+v (%v)", idToken.Subject, claims, err)
+	}
+	info, err := provider.UserInfo(t.Context(), oauth2.StaticTokenSource(tok))
+	if err != nil || info.Subject != idToken.Subject || info.Email != "alice@example.org" {
+		t.Errorf("userinfo of a Dex user: %+v, %v", info, err)
+	}
+	if _, err := creds.PasswordToken("alice", passwords["alice"]+"x"); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Errorf("a wrong password at Dex: %v, want invalid_grant", err)
+	}
 }
 
 // testLDAPDirectory serves a second Tenant whose default directory is a real slapd.

@@ -91,6 +91,7 @@ const (
 	StrategyDatabase        = "database"
 	StrategyLDAP            = "ldap"
 	StrategyActiveDirectory = "activeDirectory"
+	StrategyOIDC            = "oidc"
 )
 
 // Key states, as in the Tenant API.
@@ -196,6 +197,8 @@ type Connection struct {
 	ADFS *ADFS `json:"adfs,omitempty"`
 	// AzureAD configuration of an azureAD connection.
 	AzureAD *AzureAD `json:"azureAD,omitempty"`
+	// OIDC configuration of an oidc connection.
+	OIDC *OIDC `json:"oidc,omitempty"`
 }
 
 // User is one user of a database connection, in the form users write in their users

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/azuread"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/database"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/oidc"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -24,9 +25,11 @@ type Factory func(snapshot.TenantRef, snapshot.Connection) (connector.Connector,
 // passwords with passwords, which all of them share, and log the users whose hash they
 // refuse. Directory connectors log their failovers and refusals to log, with the
 // connection's name, and take directoryOptions (benchmarks compare pooling with a fresh
-// connection per login through them).
+// connection per login through them). OpenID connectors keep their users' profiles, for
+// userinfo, in one store bounded per tenant.
 func DefaultFactories(log *slog.Logger, passwords database.Checks, directoryOptions ...ldap.Option) map[string]Factory {
 	directory := append([]ldap.Option{ldap.WithLogger(log)}, directoryOptions...)
+	profiles := oidc.NewProfiles()
 	return map[string]Factory{
 		snapshot.StrategyDatabase: func(t snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
 			return database.New(c.Users, t.UID, passwords, log.With("tenant", t.Namespace+"/"+t.Name, "connection", c.Name)), nil
@@ -54,6 +57,12 @@ func DefaultFactories(log *slog.Logger, passwords database.Checks, directoryOpti
 				return nil, errors.New("the snapshot has no azureAD configuration for this connection")
 			}
 			return azuread.New(*c.AzureAD)
+		},
+		snapshot.StrategyOIDC: func(t snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
+			if c.OIDC == nil {
+				return nil, errors.New("the snapshot has no oidc configuration for this connection")
+			}
+			return oidc.New(c.Name, t.UID, *c.OIDC, profiles, log.With("tenant", t.Namespace+"/"+t.Name, "connection", c.Name))
 		},
 	}
 }

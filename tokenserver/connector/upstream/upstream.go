@@ -32,6 +32,10 @@ const DefaultTimeout = 10 * time.Second
 // would send the password elsewhere.
 var ErrRedirect = errors.New("the upstream answered with a redirect, which is never followed")
 
+// ErrForbiddenAddress is the error of a dial to an address that is never dialled for an
+// upstream (see refuseForbidden).
+var ErrForbiddenAddress = errors.New("link-local, multicast and unspecified addresses are never dialled for an upstream")
+
 // Options configure NewClient.
 type Options struct {
 	// CAPEM, when set, replaces the system roots.
@@ -157,7 +161,7 @@ func refuseForbidden(_, address string, _ syscall.RawConn) error {
 		return fmt.Errorf("dial %s: not an IP address", address)
 	}
 	if forbidden(ip) {
-		return fmt.Errorf("dial %s: link-local, multicast and unspecified addresses are never dialled for an upstream", address)
+		return fmt.Errorf("dial %s: %w", address, ErrForbiddenAddress)
 	}
 	return nil
 }
