@@ -77,11 +77,20 @@ envtest: ## Build kube-apiserver, etcd, kube-controller-manager and kubectl when
 	@hack/controlplane.sh path
 
 .PHONY: test
-test: verify lint test-chart test-unit ## Everything CI runs: verify, lint, the chart and all tests.
+test: verify lint test-chart test-unit test-bench ## Everything CI runs: verify, lint, the chart, all tests and every benchmark once.
 
 .PHONY: test-unit
 test-unit: envtest test-deps dex $(HELM) ## Run all Go tests against a real API server, slapd, Samba AD and Dex (and helm for the chart tests).
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" HELM="$(HELM)" go test $(GO_TEST_FLAGS) ./...
+
+# BENCH_PACKAGES are the packages that hold benchmarks, so that test-bench starts no API
+# server for the others.
+BENCH_PACKAGES = $(shell git grep -l '^func Benchmark' -- '*_test.go' | xargs -n1 dirname | sort -u | sed 's|^|./|')
+
+.PHONY: test-bench
+test-bench: build envtest test-deps ## Run every benchmark once at small sizes (-short), and bench-reconcile with 5 Tenants, so that a benchmark that breaks fails CI instead of rotting.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -short -count=1 -run '^$$' -bench . -benchtime 1x $(BENCH_PACKAGES)
+	$(MAKE) --no-print-directory bench-reconcile BENCH_TENANTS=5
 
 .PHONY: test-chart
 test-chart: $(HELM) ## Lint the chart and render it with the default and the test values.
@@ -122,9 +131,10 @@ test-deps: ## Install slapd and Samba, which the LDAP and Active Directory tests
 	hack/install-test-deps.sh
 
 .PHONY: bench-ldap
-bench-ldap: test-deps ## Benchmark LDAP logins against a local slapd, pooled vs a fresh connection per step: through the connector, then tokens/s and p50/p99 through the token server (ES256 and RS256).
+bench-ldap: test-deps envtest ## Benchmark LDAP logins against a local slapd, pooled vs a fresh connection per step: through the connector, then through the token server (ES256 and RS256), then through one and two token-server processes sharing attack counts (the chart's default), with CPU per login beside its floor.
 	go test -run '^$$' -bench '^BenchmarkLogin$$' -benchtime 2s ./tokenserver/connector/ldap/
 	go test -run '^$$' -bench '^BenchmarkLDAPPasswordGrant$$' -benchtime 2s ./tokenserver/
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -run '^$$' -bench '^BenchmarkReplicas$$' -benchtime $(BENCH_REPLICA_LOGINS)x ./test/e2e/
 
 ##@ Benchmarks
 
@@ -137,6 +147,7 @@ bench-reconcile: build envtest ## Apply BENCH_TENANTS Tenants (2 connections, 2 
 		-tenants $(BENCH_TENANTS) -algorithm $(BENCH_ALGORITHM) -gatehouse $(BIN)/gatehouse
 
 BENCH_LOGINS ?= 128
+BENCH_REPLICA_LOGINS ?= 2000
 
 .PHONY: bench-token
 bench-token: ## Benchmark the token server: logins (bcrypt cost 10, RS256) at concurrency 1, 8, 32 against this machine's bcrypt-and-sign limit; userinfo and JWKS rates; time until a new Client is accepted.

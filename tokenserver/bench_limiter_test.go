@@ -31,9 +31,11 @@ const (
 	floodLogins = 64                    // tenant A's logins at once
 	steadyEvery = 25 * time.Millisecond // tenant B's pause between logins
 	// steadySamples are B's logins in each phase, split over isolationRounds so that
-	// the machine's other load, which changes by the second, falls on both phases.
+	// the machine's other load, which changes by the second, falls on both phases; in
+	// -short runs, which check that the benchmark works, one round of a few.
 	steadySamples   = 400
 	isolationRounds = 10
+	shortSamples    = 10
 	// latencyFloor bounds B's loaded p99 over its unloaded p99.
 	latencyFloor = 2.0
 )
@@ -90,10 +92,14 @@ func benchTenantIsolation(b *testing.B, floodHash func(password string) string, 
 	floodAnswers := map[int]int{}
 	var peak uint64
 	b.ResetTimer()
-	for range isolationRounds {
-		unloaded = append(unloaded, steadyLogins(b, steadyClient, steady)...)
+	rounds, perRound := isolationRounds, steadySamples/isolationRounds
+	if testing.Short() {
+		rounds, perRound = 1, shortSamples
+	}
+	for range rounds {
+		unloaded = append(unloaded, steadyLogins(b, steadyClient, steady, perRound)...)
 		stop := startFlood(b, flood)
-		loaded = append(loaded, steadyLogins(b, steadyClient, steady)...)
+		loaded = append(loaded, steadyLogins(b, steadyClient, steady, perRound)...)
 		answers, roundPeak := stop()
 		for status, n := range answers {
 			floodAnswers[status] += n
@@ -122,11 +128,11 @@ func benchTenantIsolation(b *testing.B, floodHash func(password string) string, 
 		strings.Join(answers, ", "), peak>>20)
 }
 
-// steadyLogins logs in as alice of ft one round's share of steadySamples times, a pause
-// apart, and returns their latencies. Every login must succeed.
-func steadyLogins(b *testing.B, client *http.Client, ft *tokentest.Tenant) []time.Duration {
+// steadyLogins logs in as alice of ft n times, a pause apart, and returns their
+// latencies. Every login must succeed.
+func steadyLogins(b *testing.B, client *http.Client, ft *tokentest.Tenant, n int) []time.Duration {
 	var latencies []time.Duration
-	for range steadySamples / isolationRounds {
+	for range n {
 		status, took := benchLogin(b, context.Background(), client, ft)
 		if status != http.StatusOK {
 			b.Fatalf("tenant B's login: status %d", status)
