@@ -142,7 +142,7 @@ func run(tenants int, algorithm, gatehouse string, timeout time.Duration) error 
 	controllerWrites := writesAfter - writesBefore - float64(created)
 	fmt.Printf("objects created:            %d in %v (the API server's pace on this machine)\n", created, applied.Round(time.Millisecond))
 	fmt.Printf("all Ready after:            %v from the first create, %v after the last\n", elapsed.Round(time.Millisecond), (elapsed - applied).Round(time.Millisecond))
-	fmt.Printf("controller writes:          %.0f (%.0f writes/s)\n", controllerWrites, controllerWrites/elapsed.Seconds())
+	fmt.Printf("controller writes:          %.0f (%.0f writes/s, %.1f per tenant)\n", controllerWrites, controllerWrites/elapsed.Seconds(), controllerWrites/float64(tenants))
 	fmt.Printf("controller peak memory:     %.1f MiB (VmHWM)\n", float64(peak)/(1<<20))
 	fmt.Printf("CPU seconds until Ready:    controller %.1f, kube-apiserver %.1f, etcd %.1f (of %.0f on %d cores)\n",
 		cpu["controller"], cpu["kube-apiserver"], cpu["etcd"], elapsed.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU())
