@@ -78,6 +78,16 @@ func TestAzureADLogins(t *testing.T) {
 			raw["tid"] != aad.TenantID || raw["oid"] != alice.ObjectID || !slices.Equal(claims.Groups, alice.Groups) {
 			t.Errorf("id_token claims = %v, want sub %q and alice's claims", raw, want)
 		}
+
+		// Userinfo answers the claims of the login without asking Entra ID, which is down.
+		aad.Fail(http.StatusServiceUnavailable)
+		t.Cleanup(func() { aad.Fail(0) })
+		info := userinfoOf(t, provider, tok)
+		groups, _ := info["groups"].([]any)
+		if info["sub"] != want || info["email"] != alice.Email || info["name"] != alice.Name || info["preferred_username"] != alice.Username ||
+			info["tid"] != aad.TenantID || info["oid"] != alice.ObjectID || len(groups) != 1 || groups[0] != alice.Groups[0] {
+			t.Errorf("userinfo = %v, want sub %q and alice's claims", info, want)
+		}
 	})
 
 	refusals := []struct {
