@@ -74,6 +74,13 @@ func TestPasswordGrantThroughADFS(t *testing.T) {
 			if claims.Email != "alice@example.com" || claims.Name != "Alice Example" {
 				t.Errorf("id_token claims = %+v", claims)
 			}
+			// Userinfo answers the claims of the login without asking ADFS, which is down.
+			idp.SetAnswers(adfstest.Answers{Status: http.StatusServiceUnavailable})
+			if info := userinfoOf(t, provider, tok); info["sub"] != idToken.Subject || info["email"] != "alice@example.com" ||
+				info["name"] != "Alice Example" || info["preferred_username"] != upn {
+				t.Errorf("userinfo = %v, want sub %q and alice's claims", info, idToken.Subject)
+			}
+			idp.SetAnswers(adfstest.Answers{})
 
 			_, err = cfg.PasswordCredentialsToken(ctx, upn, password+"x")
 			assertRetrieveError(t, err, http.StatusBadRequest, "invalid_grant")

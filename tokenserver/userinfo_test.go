@@ -1,13 +1,16 @@
 package tokenserver
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/oauth2"
 
 	"github.com/gatehouse-dev/gatehouse/test/proctest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/jwt"
@@ -54,4 +57,19 @@ func TestUserinfoWhenTheDirectoryIsDown(t *testing.T) {
 	if err := jsonDecode(resp.Body, &body); err != nil || resp.StatusCode != http.StatusServiceUnavailable || body["error"] != "temporarily_unavailable" {
 		t.Errorf("userinfo: %d %v (%v), want 503 temporarily_unavailable", resp.StatusCode, body, err)
 	}
+}
+
+// userinfoOf asks provider's userinfo endpoint with tok's access token and returns the
+// claims it answers.
+func userinfoOf(t *testing.T, provider *oidc.Provider, tok *oauth2.Token) map[string]any {
+	t.Helper()
+	info, err := provider.UserInfo(context.Background(), oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatalf("userinfo: %v", err)
+	}
+	var claims map[string]any
+	if err := info.Claims(&claims); err != nil {
+		t.Fatal(err)
+	}
+	return claims
 }

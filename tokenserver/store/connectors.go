@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/database"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/oidc"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/profiles"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -25,11 +26,11 @@ type Factory func(snapshot.TenantRef, snapshot.Connection) (connector.Connector,
 // passwords with passwords, which all of them share, and log the users whose hash they
 // refuse. Directory connectors log their failovers and refusals to log, with the
 // connection's name, and take directoryOptions (benchmarks compare pooling with a fresh
-// connection per login through them). OpenID connectors keep their users' profiles, for
-// userinfo, in one store bounded per tenant.
+// connection per login through them). Upstream connectors (adfs, azureAD, oidc) keep
+// their users' profiles, for userinfo, in one store bounded per tenant.
 func DefaultFactories(log *slog.Logger, passwords database.Checks, directoryOptions ...ldap.Option) map[string]Factory {
 	directory := append([]ldap.Option{ldap.WithLogger(log)}, directoryOptions...)
-	profiles := oidc.NewProfiles()
+	users := profiles.New()
 	return map[string]Factory{
 		snapshot.StrategyDatabase: func(t snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
 			return database.New(c.Users, t.UID, passwords, log.With("tenant", t.Namespace+"/"+t.Name, "connection", c.Name)), nil
@@ -46,25 +47,43 @@ func DefaultFactories(log *slog.Logger, passwords database.Checks, directoryOpti
 			}
 			return ldap.NewActiveDirectory(c.Name, *c.ActiveDirectory, directory...)
 		},
-		snapshot.StrategyADFS: func(_ snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
+		snapshot.StrategyADFS: func(t snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
 			if c.ADFS == nil {
 				return nil, errors.New("the snapshot has no adfs configuration for this connection")
 			}
-			return adfs.New(c.Name, *c.ADFS, adfs.WithLogger(log))
+			return remembering(users, t, c, func(p *profiles.Connection) (connector.Connector, error) {
+				return adfs.New(c.Name, *c.ADFS, p, adfs.WithLogger(log))
+			})
 		},
-		snapshot.StrategyAzureAD: func(_ snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
+		snapshot.StrategyAzureAD: func(t snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
 			if c.AzureAD == nil {
 				return nil, errors.New("the snapshot has no azureAD configuration for this connection")
 			}
-			return azuread.New(*c.AzureAD)
+			return remembering(users, t, c, func(p *profiles.Connection) (connector.Connector, error) {
+				return azuread.New(*c.AzureAD, p)
+			})
 		},
 		snapshot.StrategyOIDC: func(t snapshot.TenantRef, c snapshot.Connection) (connector.Connector, error) {
 			if c.OIDC == nil {
 				return nil, errors.New("the snapshot has no oidc configuration for this connection")
 			}
-			return oidc.New(c.Name, t.UID, *c.OIDC, profiles, log.With("tenant", t.Namespace+"/"+t.Name, "connection", c.Name))
+			return remembering(users, t, c, func(p *profiles.Connection) (connector.Connector, error) {
+				return oidc.New(*c.OIDC, p, log.With("tenant", t.Namespace+"/"+t.Name, "connection", c.Name))
+			})
 		},
 	}
+}
+
+// remembering builds the connector of an upstream Connection c of tenant t with build,
+// given the Connection's share of users; the share is closed again if build fails.
+func remembering(users *profiles.Store, t snapshot.TenantRef, c snapshot.Connection, build func(*profiles.Connection) (connector.Connector, error)) (connector.Connector, error) {
+	p := users.Open(t.UID, c.Name)
+	built, err := build(p)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	return built, nil
 }
 
 // closeGrace is how long a replaced connector stays open, so that logins that started

@@ -13,7 +13,8 @@
 //     wrapped around or beside a signed one cannot speak for it.
 //
 // The upstream's tokens and assertions are read for the user's claims and dropped: they
-// are never logged or stored. Every request goes through upstream's client.
+// are never logged or stored; only the identity taken from them is kept, for userinfo
+// (see package profiles). Every request goes through upstream's client.
 package adfs
 
 import (
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/profiles"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/upstream"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
@@ -68,7 +70,10 @@ type Connector struct {
 	client   *http.Client
 	log      *slog.Logger
 	protocol protocol
+	users    *profiles.Connection
 }
+
+var _ connector.Connector = (*Connector)(nil)
 
 // Option configures New.
 type Option func(*options)
@@ -84,8 +89,9 @@ func WithLogger(log *slog.Logger) Option { return func(o *options) { o.log = log
 // WithClock makes the connector read the time from now, for tests.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
-// New returns the connector of the adfs connection name.
-func New(name string, cfg snapshot.ADFS, opts ...Option) (*Connector, error) {
+// New returns the connector of the adfs connection name, which keeps its users'
+// identities in users, for userinfo, and closes users when it is closed.
+func New(name string, cfg snapshot.ADFS, users *profiles.Connection, opts ...Option) (*Connector, error) {
 	o := options{log: slog.New(slog.DiscardHandler), now: time.Now}
 	for _, opt := range opts {
 		opt(&o)
@@ -98,7 +104,7 @@ func New(name string, cfg snapshot.ADFS, opts ...Option) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Connector{name: name, cfg: cfg, client: client, log: o.log.With("connection", name, "strategy", snapshot.StrategyADFS)}
+	c := &Connector{name: name, cfg: cfg, client: client, users: users, log: o.log.With("connection", name, "strategy", snapshot.StrategyADFS)}
 	switch cfg.Mode {
 	case snapshot.ADFSModeOAuth2:
 		c.protocol = newOAuth2(cfg, client, o.now)
@@ -130,12 +136,21 @@ func (c *Connector) Login(ctx context.Context, username, password string) (conne
 		c.log.Warn("ADFS accepted the password but its answer lacks a claim Gatehouse needs", "error", err)
 		return connector.Identity{}, fmt.Errorf("%w: %w", connector.ErrUnavailable, err)
 	}
+	c.users.Remember(identity)
 	return identity, nil
 }
 
-// Close releases the client's idle connections.
+// LookupUser answers userinfo from the identity of the user's last login (see
+// profiles.Connection.LookupUser): ADFS cannot be asked without the password.
+func (c *Connector) LookupUser(ctx context.Context, id string) (connector.Identity, bool, error) {
+	return c.users.LookupUser(ctx, id)
+}
+
+// Close releases the client's idle connections and the connector's hold on its
+// profiles.
 func (c *Connector) Close() error {
 	c.client.CloseIdleConnections()
+	c.users.Close()
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/adfs"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/adfs/adfstest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/profiles"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/upstream"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
@@ -55,7 +56,7 @@ func (f *fixture) config(mode string) snapshot.ADFS {
 
 func (f *fixture) connector(t *testing.T, cfg snapshot.ADFS) *adfs.Connector {
 	t.Helper()
-	c, err := adfs.New("corp-adfs", cfg, adfs.WithClock(func() time.Time { return time.Now().Add(time.Duration(f.offset.Load())) }))
+	c, err := adfs.New("corp-adfs", cfg, profiles.New().Open("tenant-uid", "corp-adfs"), adfs.WithClock(func() time.Time { return time.Now().Add(time.Duration(f.offset.Load())) }))
 	if err != nil {
 		t.Fatal(err)
 	}

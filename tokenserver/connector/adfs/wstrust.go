@@ -213,6 +213,30 @@ func faultError(fault *etree.Element) error {
 	return fmt.Errorf("ADFS answered the WS-Trust request with the SOAP fault %s %s: check the relying party trust and that the usernamemixed endpoint is enabled", local, reason)
 }
 
+// FailedAuthentication reports whether body, an answer of a usernamemixed endpoint, is
+// the WS-Security FailedAuthentication fault by which ADFS refuses the user's
+// credentials, and the code it names, for logs. The azureAD connector reads with it the
+// answers that MSAL gets from the federation server of a federated domain.
+func FailedAuthentication(body []byte) (code string, refused bool) {
+	doc, err := readXML(body)
+	if err != nil {
+		return "", false
+	}
+	soapBody, err := envelopeBody(doc)
+	if err != nil {
+		return "", false
+	}
+	fault := child(soapBody, nsSOAP12, "Fault")
+	if fault == nil {
+		return "", false
+	}
+	var r *refusal
+	if errors.As(faultError(fault), &r) {
+		return r.code, true
+	}
+	return "", false
+}
+
 // qname resolves the prefixed name in el's text with the namespaces in scope at el.
 func qname(el *etree.Element) (namespace, local string) {
 	prefix, local, found := strings.Cut(strings.TrimSpace(el.Text()), ":")

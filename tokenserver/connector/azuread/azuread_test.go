@@ -14,6 +14,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/azuread"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/azuread/aadtest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/profiles"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
@@ -30,7 +31,7 @@ func config(s *aadtest.Server) snapshot.AzureAD {
 
 func newConnector(t *testing.T, cfg snapshot.AzureAD) *azuread.Connector {
 	t.Helper()
-	c, err := azuread.New(cfg)
+	c, err := azuread.New(cfg, profiles.New().Open("tenant-uid", "entra"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,8 @@
 // Each login is a fresh password check: MSAL's token cache is emptied around every
 // write (see forgetTokens), so no user token outlives the login. The id_token is
 // verified here (signature through the tenant's published keys, issuer, audience,
-// expiry), never just decoded as MSAL does.
+// expiry), never just decoded as MSAL does; only the identity taken from it is kept, for
+// userinfo (see package profiles).
 package azuread
 
 import (
@@ -18,6 +19,7 @@ import (
 	"github.com/AzureAD/microsoft-authentication-library-for-go/apps/public"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/profiles"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/upstream"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
@@ -28,11 +30,15 @@ type Connector struct {
 	http     *http.Client
 	msal     public.Client
 	verifier *verifier
+	users    *profiles.Connection
 }
 
-// New returns the connector of cfg. It makes no request: the first login discovers the
-// tenant's endpoints and keys.
-func New(cfg snapshot.AzureAD) (*Connector, error) {
+var _ connector.Connector = (*Connector)(nil)
+
+// New returns the connector of cfg, which keeps its users' identities in users, for
+// userinfo, and closes users when it is closed. It makes no request: the first login
+// discovers the tenant's endpoints and keys.
+func New(cfg snapshot.AzureAD, users *profiles.Connection) (*Connector, error) {
 	httpClient, err := newHTTPClient(cfg)
 	if err != nil {
 		return nil, err
@@ -51,7 +57,7 @@ func New(cfg snapshot.AzureAD) (*Connector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("azureAD authority %q: %w", cfg.Authority(), err)
 	}
-	return &Connector{cfg: cfg, http: httpClient, msal: msal, verifier: newVerifier(httpClient, cfg)}, nil
+	return &Connector{cfg: cfg, http: httpClient, msal: msal, verifier: newVerifier(httpClient, cfg), users: users}, nil
 }
 
 // newHTTPClient is upstream's client with MSAL's token requests amended.
@@ -77,12 +83,21 @@ func (c *Connector) Login(ctx context.Context, username, password string) (conne
 	if err != nil {
 		return connector.Identity{}, fmt.Errorf("%w: the id_token from %s failed verification: %w", connector.ErrUnavailable, c.cfg.AuthorityHost, err)
 	}
-	return claims.identity(), nil
+	identity := claims.identity()
+	c.users.Remember(identity)
+	return identity, nil
 }
 
-// Close releases the pooled connections.
+// LookupUser answers userinfo from the identity of the user's last login (see
+// profiles.Connection.LookupUser): Entra ID cannot be asked without the password.
+func (c *Connector) LookupUser(ctx context.Context, id string) (connector.Identity, bool, error) {
+	return c.users.LookupUser(ctx, id)
+}
+
+// Close releases the pooled connections and the connector's hold on its profiles.
 func (c *Connector) Close() error {
 	c.http.CloseIdleConnections()
+	c.users.Close()
 	return nil
 }
 

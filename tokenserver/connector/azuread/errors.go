@@ -13,6 +13,7 @@ import (
 	msalerrors "github.com/AzureAD/microsoft-authentication-library-for-go/apps/errors"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/adfs"
 )
 
 // AADSTS codes of Entra ID's refusals (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
@@ -68,10 +69,16 @@ func classify(err error) error {
 // classifyAnswer maps an answer other than 200 by its HTTP status and AADSTS codes.
 func classifyAnswer(req *http.Request, resp *http.Response) error {
 	where := req.URL.Host + req.URL.Path
-	var body errorBody
-	if raw, err := io.ReadAll(resp.Body); err == nil {
-		_ = json.Unmarshal(raw, &body)
+	raw, _ := io.ReadAll(resp.Body)
+	if req.Header.Get("SOAPAction") != "" {
+		// The federation server of a federated domain, asked with WS-Trust, answers a
+		// wrong password with a SOAP fault and HTTP 500.
+		if code, refused := adfs.FailedAuthentication(raw); refused {
+			return fmt.Errorf("%w: the federation server %s refused the credentials (%s)", connector.ErrInvalidCredentials, where, code)
+		}
 	}
+	var body errorBody
+	_ = json.Unmarshal(raw, &body)
 	what := fmt.Sprintf("HTTP %d from %s, %s", resp.StatusCode, where, describeCodes(body))
 	switch code := firstCode(body.Codes); {
 	case resp.StatusCode >= http.StatusInternalServerError || resp.StatusCode == http.StatusTooManyRequests:

@@ -6,7 +6,7 @@
 //
 // Every request goes through upstream's client. The provider's tokens are never logged
 // and never kept: only the identity taken from a verified id_token is, for userinfo (see
-// Profiles).
+// package profiles).
 package oidc
 
 import (
@@ -18,6 +18,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/profiles"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/upstream"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
@@ -31,34 +32,29 @@ const maxLoginsInFlight = 64
 
 // Connector checks passwords at one provider.
 type Connector struct {
-	name      string
 	cfg       snapshot.OIDC
 	client    *http.Client
 	discovery *discovery
-	profiles  *tenantProfiles
-	release   func()
+	users     *profiles.Connection
 	// inFlight holds a token per login at the provider.
 	inFlight chan struct{}
 }
 
 var _ connector.Connector = (*Connector)(nil)
 
-// New returns the connector of the oidc Connection name of the tenant tenantUID, which
-// keeps its users' identities in the tenant's share of profiles. It makes no request:
-// the provider is discovered at the first login.
-func New(name, tenantUID string, cfg snapshot.OIDC, profiles *Profiles, log *slog.Logger) (*Connector, error) {
+// New returns the connector of an oidc Connection, which keeps its users' identities in
+// users, for userinfo, and closes users when it is closed. It makes no request: the
+// provider is discovered at the first login.
+func New(cfg snapshot.OIDC, users *profiles.Connection, log *slog.Logger) (*Connector, error) {
 	client, err := upstream.NewClient(upstream.Options{CAPEM: cfg.CAPEM, Timeout: cfg.Timeout})
 	if err != nil {
 		return nil, err
 	}
-	tenant, release := profiles.acquire(tenantUID)
 	return &Connector{
-		name:      name,
 		cfg:       cfg,
 		client:    client,
 		discovery: newDiscovery(cfg.Issuer, cfg.ClientID, client, log),
-		profiles:  tenant,
-		release:   release,
+		users:     users,
 		inFlight:  make(chan struct{}, maxLoginsInFlight),
 	}, nil
 }
@@ -92,25 +88,19 @@ func (c *Connector) Login(ctx context.Context, username, password string) (conne
 	if err != nil {
 		return connector.Identity{}, fmt.Errorf("%w: %w", connector.ErrUnavailable, err)
 	}
-	c.profiles.put(c.name, identity)
+	c.users.Remember(identity)
 	return identity, nil
 }
 
-// LookupUser answers userinfo: the provider cannot be asked about a user without the
-// user's password, so it answers the identity of the user's last login on this replica.
-// A user it holds none of (another replica served the login, or the profile was evicted)
-// is answered with the id alone: the access token, which Gatehouse signed, shows the
-// user logged in, so the user is not reported missing.
-func (c *Connector) LookupUser(_ context.Context, id string) (connector.Identity, bool, error) {
-	if identity, ok := c.profiles.get(c.name, id); ok {
-		return identity, true, nil
-	}
-	return connector.Identity{UserID: id}, true, nil
+// LookupUser answers userinfo from the identity of the user's last login (see
+// profiles.Connection.LookupUser).
+func (c *Connector) LookupUser(ctx context.Context, id string) (connector.Identity, bool, error) {
+	return c.users.LookupUser(ctx, id)
 }
 
 // Close releases the connector's idle connections and its hold on the tenant's profiles.
 func (c *Connector) Close() error {
 	c.client.CloseIdleConnections()
-	c.release()
+	c.users.Close()
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/test/ldaptest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/oidc"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/profiles"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -30,7 +31,7 @@ func configFor(dex *dextest.Server) snapshot.OIDC {
 
 func newConnector(t testing.TB, cfg snapshot.OIDC) *oidc.Connector {
 	t.Helper()
-	c, err := oidc.New("upstream", "tenant-uid", cfg, oidc.NewProfiles(), slog.New(slog.DiscardHandler))
+	c, err := oidc.New(cfg, profiles.New().Open("tenant-uid", "upstream"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/test/dextest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/profiles"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -146,7 +147,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func newTestConnector(t *testing.T, cfg snapshot.OIDC) *Connector {
 	t.Helper()
-	c, err := New("upstream", "tenant-uid", cfg, NewProfiles(), slog.New(slog.DiscardHandler))
+	c, err := New(cfg, profiles.New().Open("tenant-uid", "upstream"), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,47 +491,5 @@ func TestErrorCodeIsFitForALog(t *testing.T) {
 		if got := errorCode(in); got != want {
 			t.Errorf("errorCode(%q) = %q, want %q", in, got, want)
 		}
-	}
-}
-
-// TestProfilesAreBoundedPerTenant fills one tenant's profiles past the bound: its oldest
-// are evicted, another tenant's stay, and a tenant's share goes with its last connector.
-func TestProfilesAreBoundedPerTenant(t *testing.T) {
-	profiles := NewProfiles()
-	hostile, releaseHostile := profiles.acquire("hostile")
-	other, releaseOther := profiles.acquire("other")
-	defer releaseOther()
-	other.put("c", connector.Identity{UserID: "kept"})
-
-	big := strings.Repeat("g", 64<<10)
-	n := 2 * maxProfileBytes / len(big)
-	for i := range n {
-		hostile.put("c", connector.Identity{UserID: strconv.Itoa(i), Groups: []string{big}})
-	}
-	if hostile.bytes > maxProfileBytes {
-		t.Errorf("the tenant keeps %d bytes, over the bound %d", hostile.bytes, maxProfileBytes)
-	}
-	if _, ok := hostile.get("c", "0"); ok {
-		t.Error("the oldest profile was not evicted")
-	}
-	if _, ok := hostile.get("c", strconv.Itoa(n-1)); !ok {
-		t.Error("the newest profile was evicted")
-	}
-	if _, ok := other.get("c", "kept"); !ok {
-		t.Error("another tenant's profile was evicted")
-	}
-	// A second connector of the tenant shares it; the share goes with the last one.
-	again, releaseAgain := profiles.acquire("hostile")
-	if again != hostile {
-		t.Error("a second connector of the tenant got a share of its own")
-	}
-	releaseHostile()
-	releaseHostile() // a connector closed twice releases once
-	if _, ok := profiles.tenants["hostile"]; !ok {
-		t.Error("the share went while a connector held it")
-	}
-	releaseAgain()
-	if _, ok := profiles.tenants["hostile"]; ok {
-		t.Error("the share stayed after its last connector was closed")
 	}
 }

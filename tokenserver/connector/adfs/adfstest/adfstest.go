@@ -7,6 +7,10 @@
 //   - /FederationMetadata/2007-06/FederationMetadata.xml: SAML 2.0 metadata
 //     (saml-metadata-2.0-os) with the WS-Federation SecurityTokenServiceType role ADFS
 //     publishes, listing its token-signing certificates (rotatable: RotateSigningKey);
+//   - /adfs/services/trust/mex: the WS-MetadataExchange document listing the
+//     usernamemixed endpoint, with the names MSAL Go reads
+//     (apps/internal/oauth/ops/wstrust/defs/mex_document_definitions.go), for Entra ID's
+//     federated users;
 //   - /adfs/services/trust/13/usernamemixed: WS-Trust 1.3 (ws-trust-1.3-spec-os) over
 //     SOAP 1.2: an RSTR collection holding a SAML 1.1 assertion (or SAML 2.0 when the
 //     RST's TokenType asks for it) signed with goxmldsig as ADFS signs them (RSA-SHA256,
@@ -146,6 +150,7 @@ func Start(t testing.TB, relyingParty, clientID, clientSecret string) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /FederationMetadata/2007-06/FederationMetadata.xml", s.metadata)
 	mux.HandleFunc("POST /adfs/services/trust/13/usernamemixed", s.usernameMixed)
+	mux.HandleFunc("GET "+MexPath, s.mex)
 	mux.HandleFunc("GET /adfs/.well-known/openid-configuration", s.discovery)
 	mux.HandleFunc("GET /adfs/discovery/keys", s.keys)
 	mux.HandleFunc("POST /adfs/oauth2/token", s.token)
@@ -171,6 +176,19 @@ func (s *Server) TLSConfig() *tls.Config {
 // http://<host>/adfs/services/trust, as ADFS names itself.
 func (s *Server) EntityID() string {
 	return "http://" + strings.TrimPrefix(s.srv.URL, "https://") + "/adfs/services/trust"
+}
+
+// MexURL is the URL of its WS-MetadataExchange document.
+func (s *Server) MexURL() string { return s.srv.URL + MexPath }
+
+// SigningCertificates are the published token-signing certificates, the signing one first.
+func (s *Server) SigningCertificates() []*x509.Certificate {
+	_, published := s.state()
+	certs := make([]*x509.Certificate, len(published))
+	for i, k := range published {
+		certs[i] = k.Cert
+	}
+	return certs
 }
 
 // Issuer is the iss of its id_tokens: <URL>/adfs.

@@ -1,7 +1,8 @@
 // Package aadtest is a stand-in for the Microsoft Entra ID (Azure AD) endpoints that the
 // azureAD connector and MSAL Go call, served over local HTTPS: a tenant's v2.0 OpenID
 // configuration and keys, user-realm discovery, and the v2.0 token endpoint's password
-// grant with its AADSTS error answers. The azureAD connector is tested against this
+// grant with its AADSTS error answers, and for a domain federated to AD FS (see
+// Federate) the user realm naming the federation server and the SAML bearer grant. The azureAD connector is tested against this
 // stand-in, not against Microsoft.
 //
 // Each answer's shape is taken from Microsoft's documentation or from MSAL Go's own test
@@ -26,6 +27,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,10 +72,12 @@ type Server struct {
 	jwksFetches atomic.Int32
 	tokenCalls  atomic.Int32
 
-	mu    sync.Mutex
-	users map[string]User
-	key   *rsa.PrivateKey
-	kid   string
+	mu            sync.Mutex
+	users         map[string]User
+	key           *rsa.PrivateKey
+	kid           string
+	federation    *Federation
+	tokenRequests []url.Values
 }
 
 // New starts a stand-in for a tenant with a random ID, the domain contoso.example and
@@ -213,9 +217,14 @@ func (s *Server) keys(w http.ResponseWriter, r *http.Request) {
 
 // userRealm answers user-realm discovery as MSAL's tests do for a managed domain:
 // {"account_type":"Managed","cloud_audience_urn":...,"cloud_instance_name":...,
-// "domain_name":...}; a domain of no tenant gets account_type Unknown.
+// "domain_name":...}; a federated domain gets federatedRealm; a domain of no tenant gets
+// account_type Unknown.
 func (s *Server) userRealm(w http.ResponseWriter, r *http.Request) {
 	_, domain, _ := strings.Cut(r.PathValue("user"), "@")
+	if f := s.federated(domain); f != nil && r.URL.Query().Get("api-version") == "1.0" {
+		writeJSON(w, http.StatusOK, federatedRealm(f))
+		return
+	}
 	if r.URL.Query().Get("api-version") != "1.0" || !strings.EqualFold(domain, s.Domain) {
 		writeJSON(w, http.StatusOK, map[string]any{"ver": "1.0", "account_type": "Unknown", "cloud_instance_name": "microsoftonline.com"})
 		return
@@ -226,16 +235,22 @@ func (s *Server) userRealm(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// token is the v2.0 token endpoint's password grant ROPC: the client authenticates
-// as its registration says (a confidential client with client_secret, a public one
-// without), then the user's password is checked, then the user's refusal if any.
+// token is the v2.0 token endpoint's password grant ROPC, or the SAML bearer grant of a
+// federated user (samlGrant): the client authenticates as its registration says (a
+// confidential client with client_secret, a public one without), then the user's
+// password is checked, then the user's refusal if any.
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.tokenCalls.Add(1)
 	if !s.knownTenant(r.PathValue("tenant")) {
 		s.oauthError(w, http.StatusBadRequest, "invalid_tenant", 90002, "Tenant not found.")
 		return
 	}
-	if err := r.ParseForm(); err != nil || r.PostForm.Get("grant_type") != "password" {
+	err := r.ParseForm()
+	s.mu.Lock()
+	s.tokenRequests = append(s.tokenRequests, r.PostForm)
+	s.mu.Unlock()
+	grant := r.PostForm.Get("grant_type")
+	if err != nil || (grant != "password" && grant != grantSAML11 && grant != grantSAML20) {
 		s.oauthError(w, http.StatusBadRequest, "unsupported_grant_type", 70003, "The app requested an unsupported grant type.")
 		return
 	}
@@ -255,13 +270,19 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.oauthError(w, http.StatusUnauthorized, "invalid_client", 700025, "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.")
 		return
 	}
+	if grant != "password" {
+		s.samlGrant(w, r.PostForm)
+		return
+	}
 	s.mu.Lock()
 	user, ok := s.users[strings.ToLower(r.PostForm.Get("username"))]
 	s.mu.Unlock()
+	_, domain, _ := strings.Cut(user.Username, "@")
 	switch {
 	case !ok:
 		s.oauthError(w, http.StatusBadRequest, "invalid_grant", 50034, "The user account does not exist in the directory.")
-	case r.PostForm.Get("password") != user.Password:
+	case r.PostForm.Get("password") != user.Password || s.federated(domain) != nil:
+		// A federated user's password is the federation server's to check.
 		s.oauthError(w, http.StatusBadRequest, "invalid_grant", 50126, "Error validating credentials due to invalid username or password.")
 	case user.Refusal != 0:
 		s.oauthError(w, http.StatusBadRequest, "invalid_grant", user.Refusal, refusalText[user.Refusal])
