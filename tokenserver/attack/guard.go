@@ -130,14 +130,17 @@ type limited struct {
 func (g *Guard) Begin(ctx context.Context, p Policy, l Login) (*Attempt, *Block, error) {
 	limits := limitsOf(p, l)
 	var blockedAt []uint64
+	var blockedSince time.Time
 	for {
 		a, b, resolved := g.tryBegin(limits)
 		if b != nil {
-			stands, generations := g.blockStands(limits, blockedAt)
+			generations, stands := g.blockStands(limits, blockedAt, blockedSince)
 			if stands {
 				return nil, b, nil
 			}
-			blockedAt = generations
+			if !slices.Equal(generations, blockedAt) {
+				blockedAt, blockedSince = generations, time.Now()
+			}
 			timer := time.NewTimer(2 * g.shared.Propagation())
 			select {
 			case <-timer.C:
@@ -167,21 +170,27 @@ func (g *Guard) generations(limits []limited) []uint64 {
 	return generations
 }
 
-// blockStands reports whether a block of limits stands, and returns the Generations of
-// their keys; blockedAt are those when the block was last found (nil the first time).
+// settleTime is how long, with peers, a block or an overrun waits for a success to clear
+// the counts before it is answered: the peers' attempts in flight need the time of a
+// password check and a signature, on a loaded replica, to resolve.
+const settleTime = time.Second
+
+// blockStands returns the Generations of limits' keys and whether a block of limits
+// stands; blockedAt are the Generations since blockedSince (nil the first time).
 // Without peers it stands: the counts less this replica's attempts in flight are
-// failures. With peers, the counts also hold the reservations of the peers' attempts in
-// flight, which this replica cannot tell from failures, and concurrent right passwords
-// on two replicas would lock each other out. So a block first waits twice the
-// Propagation, for those attempts to resolve and their outcomes to arrive, and stands
-// unless a success cleared a count meanwhile. Failures clear nothing, so a real
-// lockout still answers 429, later by the wait, and an attacker learns nothing more.
-func (g *Guard) blockStands(limits []limited, blockedAt []uint64) (bool, []uint64) {
+// failures. With peers, the counts also hold the reservations of the peers' attempts
+// in flight, which this replica cannot tell from failures, and concurrent right
+// passwords on two replicas would lock each other out. So a block waits, in steps of
+// twice the Propagation, for those attempts to resolve and their outcomes to arrive,
+// and stands once no success cleared a count for settleTime. Failures clear nothing,
+// so a real lockout still answers 429, later by the wait, and an attacker learns
+// nothing more.
+func (g *Guard) blockStands(limits []limited, blockedAt []uint64, blockedSince time.Time) ([]uint64, bool) {
 	if g.shared == nil || g.shared.Replicas() < 2 {
-		return true, nil
+		return nil, true
 	}
 	generations := g.generations(limits)
-	return blockedAt != nil && slices.Equal(blockedAt, generations), generations
+	return generations, slices.Equal(blockedAt, generations) && time.Since(blockedSince) >= settleTime
 }
 
 // tryBegin begins an attempt of limits or blocks it, or returns what it must wait for:
@@ -345,21 +354,33 @@ func (g *Guard) blockedBy(b *Block, lim limited, expires time.Time) *Block {
 // its reservations (as a failure's), so that a burst over the limit learns nothing. An
 // attempt that took a count past this replica's share first waits twice the
 // Propagation, for the peers' reservations (WaitsForPeers; see share for why this
-// bounds a burst); one within its share of every limit is answered at once. A sequence
+// bounds a burst); one within its share of every limit is answered at once. With
+// peers, an attempt over a limit then waits up to settleTime for a success to clear the
+// count (see clearedSince) before it is refused. A sequence
 // of attempts, each sent once the last is answered, never overruns: each replica's
 // count holds the others' before the next attempt is checked.
 func (a *Attempt) Overrun() *Block {
 	if wait := time.Until(a.settled); wait > 0 {
 		time.Sleep(wait)
 	}
+	b := a.overrun()
+	// Over a limit, wait for a success to clear it, as a block does (see blockStands).
+	for deadline := time.Now().Add(settleTime); b != nil && a.guard.shared != nil && time.Now().Before(deadline); b = a.overrun() {
+		time.Sleep(min(2*a.guard.shared.Propagation(), time.Until(deadline)))
+	}
+	if b != nil {
+		a.guard.resolved(a.limits)
+	}
+	return b
+}
+
+// overrun is the Block of the limits over their maximum that no success cleared.
+func (a *Attempt) overrun() *Block {
 	var b *Block
 	for _, lim := range a.limits {
 		if n, expires := a.guard.counters.Get(lim.key, lim.limit); n > lim.limit.MaxAttempts && !a.guard.clearedSince(lim) {
 			b = a.guard.blockedBy(b, lim, expires)
 		}
-	}
-	if b != nil {
-		a.guard.resolved(a.limits)
 	}
 	return b
 }

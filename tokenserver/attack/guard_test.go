@@ -366,7 +366,7 @@ func TestGuardBlockWaitsForPeersAttempts(t *testing.T) {
 			if tc.peerSucceeds {
 				time.AfterFunc(propagation, func() { counters.Reset(UserIPKey(alice)) })
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*propagation)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*settleTime)
 			defer cancel()
 			start := time.Now()
 			a, b, err := g.Begin(ctx, testPolicy, alice)
@@ -377,8 +377,8 @@ func TestGuardBlockWaitsForPeersAttempts(t *testing.T) {
 				t.Fatalf("blocked by the peer's attempts in flight: %+v", b)
 			case !tc.peerSucceeds && (b == nil || b.Reason != ReasonBruteForce):
 				t.Fatalf("Begin = %+v, want brute_force after the peer's failures", b)
-			case !tc.peerSucceeds && time.Since(start) < 2*propagation:
-				t.Errorf("blocked after %v, before the peer's outcomes could arrive (%v)", time.Since(start), 2*propagation)
+			case !tc.peerSucceeds && time.Since(start) < settleTime:
+				t.Errorf("blocked after %v, before a success could clear the count (%v)", time.Since(start), settleTime)
 			}
 			if a != nil {
 				a.Succeeded()
@@ -448,6 +448,30 @@ func TestGuardOverrunAfterASuccess(t *testing.T) {
 				t.Errorf("Overrun = %+v, want refused %v", got, tc.wantRefused)
 			}
 		})
+	}
+}
+
+// TestGuardOverrunWaitsForALateSuccess: the peers' attempts that took a login over its
+// limit resolve later than the propagation; one success among them, within settleTime,
+// keeps this replica's right password from being refused.
+func TestGuardOverrunWaitsForALateSuccess(t *testing.T) {
+	const propagation = 10 * time.Millisecond
+	alice := login("alice", "192.0.2.1")
+	clock := newClock()
+	counters := shared{Memory: NewMemory(MemoryOptions{Now: clock.now}), propagation: propagation, replicas: 2}
+	g := NewGuard(counters, clock.now)
+	a, b := begin(t, g, testPolicy, alice)
+	if b != nil {
+		t.Fatalf("blocked: %+v", b)
+	}
+	for range testPolicy.BruteForce.MaxAttempts { // the peer's attempts in flight
+		if _, err := counters.Add(UserIPKey(alice), 1, testPolicy.BruteForce); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.AfterFunc(settleTime/2, func() { counters.Reset(UserIPKey(alice)) })
+	if got := a.Overrun(); got != nil {
+		t.Errorf("Overrun = %+v, want none once a peer's success cleared the count", got)
 	}
 }
 
