@@ -1,6 +1,8 @@
 package tokentest
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -14,7 +16,7 @@ import (
 // formType is the content type of a token request.
 const formType = "application/x-www-form-urlencoded"
 
-// LoadResult is the throughput and latency of a run of PostLoad.
+// LoadResult is the throughput and latency of a run of Load.
 type LoadResult struct {
 	Rate     float64 // answers per second
 	P50, P99 time.Duration
@@ -39,6 +41,24 @@ func PostLoad(b *testing.B, urls, bodies []string, concurrency int) LoadResult {
 	b.Helper()
 	client := Client(concurrency)
 	defer client.CloseIdleConnections()
+	return Load(b, concurrency, func(ctx context.Context, i int) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, urls[i%len(urls)], strings.NewReader(bodies[i%len(bodies)]))
+		req.Header.Set("Content-Type", formType)
+		if !RoundTrip(b, client, req) {
+			return errAnswered
+		}
+		return nil
+	})
+}
+
+// errAnswered stops a PostLoad client whose answer RoundTrip reported.
+var errAnswered = errors.New("not 200")
+
+// Load calls do b.N times, from concurrency goroutines at once, each waiting for its
+// call to return before the next (i numbers the calls), and returns the rate and the
+// latencies. A goroutine whose call fails stops, and the failure fails b.
+func Load(b *testing.B, concurrency int, do func(ctx context.Context, i int) error) LoadResult {
+	b.Helper()
 	latencies := make([]time.Duration, b.N)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -46,10 +66,11 @@ func PostLoad(b *testing.B, urls, bodies []string, concurrency int) LoadResult {
 	for range concurrency {
 		wg.Go(func() {
 			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
-				req, _ := http.NewRequestWithContext(b.Context(), http.MethodPost, urls[int(i)%len(urls)], strings.NewReader(bodies[int(i)%len(bodies)]))
-				req.Header.Set("Content-Type", formType)
 				start := time.Now()
-				if !RoundTrip(b, client, req) {
+				if err := do(b.Context(), int(i)); err != nil {
+					if !errors.Is(err, errAnswered) {
+						b.Error(err)
+					}
 					return
 				}
 				latencies[i] = time.Since(start)

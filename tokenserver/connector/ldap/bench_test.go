@@ -3,13 +3,11 @@ package ldap_test
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/ldap"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
 // BenchmarkLogin measures logins (user search, bind, memberOf claims) against the local
@@ -46,11 +44,11 @@ func BenchmarkLogin(b *testing.B) {
 						b.Fatal(err)
 					}
 					defer func() { _ = c.Close() }()
-					rate, p99 := loginLoad(b, c, n)
-					b.ReportMetric(rate, "logins/s")
-					b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+					load := loginLoad(b, c, n)
+					b.ReportMetric(load.Rate, "logins/s")
+					b.ReportMetric(tokentest.Milliseconds(load.P99), "p99-ms")
 					b.ReportMetric(0, "ns/op")
-					rates[name] = rate
+					rates[name] = load.Rate
 				})
 			}
 		}
@@ -67,36 +65,15 @@ func BenchmarkLogin(b *testing.B) {
 	}
 }
 
-// loginLoad runs b.N logins from n goroutines and returns logins per second and the 99th
-// percentile latency.
-func loginLoad(b *testing.B, c *ldap.Connector, n int) (float64, time.Duration) {
-	// Warm the pool so the figure is the steady state.
-	if _, err := c.Login(context.Background(), "alice", passwords["alice"]); err != nil {
+// loginLoad runs b.N logins from n goroutines, after one that warms the pool so that
+// the figure is the steady state.
+func loginLoad(b *testing.B, c *ldap.Connector, n int) tokentest.LoadResult {
+	login := func(ctx context.Context, _ int) error {
+		_, err := c.Login(ctx, "alice", passwords["alice"])
+		return err
+	}
+	if err := login(context.Background(), 0); err != nil {
 		b.Fatal(err)
 	}
-	latencies := make([]time.Duration, b.N)
-	var wg sync.WaitGroup
-	work := make(chan int)
-	b.ResetTimer()
-	start := time.Now()
-	for range n {
-		wg.Go(func() {
-			for i := range work {
-				t0 := time.Now()
-				if _, err := c.Login(context.Background(), "alice", passwords["alice"]); err != nil {
-					b.Error(err)
-				}
-				latencies[i] = time.Since(t0)
-			}
-		})
-	}
-	for i := range b.N {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	slices.Sort(latencies)
-	return float64(b.N) / elapsed.Seconds(), latencies[(len(latencies)*99)/100]
+	return tokentest.Load(b, n, login)
 }

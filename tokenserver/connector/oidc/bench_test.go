@@ -9,9 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/test/dextest"
 	"github.com/gatehouse-dev/gatehouse/test/proctest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
 // BenchmarkOIDCLogin measures logins through the connector against a local Dex at
@@ -48,17 +47,17 @@ func BenchmarkOIDCLogin(b *testing.B) {
 			name := fmt.Sprintf("%s/concurrency=%d", mode.name, n)
 			b.Run(name, func(b *testing.B) {
 				own, dexCPU := cpuOf(b, os.Getpid()), cpuOf(b, dex.Pid())
-				rate, p50, p99 := loginLoad(b, mode.login, n)
+				load := loginLoad(b, mode.login, n)
 				perLogin := func(pid int, before time.Duration) float64 {
 					return float64((cpuOf(b, pid) - before).Microseconds()) / 1000 / float64(b.N+1)
 				}
 				b.ReportMetric(perLogin(os.Getpid(), own), "client-cpu-ms/login")
 				b.ReportMetric(perLogin(dex.Pid(), dexCPU), "dex-cpu-ms/login")
-				b.ReportMetric(rate, "logins/s")
-				b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
-				b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+				b.ReportMetric(load.Rate, "logins/s")
+				b.ReportMetric(tokentest.Milliseconds(load.P50), "p50-ms")
+				b.ReportMetric(tokentest.Milliseconds(load.P99), "p99-ms")
 				b.ReportMetric(0, "ns/op")
-				rates[name] = rate
+				rates[name] = load.Rate
 			})
 		}
 	}
@@ -117,34 +116,10 @@ func directGrant(b *testing.B, dex *dextest.Server, username, password string) f
 }
 
 // loginLoad runs b.N logins from n goroutines, after one to warm connections and
-// caches, and returns logins per second and the median and 99th percentile latencies.
-func loginLoad(b *testing.B, login func(context.Context) error, n int) (rate float64, p50, p99 time.Duration) {
+// caches.
+func loginLoad(b *testing.B, login func(context.Context) error, n int) tokentest.LoadResult {
 	if err := login(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	latencies := make([]time.Duration, b.N)
-	var wg sync.WaitGroup
-	work := make(chan int)
-	b.ResetTimer()
-	start := time.Now()
-	for range n {
-		wg.Go(func() {
-			for i := range work {
-				t0 := time.Now()
-				if err := login(context.Background()); err != nil {
-					b.Error(err)
-				}
-				latencies[i] = time.Since(t0)
-			}
-		})
-	}
-	for i := range b.N {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	slices.Sort(latencies)
-	return float64(b.N) / elapsed.Seconds(), latencies[len(latencies)/2], latencies[(len(latencies)*99)/100]
+	return tokentest.Load(b, n, func(ctx context.Context, _ int) error { return login(ctx) })
 }
