@@ -1,8 +1,10 @@
 // Package profiles keeps the identities that upstream connectors (azureAD, adfs, oidc)
 // captured at their users' logins, so that userinfo can answer the users' claims: an
 // upstream cannot be asked about a user without the user's password. What is kept is
-// bounded per tenant, so that a tenant whose Connection points at an upstream it
-// controls, which may mint any number of users with large claims, only evicts its own.
+// bounded per tenant and for the whole token server, so that a namespace whose
+// Connections point at an upstream it controls, which may mint any number of users with
+// large claims, in as many Tenants as it likes, evicts its own first and never holds
+// more than the store's bound.
 package profiles
 
 import (
@@ -16,7 +18,12 @@ import (
 
 // maxTenantBytes bounds the identities one tenant's connectors keep, in the bytes of
 // their JSON encoding; past it, the tenant's least recently stored ones make room.
-const maxTenantBytes = 8 << 20
+// maxStoreBytes bounds those of all tenants, a small part of a replica's memory limit;
+// past it, the tenant that keeps the most makes room.
+const (
+	maxTenantBytes = 8 << 20
+	maxStoreBytes  = 32 << 20
+)
 
 // profileOverhead is what one kept identity costs beyond its encoding, roughly: its list
 // element, map entry and key.
@@ -27,6 +34,7 @@ const profileOverhead = 128
 type Store struct {
 	mu      sync.Mutex
 	tenants map[string]*tenant
+	bytes   int
 }
 
 // New returns an empty Store.
@@ -61,7 +69,7 @@ type Connection struct {
 // Remember keeps id, the identity of a user who just logged in, in place of the user's
 // previous one. An identity larger than the tenant's whole bound is not kept.
 func (c *Connection) Remember(id connector.Identity) {
-	c.tenant.put(key{c.name, id.UserID}, id)
+	c.store.put(c.tenant, key{c.name, id.UserID}, id)
 }
 
 // LookupUser answers userinfo with the identity of the user's last login on this
@@ -69,7 +77,7 @@ func (c *Connection) Remember(id connector.Identity) {
 // was evicted) is answered with the id alone: the access token, which Gatehouse signed,
 // shows the user logged in, so the user is not reported missing.
 func (c *Connection) LookupUser(_ context.Context, id string) (connector.Identity, bool, error) {
-	if identity, ok := c.tenant.get(key{c.name, id}); ok {
+	if identity, ok := c.store.get(c.tenant, key{c.name, id}); ok {
 		return identity, true, nil
 	}
 	return connector.Identity{UserID: id}, true, nil
@@ -83,19 +91,18 @@ func (c *Connection) Close() {
 		defer c.store.mu.Unlock()
 		if c.tenant.holders--; c.tenant.holders == 0 {
 			delete(c.store.tenants, c.tenantUID)
+			c.store.bytes -= c.tenant.bytes
 		}
 	})
 }
 
 // tenant is one tenant's share: identities by connection and user id, the most recently
-// stored first.
+// stored first. Store.mu guards it.
 type tenant struct {
-	holders int // guarded by Store.mu
-
-	mu    sync.Mutex
-	byKey map[key]*list.Element
-	order *list.List // of *profile
-	bytes int
+	holders int
+	byKey   map[key]*list.Element
+	order   *list.List // of *profile
+	bytes   int
 }
 
 type key struct{ connection, userID string }
@@ -106,32 +113,52 @@ type profile struct {
 	bytes    int
 }
 
-func (t *tenant) put(k key, id connector.Identity) {
+func (s *Store) put(t *tenant, k key, id connector.Identity) {
 	p := &profile{key: k, identity: id, bytes: sizeOf(k, id)}
 	if p.bytes > maxTenantBytes {
 		return
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t.holders == 0 {
+		return // the tenant's last connector is closed: nothing reads its share
+	}
 	if e, ok := t.byKey[k]; ok {
-		t.remove(e)
+		s.remove(t, e)
 	}
 	t.byKey[k] = t.order.PushFront(p)
 	t.bytes += p.bytes
+	s.bytes += p.bytes
 	for t.bytes > maxTenantBytes {
-		t.remove(t.order.Back())
+		s.remove(t, t.order.Back())
+	}
+	for s.bytes > maxStoreBytes {
+		largest := s.largest()
+		s.remove(largest, largest.order.Back())
 	}
 }
 
-func (t *tenant) remove(e *list.Element) {
+// largest is the tenant that keeps the most bytes.
+func (s *Store) largest() *tenant {
+	var largest *tenant
+	for _, t := range s.tenants {
+		if largest == nil || t.bytes > largest.bytes {
+			largest = t
+		}
+	}
+	return largest
+}
+
+func (s *Store) remove(t *tenant, e *list.Element) {
 	p := t.order.Remove(e).(*profile)
 	delete(t.byKey, p.key)
 	t.bytes -= p.bytes
+	s.bytes -= p.bytes
 }
 
-func (t *tenant) get(k key) (connector.Identity, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+func (s *Store) get(t *tenant, k key) (connector.Identity, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	e, ok := t.byKey[k]
 	if !ok {
 		return connector.Identity{}, false

@@ -27,13 +27,13 @@ func TestProfilesAreBoundedPerTenant(t *testing.T) {
 	if hostile.tenant.bytes > maxTenantBytes {
 		t.Errorf("the tenant keeps %d bytes, over the bound %d", hostile.tenant.bytes, maxTenantBytes)
 	}
-	if _, ok := hostile.tenant.get(key{"c", "0"}); ok {
+	if _, ok := store.get(hostile.tenant, key{"c", "0"}); ok {
 		t.Error("the oldest profile was not evicted")
 	}
-	if _, ok := hostile.tenant.get(key{"c", strconv.Itoa(n - 1)}); !ok {
+	if _, ok := store.get(hostile.tenant, key{"c", strconv.Itoa(n - 1)}); !ok {
 		t.Error("the newest profile was evicted")
 	}
-	if _, ok := other.tenant.get(key{"c", "kept"}); !ok {
+	if _, ok := store.get(other.tenant, key{"c", "kept"}); !ok {
 		t.Error("another tenant's profile was evicted")
 	}
 	// A second connector of the tenant shares it; the share goes with the last one.
@@ -49,6 +49,31 @@ func TestProfilesAreBoundedPerTenant(t *testing.T) {
 	again.Close()
 	if _, ok := store.tenants["hostile"]; ok {
 		t.Error("the share stayed after its last connector was closed")
+	}
+}
+
+// TestProfilesAreBoundedInAll plays a namespace that fills the profiles of many Tenants
+// of its own, each to the tenant's bound: the store keeps no more than its bound, and a
+// small tenant's profile stays, since the tenants that keep the most make room.
+func TestProfilesAreBoundedInAll(t *testing.T) {
+	store := New()
+	small := store.Open("small", "c")
+	defer small.Close()
+	small.Remember(connector.Identity{UserID: "kept"})
+
+	big := strings.Repeat("g", 64<<10)
+	for tenant := range 2 * maxStoreBytes / maxTenantBytes {
+		hostile := store.Open("hostile-"+strconv.Itoa(tenant), "c")
+		defer hostile.Close()
+		for i := range maxTenantBytes / len(big) {
+			hostile.Remember(connector.Identity{UserID: strconv.Itoa(i), Claims: map[string]any{"big": big}})
+		}
+	}
+	if store.bytes > maxStoreBytes {
+		t.Errorf("the store keeps %d bytes, over its bound %d", store.bytes, maxStoreBytes)
+	}
+	if _, ok := store.get(small.tenant, key{"c", "kept"}); !ok {
+		t.Error("the small tenant's profile was evicted")
 	}
 }
 
