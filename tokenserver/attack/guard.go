@@ -125,7 +125,8 @@ type limited struct {
 // from failures). An attempt that finds the rest of a limit's budget reserved by
 // attempts in flight here waits for them to resolve: a success frees it, a failure may
 // block it, as it would have blocked it had they come one after another. With peers, a
-// block is only answered once it has held for twice the Propagation (see blockStands).
+// block is only answered once no success has cleared a count for settleTime (see
+// blockStands).
 // Begin returns ctx's error if ctx ends first.
 func (g *Guard) Begin(ctx context.Context, p Policy, l Login) (*Attempt, *Block, error) {
 	limits := limitsOf(p, l)
