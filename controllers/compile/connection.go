@@ -169,6 +169,21 @@ func transport(secrets Secrets, namespace string, spec *identityv1alpha1.Directo
 	return t, err
 }
 
+// clientSecret is the upstream client secret that ref selects, "" for a public client.
+func clientSecret(secrets Secrets, namespace string, ref *identityv1alpha1.SecretKeySelector) (string, error) {
+	if ref == nil {
+		return "", nil
+	}
+	secret, err := secrets.value(namespace, *ref)
+	if err != nil {
+		return "", err
+	}
+	if len(secret) == 0 {
+		return "", Problemf(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q (client secret) is empty", ref.Name, ref.Key)
+	}
+	return string(secret), nil
+}
+
 // caBundle is the PEM bundle of certificate authorities that ref selects, "" for none.
 func caBundle(secrets Secrets, namespace string, ref *identityv1alpha1.SecretKeySelector) (string, error) {
 	if ref == nil {

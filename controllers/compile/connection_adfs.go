@@ -18,7 +18,6 @@ package compile
 
 import (
 	"cmp"
-	"crypto/x509"
 	"strings"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -44,25 +43,10 @@ func adfsOf(secrets Secrets, namespace string, spec *identityv1alpha1.ADFSConnec
 			Groups:   cmp.Or(spec.Claims.Groups, defaults.Groups),
 		},
 	}
-	if ref := spec.ClientSecretRef; ref != nil {
-		secret, err := secrets.value(namespace, *ref)
-		if err != nil {
-			return nil, err
-		}
-		if len(secret) == 0 {
-			return nil, Problemf(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q (client secret) is empty", ref.Name, ref.Key)
-		}
-		out.ClientSecret = string(secret)
+	var err error
+	if out.ClientSecret, err = clientSecret(secrets, namespace, spec.ClientSecretRef); err != nil {
+		return nil, err
 	}
-	if ref := spec.CASecretRef; ref != nil {
-		ca, err := secrets.value(namespace, *ref)
-		if err != nil {
-			return nil, err
-		}
-		if !x509.NewCertPool().AppendCertsFromPEM(ca) {
-			return nil, Problemf(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q holds no PEM certificate", ref.Name, ref.Key)
-		}
-		out.CAPEM = string(ca)
-	}
-	return out, nil
+	out.CAPEM, err = caBundle(secrets, namespace, spec.CASecretRef)
+	return out, err
 }

@@ -46,19 +46,10 @@ func oidcOf(secrets Secrets, namespace string, spec *identityv1alpha1.OIDCConnec
 	if len(out.Scopes) == 0 {
 		out.Scopes = defaultOIDCScopes
 	}
-	if ref := spec.ClientSecretRef; ref != nil {
-		secret, err := secrets.value(namespace, *ref)
-		if err != nil {
-			return nil, err
-		}
-		if len(secret) == 0 {
-			return nil, Problemf(identityv1alpha1.ReasonInvalidSecret, "Secret %q key %q (client secret) is empty", ref.Name, ref.Key)
-		}
-		out.ClientSecret = string(secret)
-	}
 	var err error
-	if out.CAPEM, err = caBundle(secrets, namespace, spec.CASecretRef); err != nil {
+	if out.ClientSecret, err = clientSecret(secrets, namespace, spec.ClientSecretRef); err != nil {
 		return nil, err
 	}
-	return out, nil
+	out.CAPEM, err = caBundle(secrets, namespace, spec.CASecretRef)
+	return out, err
 }
