@@ -155,20 +155,7 @@ func testOIDCDirectory(t *testing.T) {
 	sys.WaitCondition(t, conn, identityv1alpha1.ConditionDirectoryReachable, metav1.ConditionTrue)
 
 	creds := sys.Credentials(t, app)
-	var tok *oauth2.Token
-	systemtest.Eventually(t, "the token server serves the OpenID tenant", func() (err error) {
-		tok, err = creds.PasswordToken("alice", passwords["alice"])
-		return err
-	})
-	provider, err := oidc.NewProvider(t.Context(), creds["issuer"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	rawID, _ := tok.Extra("id_token").(string)
-	idToken, err := provider.Verifier(&oidc.Config{ClientID: creds["client_id"]}).Verify(t.Context(), rawID)
-	if err != nil {
-		t.Fatalf("id_token of a Dex user: %v", err)
-	}
+	provider, tok, idToken := verifiedLogin(t, creds, "alice", passwords["alice"])
 	var claims struct {
 		Email  string   `json:"email"`
 		Groups []string `json:"groups"`
@@ -184,6 +171,28 @@ func testOIDCDirectory(t *testing.T) {
 	if _, err := creds.PasswordToken("alice", passwords["alice"]+"x"); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Errorf("a wrong password at Dex: %v, want invalid_grant", err)
 	}
+}
+
+// verifiedLogin logs username in through creds once the token server serves their
+// tenant, and returns the tenant's provider, the token, and its id_token verified
+// against the tenant's published keys.
+func verifiedLogin(t *testing.T, creds systemtest.Credentials, username, password string) (*oidc.Provider, *oauth2.Token, *oidc.IDToken) {
+	t.Helper()
+	var tok *oauth2.Token
+	systemtest.Eventually(t, "the token server serves the tenant", func() (err error) {
+		tok, err = creds.PasswordToken(username, password)
+		return err
+	})
+	provider, err := oidc.NewProvider(t.Context(), creds["issuer"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	rawID, _ := tok.Extra("id_token").(string)
+	idToken, err := provider.Verifier(&oidc.Config{ClientID: creds["client_id"]}).Verify(t.Context(), rawID)
+	if err != nil {
+		t.Fatalf("id_token of %s: %v", username, err)
+	}
+	return provider, tok, idToken
 }
 
 // testLDAPDirectory serves a second Tenant whose default directory is a real slapd.
@@ -220,20 +229,7 @@ func testLDAPDirectory(t *testing.T) {
 	})
 
 	creds := sys.Credentials(t, app)
-	var tok *oauth2.Token
-	systemtest.Eventually(t, "the token server serves the LDAP tenant", func() (err error) {
-		tok, err = creds.PasswordToken("alice", passwords["alice"])
-		return err
-	})
-	provider, err := oidc.NewProvider(t.Context(), creds["issuer"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	rawID, _ := tok.Extra("id_token").(string)
-	idToken, err := provider.Verifier(&oidc.Config{ClientID: creds["client_id"]}).Verify(t.Context(), rawID)
-	if err != nil {
-		t.Fatalf("id_token of an LDAP user: %v", err)
-	}
+	provider, tok, idToken := verifiedLogin(t, creds, "alice", passwords["alice"])
 	if !strings.HasPrefix(idToken.Subject, "corp-directory|") || len(idToken.Subject) < len("corp-directory|")+32 {
 		t.Errorf("sub %q, want corp-directory|<entryUUID>", idToken.Subject)
 	}
