@@ -35,8 +35,9 @@ func benchUsers() int {
 // attack counts through their peers, the chart's default. For an RS256 and an ES256
 // tenant, at concurrency 1, 8 and 32, the logins spread over the directory's users and
 // go round robin to the replicas, as a Service spreads them. Each case reports logins/s,
-// p50, p99 and the servers' CPU per login beside its floor: two signatures and the
-// directory's round trips, measured in this process right after. A last case sends one
+// p50, p99, the peer messages received per login and the servers' CPU per login beside
+// its floor: two signatures and the directory's round trips, measured in this process
+// right after. A last case sends one
 // user's right password at concurrency 32 to both replicas: concurrent right passwords
 // are not failures, so every answer must be 200.
 func BenchmarkReplicas(b *testing.B) {
@@ -84,9 +85,10 @@ func BenchmarkReplicas(b *testing.B) {
 			signer := tokentest.NewKey(b, "floor", alg, "current").Signer
 			for _, concurrency := range []int{1, 8, 32} {
 				b.Run(fmt.Sprintf("replicas=%d/%s/concurrency=%d", n, alg, concurrency), func(b *testing.B) {
-					cpu := serversCPU(b, replicas)
+					cpu, messages := serversCPU(b, replicas), total(b, replicas, messagesReceived)
 					tokentest.PostLoad(b, urls, bodies(creds, users), concurrency).Report(b)
 					perLogin := (serversCPU(b, replicas) - cpu) / time.Duration(b.N)
+					b.ReportMetric((total(b, replicas, messagesReceived)-messages)/float64(b.N), "peer-msgs/login")
 					floor := tokentest.LoginFloor(b, floorDirectory, signer, "user0", users["user0"], concurrency)
 					b.ReportMetric(float64(perLogin.Microseconds()), "server-cpu-µs/login")
 					b.ReportMetric(float64(floor.Microseconds()), "floor-cpu-µs/login")

@@ -58,7 +58,7 @@ const (
 )
 
 // total sums a sample over the replicas.
-func total(t *testing.T, replicas []*replica, sample string) float64 {
+func total(t testing.TB, replicas []*replica, sample string) float64 {
 	t.Helper()
 	var sum float64
 	for _, r := range replicas {

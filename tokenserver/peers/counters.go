@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,14 +14,16 @@ import (
 )
 
 // Tuning of the broadcast. A batch waits at most Linger for more ops, so one message
-// carries the attempts of a burst, and holds at most MaxBatchSize, which bounds what a
-// receiver reads; a peer that cannot keep up loses ops past QueueSize rather than slowing
-// logins down. A replica serves at most DefaultMaxRequests peer requests at once: each
-// peer sends one batch at a time.
+// carries the attempts of a burst, and a login that ends within the linger sends at
+// most one op (see coalesce): Linger is about a login's time at a directory on the
+// cluster's network, and small beside the Propagation margin. A batch holds at most
+// MaxBatchSize, which bounds what a receiver reads; a peer that cannot keep up loses
+// ops past QueueSize rather than slowing logins down. A replica serves at most
+// DefaultMaxRequests peer requests at once: each peer sends one batch at a time.
 const (
 	DefaultQueueSize   = 10_000
 	MaxBatchSize       = 256
-	DefaultLinger      = 2 * time.Millisecond
+	DefaultLinger      = 10 * time.Millisecond
 	DefaultTimeout     = 2 * time.Second
 	DefaultMaxRequests = 16
 )
@@ -223,6 +226,9 @@ func (c *Counters) send(ctx context.Context, p *peer) {
 		if batch == nil {
 			return
 		}
+		if batch = coalesce(batch); len(batch) == 0 {
+			continue
+		}
 		err := c.post(ctx, p.addr, batch)
 		switch {
 		case err == nil:
@@ -240,6 +246,45 @@ func (c *Counters) send(ctx context.Context, p *peer) {
 		}
 		failing = err != nil
 	}
+}
+
+// coalesce returns the ops of batch with the same effect on a receiver's counts, fewer
+// where it can: the adds to one key merge into one, an add that a later Reset clears is
+// dropped, and so is a merged add of zero. A login's reservation and its resolution
+// (given back, or cleared by its success) then often travel as one op, or none: at
+// most one op per login reaches the peers when the login ends within the linger.
+// Ops on different keys are independent, except that a Reset clears every key below
+// its prefix, so an add is never merged across a Reset of its key.
+func coalesce(batch []op) []op {
+	out := make([]op, 0, len(batch))
+	pending := map[string]int{} // key -> index in out of its add since the last Reset of it
+	dropped := make([]bool, 0, len(batch))
+	for _, o := range batch {
+		if o.Reset {
+			for key, i := range pending {
+				if strings.HasPrefix(key, o.Key) {
+					dropped[i] = true
+					delete(pending, key)
+				}
+			}
+		} else if i, ok := pending[o.Key]; ok {
+			merged := o
+			merged.Delta += out[i].Delta
+			out[i] = merged
+			continue
+		} else {
+			pending[o.Key] = len(out)
+		}
+		out = append(out, o)
+		dropped = append(dropped, false)
+	}
+	kept := out[:0]
+	for i, o := range out {
+		if !dropped[i] && (o.Reset || o.Delta != 0) {
+			kept = append(kept, o)
+		}
+	}
+	return kept
 }
 
 // nextBatch waits for an op, then takes every op already queued and those that arrive

@@ -161,6 +161,54 @@ func TestSignaturesBindPurposeAndRefuseReplays(t *testing.T) {
 	}
 }
 
+// TestCoalesce checks that a batch coalesces to ops with the same effect on a receiver:
+// applying either to a copy of one replica's counts gives the same counts.
+func TestCoalesce(t *testing.T) {
+	add := func(key string, d int) op { return op{Key: key, Delta: d, TTLMillis: 60_000, MaxAttempts: 10} }
+	reset := func(prefix string) op { return op{Key: prefix, Reset: true} }
+	for _, tc := range []struct {
+		name  string
+		batch []op
+		want  []op
+	}{
+		{"a success within the linger: its reservations and their resolution",
+			[]op{add("t/u", 1), add("t/ip", 1), reset("t/u"), add("t/ip", -1)}, []op{reset("t/u")}},
+		{"a failure: its reservations stay", []op{add("t/u", 1), add("t/ip", 1)}, []op{add("t/u", 1), add("t/ip", 1)}},
+		{"adds to one key merge", []op{add("k", 1), add("j", 1), add("k", 1)}, []op{add("k", 2), add("j", 1)}},
+		{"a resolution whose reservation left earlier", []op{add("k", -1)}, []op{add("k", -1)}},
+		{"an add after a reset is not merged across it", []op{add("k", 1), reset("k"), add("k", 1)}, []op{reset("k"), add("k", 1)}},
+		{"a reset clears the keys below its prefix only", []op{add("t/a", 1), add("s/a", 1), reset("t/")}, []op{add("s/a", 1), reset("t/")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := coalesce(slices.Clone(tc.batch)); !slices.Equal(got, tc.want) {
+				t.Errorf("coalesce(%v) = %v, want %v", tc.batch, got, tc.want)
+			}
+			if got, want := applied(t, coalesce(slices.Clone(tc.batch))), applied(t, tc.batch); !maps.Equal(got, want) {
+				t.Errorf("counts after the coalesced batch %v, after the batch %v", got, want)
+			}
+		})
+	}
+}
+
+// applied is the non-zero counts of a replica, holding a count of 3 for every key the
+// tests use, after receiving ops.
+func applied(t *testing.T, ops []op) map[string]int {
+	t.Helper()
+	c := New(attack.NewMemory(attack.MemoryOptions{}), slog.New(slog.DiscardHandler), Options{})
+	keys := []string{"t/u", "t/ip", "k", "j", "t/a", "s/a"}
+	for _, k := range keys {
+		mustAdd(t, c.local, k, 3, perMinute)
+	}
+	c.apply(ops)
+	counts := map[string]int{}
+	for _, k := range keys {
+		if n, _ := c.local.Get(k, perMinute); n != 0 {
+			counts[k] = n
+		}
+	}
+	return counts
+}
+
 func TestNextBatch(t *testing.T) {
 	fired := make(chan time.Time)
 	close(fired)
