@@ -52,6 +52,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
+	"github.com/gatehouse-dev/gatehouse/controllers/keys"
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/test/proctest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
@@ -146,6 +147,13 @@ func run(tenants int, algorithm, gatehouse string, timeout time.Duration) error 
 	fmt.Printf("controller peak memory:     %.1f MiB (VmHWM)\n", float64(peak)/(1<<20))
 	fmt.Printf("CPU seconds until Ready:    controller %.1f, kube-apiserver %.1f, etcd %.1f (of %.0f on %d cores)\n",
 		cpu["controller"], cpu["kube-apiserver"], cpu["etcd"], elapsed.Seconds()*float64(runtime.NumCPU()), runtime.NumCPU())
+	perKey, err := keyGeneration(algorithm)
+	if err != nil {
+		return err
+	}
+	keygen := float64(keysPerTenant*tenants) * perKey.Seconds()
+	fmt.Printf("floor:                      %.1f CPU-s of key generation (%d keys per tenant, %v each here), with the kube-apiserver's %.1f: %.0f s on %d cores\n",
+		keygen, keysPerTenant, perKey.Round(100*time.Microsecond), cpu["kube-apiserver"], (keygen+cpu["kube-apiserver"])/float64(runtime.NumCPU()), runtime.NumCPU())
 	if m, err := ctl.metrics(); err == nil {
 		fmt.Printf("reconciles:                 %.0f tenant, %.0f connection, %.0f api, %.0f client\n",
 			m["reconcile_tenant"], m["reconcile_connection"], m["reconcile_api"], m["reconcile_client"])
@@ -179,6 +187,23 @@ func run(tenants int, algorithm, gatehouse string, timeout time.Duration) error 
 }
 
 // createTenants creates the objects with 16 workers and returns how many writes it made.
+// keysPerTenant is how many signing keys a new Tenant gets: the current one and the
+// next, published ahead of its rotation.
+const keysPerTenant = 2
+
+// keyGeneration is the mean time this machine takes to generate one signing key of
+// algorithm, as the controller does, on one core.
+func keyGeneration(algorithm string) (time.Duration, error) {
+	const samples = 20
+	start := time.Now()
+	for range samples {
+		if _, err := keys.Generate(algorithm, 0); err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start) / samples, nil
+}
+
 func createTenants(ctx context.Context, c client.Client, n int, algorithm string) (int, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(strconv.FormatInt(time.Now().UnixNano(), 36)), bcrypt.MinCost)
 	if err != nil {
