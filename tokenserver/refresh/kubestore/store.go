@@ -105,22 +105,23 @@ func New(cfg *rest.Config, o Options) (*Store, error) {
 }
 
 // Create stores f within l.
-func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits) error {
+func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.checkQuota(ctx, f, l.FamiliesPerTenant); err != nil {
-		return err
+		return 0, err
 	}
-	if err := s.capOwner(ctx, f, l.FamiliesPerUser); err != nil {
-		return err
+	revoked, err := s.capOwner(ctx, f, l.FamiliesPerUser)
+	if err != nil {
+		return 0, err
 	}
 	obj := toObject(f, s.namespace)
 	if err := s.client.Create(ctx, obj); err != nil {
-		return unavailable(err)
+		return 0, unavailable(err)
 	}
 	f.Version = obj.ResourceVersion
 	s.counts.add(f.TenantUID)
-	return nil
+	return revoked, nil
 }
 
 // checkQuota returns ErrQuota when f's tenant holds quota unexpired families. It lists
@@ -152,25 +153,26 @@ func needsCount(c tenantCount, known bool, quota int, now time.Time) bool {
 }
 
 // capOwner revokes the oldest live families of f's owner so that, with f, it holds at
-// most max.
-func (s *Store) capOwner(ctx context.Context, f *refresh.Family, limit int) error {
+// most limit, and returns how many it revoked.
+func (s *Store) capOwner(ctx context.Context, f *refresh.Family, limit int) (int, error) {
 	var live []*metav1.PartialObjectMetadata
 	err := s.eachMeta(ctx, selector(ownerIs(f.TenantUID, f.ClientID, f.Subject), notRevoked(), deadlineAfter(f.Created)), func(m *metav1.PartialObjectMetadata) error {
 		live = append(live, m)
 		return nil
 	})
 	if err != nil || len(live) < limit {
-		return err
+		return 0, err
 	}
 	slices.SortFunc(live, func(a, b *metav1.PartialObjectMetadata) int {
 		return cmp.Compare(a.Annotations[annotationCreated], b.Annotations[annotationCreated])
 	})
-	for _, m := range live[:len(live)-limit+1] {
+	oldest := live[:len(live)-limit+1]
+	for _, m := range oldest {
 		if err := s.revokeNamed(ctx, m.Name, f.TenantUID, refresh.ReasonFamiliesPerUser, f.Created); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(oldest), nil
 }
 
 // Get returns family id of tenantUID.
