@@ -60,8 +60,10 @@ const (
 	qps   = 200
 	burst = 400
 	// countTTL is how long a tenant's count of families is trusted before it is listed
-	// again, when the tenant is far from its quota.
-	countTTL = time.Minute
+	// again; nearQuotaTTL when the tenant is within a tenth of its quota, so that other
+	// replicas' logins take it past the quota by at most what they create in that time.
+	countTTL     = time.Minute
+	nearQuotaTTL = time.Second
 )
 
 // Store is a refresh.Store of RefreshTokenFamily objects in one namespace.
@@ -125,8 +127,8 @@ func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits)
 }
 
 // checkQuota returns ErrQuota when f's tenant holds quota unexpired families. It lists
-// them only when its count is old or the tenant is near its quota: far from it, a
-// count a minute old and the families created since are enough.
+// them only when its count is old: a count a minute old (a second, near the quota) and
+// the families this replica created since are enough.
 func (s *Store) checkQuota(ctx context.Context, f *refresh.Family, quota int) error {
 	c, known := s.counts.get(f.TenantUID)
 	if needsCount(c, known, quota, time.Now()) {
@@ -147,9 +149,14 @@ func (s *Store) checkQuota(ctx context.Context, f *refresh.Family, quota int) er
 }
 
 // needsCount reports whether a tenant's count c (known, or not) must be listed again
-// at now before a family is created against quota.
+// at now before a family is created against quota. A count at the quota always is:
+// families expire, and a refusal must be right.
 func needsCount(c tenantCount, known bool, quota int, now time.Time) bool {
-	return !known || now.Sub(c.at) > countTTL || c.n+1 >= quota*9/10
+	ttl := countTTL
+	if c.n >= quota-quota/10 {
+		ttl = nearQuotaTTL
+	}
+	return !known || now.Sub(c.at) > ttl || c.n >= quota
 }
 
 // capOwner revokes the oldest live families of f's owner so that, with f, it holds at
