@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 )
@@ -21,6 +22,8 @@ type Server struct {
 	guard    *attack.Guard
 	proxies  attack.TrustedProxies
 	metrics  *Metrics
+	// refresh issues and refreshes refresh tokens; nil without WithRefreshTokens.
+	refresh *refresh.Tokens
 	// routes are the endpoints by their path below a tenant's issuer.
 	routes map[string]route
 }
@@ -38,6 +41,11 @@ func WithCounters(c attack.Counters) Option {
 // whose TCP peer is one of proxies.
 func WithTrustedProxies(proxies attack.TrustedProxies) Option {
 	return func(s *Server) { s.proxies = proxies }
+}
+
+// WithRefreshTokens makes the server issue, refresh and revoke refresh tokens with t.
+func WithRefreshTokens(t *refresh.Tokens) Option {
+	return func(s *Server) { s.refresh = t }
 }
 
 // WithClock replaces time.Now, for tests of expiry and attempt limits.
