@@ -90,6 +90,10 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 	if oerr != nil {
 		return nil, oerr
 	}
+	scopes, oerr := clientScopes(client, api, params["scope"])
+	if oerr != nil {
+		return nil, oerr
+	}
 
 	// Attack protection reserves the attempt before the password is checked.
 	login, oerr := s.loginOf(r, t, client, connName, username)
@@ -117,7 +121,7 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 	}
 	attempt.Succeeded()
 
-	resp, err := s.issue(t, client, api, connName, identity, grantedScopes(params["scope"], api))
+	resp, err := s.issue(t, client, api, connName, identity, scopes)
 	if err != nil {
 		s.log.Error("signing tokens", "tenant", t.Name, "error", err)
 		return nil, temporarilyUnavailable

@@ -86,6 +86,17 @@ type ClientSpec struct {
 	// header of a Client without it is ignored.
 	// +optional
 	TrustForwardedFor bool `json:"trustForwardedFor,omitempty"`
+
+	// apis are the Client's grants: the APIs of its Tenant it may get access tokens for,
+	// each with the scopes it may be granted. An audience not listed is refused with
+	// access_denied, a scope not listed with invalid_scope. A Client that lists none
+	// keeps the password grants' default: tokens for any API of its Tenant, with the
+	// scopes that API defines. The client_credentials grant needs the API listed.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	APIs []ClientAPIGrant `json:"apis,omitempty"`
 }
 
 // ClientStatus is what the controller reports about a Client.

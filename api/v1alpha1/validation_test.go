@@ -305,6 +305,10 @@ var invalidCases = []invalidCase{
 		"credentialsSecretName must be a lowercase DNS name such as reporting-job-credentials"},
 	{"public client trusting auth0-forwarded-for", clientHead + "spec: {tenantRef: {name: acme}, type: public, trustForwardedFor: true}",
 		"trustForwardedFor needs a confidential client: a public client has no secret, so anyone could claim to be it"},
+	{"client grant of an API not named by a DNS name", clientHead + "spec: {tenantRef: {name: acme}, apis: [{name: Sample}]}",
+		"apis[].name must be the name of an API object, a lowercase DNS name such as sample"},
+	{"client granted one API twice", clientHead + "spec: {tenantRef: {name: acme}, apis: [{name: sample}, {name: sample}]}",
+		"Duplicate value"},
 }
 
 // adfsSpec is a Connection of an adfs directory with fields, each "key: value", set
