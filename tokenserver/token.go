@@ -22,6 +22,8 @@ import (
 const (
 	grantPassword      = "password"
 	grantPasswordRealm = "http://auth0.com/oauth/grant-type/password-realm"
+	// grantClientCredentials is served by clientCredentials.
+	grantClientCredentials = "client_credentials"
 )
 
 // OpenID Connect scopes; every other scope must be defined on the audience.
@@ -61,8 +63,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, t *store.Tenant) 
 	return result{grant: grant, outcome: oerr.code}
 }
 
-// grant runs the password grants: authenticate the client, check what it asks for,
-// check the password, issue the tokens.
+// grant authenticates the client and runs its grant: for the password grants, check
+// what it asks for, check the password, issue the tokens.
 func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]string) (*tokenResponse, *oauthError) {
 	grantType := params["grant_type"]
 	if grantType == "" {
@@ -72,11 +74,14 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 	if oerr != nil {
 		return nil, oerr
 	}
-	if grantType != grantPassword && grantType != grantPasswordRealm {
+	if grantType != grantPassword && grantType != grantPasswordRealm && grantType != grantClientCredentials {
 		return nil, unsupportedGrantType
 	}
 	if !slices.Contains(client.GrantTypes, grantType) {
 		return nil, unauthorizedClient
+	}
+	if grantType == grantClientCredentials {
+		return s.clientCredentials(t, client, params)
 	}
 	username, password := params["username"], params["password"]
 	if username == "" || password == "" {
@@ -252,13 +257,10 @@ func grantedScopes(requested string, api *store.API) []string {
 func (s *Server) issue(t *store.Tenant, client *snapshot.Client, api *store.API, connName string, identity connector.Identity, scopes []string) (*tokenResponse, error) {
 	now := s.now()
 	openid := slices.Contains(scopes, scopeOpenID)
-	signer, lifetime := t.Signer, t.Snapshot.AccessTokenLifetime
+	signer, lifetime := t.Signer, accessTokenLifetime(t, api)
 	aud := jwt.Audience{t.UserinfoURL()}
 	if api != nil {
 		signer, aud = api.Signer, jwt.Audience{api.Identifier}
-		if api.AccessTokenLifetime > 0 {
-			lifetime = api.AccessTokenLifetime
-		}
 		if openid && api.Asymmetric {
 			aud = append(aud, t.UserinfoURL())
 		}
@@ -290,6 +292,14 @@ func (s *Server) issue(t *store.Tenant, client *snapshot.Client, api *store.API,
 		}
 	}
 	return resp, nil
+}
+
+// accessTokenLifetime is the lifetime of access tokens for api: its own, or the tenant's.
+func accessTokenLifetime(t *store.Tenant, api *store.API) time.Duration {
+	if api != nil && api.AccessTokenLifetime > 0 {
+		return api.AccessTokenLifetime
+	}
+	return t.Snapshot.AccessTokenLifetime
 }
 
 // userClaims are the claims about the user that scopes allow, for the id_token and
@@ -334,6 +344,8 @@ func grantLabel(grantType string) string {
 		return "password"
 	case grantPasswordRealm:
 		return "password-realm"
+	case grantClientCredentials:
+		return grantClientCredentials
 	case "":
 		return ""
 	default:

@@ -293,8 +293,10 @@ var invalidCases = []invalidCase{
 		"tokenLifetime must be a duration such as 1h, more than 0s and at most 720h (30 days)"},
 
 	// Client
-	{"client unsupported grant", clientHead + "spec: {tenantRef: {name: acme}, grantTypes: [client_credentials]}",
-		`Unsupported value: "client_credentials"`},
+	{"client unsupported grant", clientHead + "spec: {tenantRef: {name: acme}, grantTypes: [implicit]}",
+		`Unsupported value: "implicit"`},
+	{"public client with client_credentials", clientHead + "spec: {tenantRef: {name: acme}, type: public, grantTypes: [client_credentials]}",
+		"client_credentials needs a confidential client: a public client has no secret, so anyone could get its tokens"},
 	{"client without grants", clientHead + "spec: {tenantRef: {name: acme}, grantTypes: []}",
 		"should have at least 1 items"},
 	{"client duplicate grants", clientHead + "spec: {tenantRef: {name: acme}, grantTypes: [password, password]}",
