@@ -54,6 +54,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, t *store.Tenant) 
 		var resp *tokenResponse
 		resp, oerr = s.grant(r, t, params)
 		if oerr == nil {
+			s.metrics.issued.WithLabelValues(t.Name, grant).Inc()
 			noStore(w.Header())
 			writeJSON(w, http.StatusOK, resp)
 			return result{grant: grant, outcome: "success"}
@@ -70,7 +71,7 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 	if grantType == "" {
 		return nil, invalidRequest("grant_type is missing.")
 	}
-	client, oerr := authenticateClient(r, t, params)
+	client, oerr := s.authenticateClient(r, t, params)
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -154,9 +155,9 @@ func (s *Server) notChecked(t *store.Tenant, client *snapshot.Client, connName s
 }
 
 // authenticateClient identifies the client by HTTP Basic or by client_id in the body,
-// and checks the secret of a confidential client. RFC 6749 §2.3 allows one method per
-// request, so both at once is refused.
-func authenticateClient(r *http.Request, t *store.Tenant, params map[string]string) (*snapshot.Client, *oauthError) {
+// and checks the secret of a confidential client under attack protection. RFC 6749 §2.3
+// allows one method per request, so both at once is refused.
+func (s *Server) authenticateClient(r *http.Request, t *store.Tenant, params map[string]string) (*snapshot.Client, *oauthError) {
 	var realm string
 	id, secret, basic, oerr := basicCredentials(r)
 	if oerr != nil {
@@ -177,19 +178,13 @@ func authenticateClient(r *http.Request, t *store.Tenant, params map[string]stri
 		return nil, invalidClient("Client authentication is missing.", realm)
 	}
 	client, ok := t.Clients[id]
-	if !ok {
-		return nil, invalidClient("Unknown client or wrong client secret.", realm)
-	}
-	if client.Type == "public" {
+	if ok && client.Type == "public" {
 		if secret != "" {
 			return nil, invalidClient("A public client has no secret.", realm)
 		}
 		return client, nil
 	}
-	if secret == "" || !snapshot.ClientSecretMatches(client.SecretHash, secret) {
-		return nil, invalidClient("Unknown client or wrong client secret.", realm)
-	}
-	return client, nil
+	return s.checkClientSecret(r, t, id, client, secret, realm)
 }
 
 // basicCredentials reads HTTP Basic client credentials, whose client_id and secret RFC
