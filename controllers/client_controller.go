@@ -93,9 +93,9 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	if clientID == "" {
 		clientID = cmp.Or(c.Status.ClientID, randomString(clientIDBytes))
 	}
-	if compile.Confidential(c) && secret == "" {
+	if compile.HasSecret(c) && secret == "" {
 		secret, issued = randomString(clientSecretBytes), true
-	} else if !compile.Confidential(c) {
+	} else if !compile.HasSecret(c) {
 		secret = ""
 	}
 	recordedID, recordedDigest := c.Status.ClientID, c.Status.CredentialsDigest

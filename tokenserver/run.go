@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/database"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/peers"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/serviceaccount"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 )
 
@@ -89,7 +90,12 @@ func Run(ctx context.Context, c Config) error {
 		cancel()
 		return errors.Join(err, <-loaderDone)
 	}
-	server := NewServer(st, log, metrics, append(c.ServerOptions, WithCounters(counters))...)
+	serviceAccounts, err := serviceaccount.New(c.Kube, log, serviceaccount.Options{})
+	if err != nil {
+		cancel()
+		return errors.Join(err, <-loaderDone, peersDone())
+	}
+	server := NewServer(st, log, metrics, append(c.ServerOptions, WithCounters(counters), WithServiceAccounts(serviceAccounts))...)
 	serveErr := Serve(ctx, c.Listen, server, st, registry, log)
 	cancel()
 	return errors.Join(serveErr, <-loaderDone, peersDone())

@@ -21,6 +21,8 @@ type Server struct {
 	guard    *attack.Guard
 	proxies  attack.TrustedProxies
 	metrics  *Metrics
+	// serviceAccounts verifies client assertions; nil refuses them.
+	serviceAccounts AssertionVerifier
 	// routes are the endpoints by their path below a tenant's issuer.
 	routes map[string]route
 }

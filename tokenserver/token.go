@@ -158,6 +158,9 @@ func (s *Server) notChecked(t *store.Tenant, client *snapshot.Client, connName s
 // and checks the secret of a confidential client under attack protection. RFC 6749 §2.3
 // allows one method per request, so both at once is refused.
 func (s *Server) authenticateClient(r *http.Request, t *store.Tenant, params map[string]string) (*snapshot.Client, *oauthError) {
+	if _, ok := params["client_assertion_type"]; ok {
+		return s.authenticateAssertion(r, t, params)
+	}
 	var realm string
 	id, secret, basic, oerr := basicCredentials(r)
 	if oerr != nil {

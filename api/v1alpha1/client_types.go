@@ -48,6 +48,7 @@ const (
 
 // ClientSpec declares an application that requests tokens.
 // +kubebuilder:validation:XValidation:rule="!has(self.trustForwardedFor) || !self.trustForwardedFor || !has(self.type) || self.type == 'confidential'",message="trustForwardedFor needs a confidential client: a public client has no secret, so anyone could claim to be it and choose the address that attack protection counts"
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceAccountRef) || !has(self.type) || self.type == 'confidential'",message="serviceAccountRef needs a confidential client: its ServiceAccount's tokens are what it authenticates with"
 // +kubebuilder:validation:XValidation:rule="!has(self.grantTypes) || !self.grantTypes.exists(g, g == 'client_credentials') || !has(self.type) || self.type == 'confidential'",message="client_credentials needs a confidential client: a public client has no secret, so anyone could get its tokens"
 type ClientSpec struct {
 	// tenantRef names the Tenant, in this namespace, that the Client belongs to. Immutable.
@@ -103,6 +104,15 @@ type ClientSpec struct {
 	// +listMapKey=name
 	// +optional
 	APIs []ClientAPIGrant `json:"apis,omitempty"`
+
+	// serviceAccountRef authenticates the Client by the tokens of this ServiceAccount of
+	// its namespace (RFC 7523 client assertions) instead of a client secret: a Pod
+	// running as it presents its projected token, whose audience is the Tenant's issuer
+	// or token endpoint, as client_assertion with client_assertion_type
+	// urn:ietf:params:oauth:client-assertion-type:jwt-bearer and its client_id. No client
+	// secret is issued; the credentials Secret holds client_id, token_url and issuer.
+	// +optional
+	ServiceAccountRef *ServiceAccountReference `json:"serviceAccountRef,omitempty"`
 }
 
 // ClientStatus is what the controller reports about a Client.

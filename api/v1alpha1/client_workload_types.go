@@ -37,3 +37,14 @@ type ClientAPIGrant struct {
 	// +optional
 	Scopes []string `json:"scopes,omitempty"`
 }
+
+// ServiceAccountReference names a ServiceAccount of the Client's namespace.
+type ServiceAccountReference struct {
+	// name of the ServiceAccount in this namespace. Its `default` ServiceAccount, which
+	// every Pod without one runs as, authenticates the Client only when named here.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')",message="serviceAccountRef.name must be a lowercase DNS name such as reporting-job"
+	// +required
+	Name string `json:"name"`
+}

@@ -309,6 +309,10 @@ var invalidCases = []invalidCase{
 		"trustForwardedFor needs a confidential client: a public client has no secret, so anyone could claim to be it"},
 	{"client grant of an API not named by a DNS name", clientHead + "spec: {tenantRef: {name: acme}, apis: [{name: Sample}]}",
 		"apis[].name must be the name of an API object, a lowercase DNS name such as sample"},
+	{"public client bound to a ServiceAccount", clientHead + "spec: {tenantRef: {name: acme}, type: public, serviceAccountRef: {name: reporter}}",
+		"serviceAccountRef needs a confidential client"},
+	{"client bound to a ServiceAccount not named by a DNS name", clientHead + "spec: {tenantRef: {name: acme}, serviceAccountRef: {name: 'system:anonymous'}}",
+		"serviceAccountRef.name must be a lowercase DNS name such as reporting-job"},
 	{"client granted one API twice", clientHead + "spec: {tenantRef: {name: acme}, apis: [{name: sample}, {name: sample}]}",
 		"Duplicate value"},
 }

@@ -303,4 +303,7 @@ type Client struct {
 	// APIs are the client's grants (see ClientGrant); none leaves the password grants
 	// every API of the tenant.
 	APIs []ClientGrant `json:"apis,omitempty"`
+	// ServiceAccount, when set, authenticates the client by that ServiceAccount's tokens
+	// instead of a secret.
+	ServiceAccount *ServiceAccountRef `json:"serviceAccount,omitempty"`
 }

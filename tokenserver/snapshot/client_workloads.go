@@ -22,3 +22,10 @@ func (c *Client) Grant(identifier string) (ClientGrant, bool) {
 	}
 	return c.APIs[i], true
 }
+
+// ServiceAccountRef names the Kubernetes ServiceAccount whose tokens authenticate a
+// client (RFC 7523 client assertions): one of the client's own namespace.
+type ServiceAccountRef struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+}
