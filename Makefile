@@ -147,11 +147,13 @@ bench-reconcile: build envtest ## Apply BENCH_TENANTS Tenants (2 connections, 2 
 		-tenants $(BENCH_TENANTS) -algorithm $(BENCH_ALGORITHM) -gatehouse $(BIN)/gatehouse
 
 BENCH_LOGINS ?= 128
+BENCH_MACHINE_TOKENS ?= 2000
 BENCH_REPLICA_LOGINS ?= 2000
 
 .PHONY: bench-token
-bench-token: ## Benchmark the token server: logins (bcrypt cost 10, RS256) at concurrency 1, 8, 32 against this machine's bcrypt-and-sign limit; userinfo and JWKS rates; time until a new Client is accepted.
+bench-token: ## Benchmark the token server: logins (bcrypt cost 10, RS256) at concurrency 1, 8, 32 against this machine's bcrypt-and-sign limit; client_credentials (secret, and ServiceAccount assertion) at 1, 8, 32 with ES256 and RS256 beside their signing floor; userinfo and JWKS rates; time until a new Client is accepted.
 	go test -run '^$$' -bench 'BenchmarkPasswordGrant' -benchtime $(BENCH_LOGINS)x ./tokenserver/
+	go test -run '^$$' -bench 'BenchmarkClientCredentials' -benchtime $(BENCH_MACHINE_TOKENS)x ./tokenserver/
 	go test -run '^$$' -bench 'BenchmarkUserinfo|BenchmarkJWKS' -benchtime 2s ./tokenserver/
 	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$(ENVTEST_ASSETS)}" go test -run '^$$' -bench 'BenchmarkClientAccepted' -benchtime 20x ./tokenserver/store/
 

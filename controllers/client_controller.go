@@ -93,9 +93,9 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 	if clientID == "" {
 		clientID = cmp.Or(c.Status.ClientID, randomString(clientIDBytes))
 	}
-	if compile.Confidential(c) && secret == "" {
+	if compile.HasSecret(c) && secret == "" {
 		secret, issued = randomString(clientSecretBytes), true
-	} else if !compile.Confidential(c) {
+	} else if !compile.HasSecret(c) {
 		secret = ""
 	}
 	recordedID, recordedDigest := c.Status.ClientID, c.Status.CredentialsDigest
@@ -132,7 +132,7 @@ func (r *ClientReconciler) reconcileClient(ctx context.Context, c *identityv1alp
 		r.Recorder.Eventf(c, nil, corev1.EventTypeNormal, ReasonClientSecretIssued, "IssueSecret",
 			"issued a new client secret in Secret %s", name)
 	}
-	return nil
+	return r.checkGrants(ctx, c)
 }
 
 // errStaleClient says that a Client read from the cache is older than the one stored.
@@ -165,6 +165,8 @@ func (r *ClientReconciler) setup(mgr ctrl.Manager, opts controller.Options, secr
 		For(&identityv1alpha1.Client{}).
 		WatchesRawSource(secrets.generatedFor(ownedBy(mgr, &identityv1alpha1.Client{}))).
 		Watches(&identityv1alpha1.Tenant{}, childrenOf(mgr.GetClient(), &identityv1alpha1.ClientList{}),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&identityv1alpha1.API{}, clientsGranted(mgr.GetClient()),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(opts).
 		Named("client").

@@ -268,6 +268,9 @@ func addIndexes(ctx context.Context, mgr ctrl.Manager) error {
 			return fmt.Errorf("indexing %T by referenced Secrets: %w", obj, err)
 		}
 	}
+	if err := indexClientGrants(ctx, mgr); err != nil {
+		return fmt.Errorf("indexing Clients by granted APIs: %w", err)
+	}
 	return nil
 }
 

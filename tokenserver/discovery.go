@@ -64,7 +64,7 @@ func discoveryOf(t *store.Tenant) discoveryDocument {
 		JWKSURI:          snapshot.JWKSURL(iss),
 		// No authorization endpoint: only the token endpoint's grants are served.
 		ResponseTypesSupported:            []string{},
-		GrantTypesSupported:               []string{grantPassword, grantPasswordRealm},
+		GrantTypesSupported:               []string{grantPassword, grantPasswordRealm, grantClientCredentials},
 		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
 		ScopesSupported:                   slices.Compact(scopes),
 		SubjectTypesSupported:             []string{"public"},

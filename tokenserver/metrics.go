@@ -19,6 +19,9 @@ type Metrics struct {
 	// peerWaits and overruns count what attack protection does across replicas.
 	peerWaits *prometheus.CounterVec
 	overruns  *prometheus.CounterVec
+	// issued counts tokens by grant type; clientAuthFailures failed client authentications.
+	issued             *prometheus.CounterVec
+	clientAuthFailures *prometheus.CounterVec
 }
 
 // NewMetrics returns unregistered request metrics; register Collectors.
@@ -59,12 +62,20 @@ func NewMetrics() *Metrics {
 			Name: "gatehouse_tokenserver_login_attempts_overrun_total",
 			Help: "Login attempts refused with too_many_attempts after their password check, whatever the password, because the replicas together had reserved more attempts than a limit allows (a burst spread over replicas), by tenant and reason; also counted in gatehouse_tokenserver_login_attempts_blocked_total.",
 		}, []string{"tenant", "reason"}),
+		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokenserver_tokens_issued_total",
+			Help: "Access tokens issued, by tenant and grant type (password, password-realm, client_credentials).",
+		}, []string{"tenant", "grant"}),
+		clientAuthFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokenserver_client_authentications_failed_total",
+			Help: "Token requests whose client authentication failed, by tenant and method (client_secret, or client_assertion for a ServiceAccount token); failed secrets are counted by attack protection as failed logins of the client.",
+		}, []string{"tenant", "method"}),
 	}
 }
 
 // Collectors are the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts, m.countersFull, m.checksRefused, m.peerWaits, m.overruns}
+	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts, m.countersFull, m.checksRefused, m.peerWaits, m.overruns, m.issued, m.clientAuthFailures}
 }
 
 func (m *Metrics) observe(tenant, endpoint, grant, outcome string, d time.Duration) {

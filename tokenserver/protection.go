@@ -34,8 +34,14 @@ func (s *Server) clientIP(r *http.Request, client *snapshot.Client) (netip.Addr,
 		}
 		s.log.Debug("ignoring auth0-forwarded-for: the client is not trusted with it", "client", client.Name)
 	}
+	return s.requestIP(r), nil
+}
+
+// requestIP is the address a request came from: the TCP peer's, or the one trusted
+// proxies forwarded for.
+func (s *Server) requestIP(r *http.Request) netip.Addr {
 	peer, _ := netip.ParseAddrPort(r.RemoteAddr) // the zero address, trusted by no proxy, if the listener is not TCP
-	return s.proxies.ClientIP(peer.Addr(), r.Header.Values("X-Forwarded-For")), nil
+	return s.proxies.ClientIP(peer.Addr(), r.Header.Values("X-Forwarded-For"))
 }
 
 // beginLogin applies a new unblock request of the tenant, then asks the guard whether

@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/connector/database"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/peers"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/serviceaccount"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 )
 
@@ -79,6 +80,10 @@ func Run(ctx context.Context, c Config) error {
 		return err
 	}
 	registry.MustRegister(tokens.Collectors()...)
+	serviceAccounts, err := serviceaccount.New(c.Kube, log, serviceaccount.Options{})
+	if err != nil {
+		return err
+	}
 
 	c.Counters.Report = CountersReporter(st, metrics, log)
 	counters := peers.New(attack.NewMemory(c.Counters), log, peers.Options{})
@@ -99,7 +104,7 @@ func Run(ctx context.Context, c Config) error {
 		cancel()
 		return errors.Join(err, <-loaderDone, <-tokensDone)
 	}
-	server := NewServer(st, log, metrics, append(c.ServerOptions, WithCounters(counters), WithRefreshTokens(tokens))...)
+	server := NewServer(st, log, metrics, append(c.ServerOptions, WithCounters(counters), WithRefreshTokens(tokens), WithServiceAccounts(serviceAccounts))...)
 	serveErr := Serve(ctx, c.Listen, server, st, registry, log)
 	cancel()
 	return errors.Join(serveErr, <-loaderDone, peersDone(), <-tokensDone)

@@ -24,6 +24,8 @@ type Server struct {
 	metrics  *Metrics
 	// refresh issues and refreshes refresh tokens; nil without WithRefreshTokens.
 	refresh *refresh.Tokens
+	// serviceAccounts verifies client assertions; nil refuses them.
+	serviceAccounts AssertionVerifier
 	// routes are the endpoints by their path below a tenant's issuer.
 	routes map[string]route
 }

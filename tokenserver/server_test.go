@@ -294,7 +294,7 @@ func TestTokenErrors(t *testing.T) {
 		{name: "secret for a public client", contentType: formType, body: withAlice("client_secret", "anything"), status: 401, error: "invalid_client"},
 		{name: "grant type not enabled on the client", contentType: formType, body: form(append(alice, "grant_type", "password")...),
 			header: basic(tokentest.RealmOnly, acme.RealmOnlySecret), status: 400, error: "unauthorized_client"},
-		{name: "unknown grant type", contentType: formType, body: form("grant_type", "client_credentials", "client_id", tokentest.Public), status: 400, error: "unsupported_grant_type"},
+		{name: "unknown grant type", contentType: formType, body: form("grant_type", "authorization_code", "client_id", tokentest.Public), status: 400, error: "unsupported_grant_type"},
 		{name: "wrong password", contentType: formType, body: form(append(public, "username", tokentest.Alice, "password", "wrong")...), status: 400, error: "invalid_grant"},
 		{name: "unknown user", contentType: formType, body: form(append(public, "username", "nobody", "password", "wrong")...), status: 400, error: "invalid_grant"},
 		{name: "blocked user with the right password", contentType: formType, body: form(append(public, "username", tokentest.Bob, "password", acme.BobPassword)...), status: 400, error: "invalid_grant"},

@@ -22,6 +22,8 @@ import (
 const (
 	grantPassword      = "password"
 	grantPasswordRealm = "http://auth0.com/oauth/grant-type/password-realm"
+	// grantClientCredentials is served by clientCredentials.
+	grantClientCredentials = "client_credentials"
 )
 
 // OpenID Connect scopes; every other scope must be defined on the audience.
@@ -52,6 +54,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, t *store.Tenant) 
 		var resp *tokenResponse
 		resp, oerr = s.grant(r, t, params)
 		if oerr == nil {
+			s.metrics.issued.WithLabelValues(t.Name, grant).Inc()
 			noStore(w.Header())
 			writeJSON(w, http.StatusOK, resp)
 			return result{grant: grant, outcome: "success"}
@@ -61,22 +64,25 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, t *store.Tenant) 
 	return result{grant: grant, outcome: oerr.code}
 }
 
-// grant runs the password grants: authenticate the client, check what it asks for,
-// check the password, issue the tokens.
+// grant authenticates the client and runs its grant: for the password grants, check
+// what it asks for, check the password, issue the tokens.
 func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]string) (*tokenResponse, *oauthError) {
 	grantType := params["grant_type"]
 	if grantType == "" {
 		return nil, invalidRequest("grant_type is missing.")
 	}
-	client, oerr := authenticateClient(r, t, params)
+	client, oerr := s.authenticateClient(r, t, params)
 	if oerr != nil {
 		return nil, oerr
 	}
-	if grantType != grantPassword && grantType != grantPasswordRealm {
+	if grantType != grantPassword && grantType != grantPasswordRealm && grantType != grantClientCredentials {
 		return nil, unsupportedGrantType
 	}
 	if !slices.Contains(client.GrantTypes, grantType) {
 		return nil, unauthorizedClient
+	}
+	if grantType == grantClientCredentials {
+		return s.clientCredentials(t, client, params)
 	}
 	username, password := params["username"], params["password"]
 	if username == "" || password == "" {
@@ -87,6 +93,10 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 		return nil, oerr
 	}
 	api, oerr := audience(t, params["audience"])
+	if oerr != nil {
+		return nil, oerr
+	}
+	scopes, oerr := clientScopes(client, api, params["scope"])
 	if oerr != nil {
 		return nil, oerr
 	}
@@ -117,7 +127,7 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 	}
 	attempt.Succeeded()
 
-	resp, err := s.issue(t, client, api, connName, identity, grantedScopes(params["scope"], api))
+	resp, err := s.issue(t, client, api, connName, identity, scopes)
 	if err != nil {
 		s.log.Error("signing tokens", "tenant", t.Name, "error", err)
 		return nil, temporarilyUnavailable
@@ -145,9 +155,12 @@ func (s *Server) notChecked(t *store.Tenant, client *snapshot.Client, connName s
 }
 
 // authenticateClient identifies the client by HTTP Basic or by client_id in the body,
-// and checks the secret of a confidential client. RFC 6749 §2.3 allows one method per
-// request, so both at once is refused.
-func authenticateClient(r *http.Request, t *store.Tenant, params map[string]string) (*snapshot.Client, *oauthError) {
+// and checks the secret of a confidential client under attack protection. RFC 6749 §2.3
+// allows one method per request, so both at once is refused.
+func (s *Server) authenticateClient(r *http.Request, t *store.Tenant, params map[string]string) (*snapshot.Client, *oauthError) {
+	if _, ok := params["client_assertion_type"]; ok {
+		return s.authenticateAssertion(r, t, params)
+	}
 	var realm string
 	id, secret, basic, oerr := basicCredentials(r)
 	if oerr != nil {
@@ -168,19 +181,13 @@ func authenticateClient(r *http.Request, t *store.Tenant, params map[string]stri
 		return nil, invalidClient("Client authentication is missing.", realm)
 	}
 	client, ok := t.Clients[id]
-	if !ok {
-		return nil, invalidClient("Unknown client or wrong client secret.", realm)
-	}
-	if client.Type == "public" {
+	if ok && client.Type == "public" {
 		if secret != "" {
 			return nil, invalidClient("A public client has no secret.", realm)
 		}
 		return client, nil
 	}
-	if secret == "" || !snapshot.ClientSecretMatches(client.SecretHash, secret) {
-		return nil, invalidClient("Unknown client or wrong client secret.", realm)
-	}
-	return client, nil
+	return s.checkClientSecret(r, t, id, client, secret, realm)
 }
 
 // basicCredentials reads HTTP Basic client credentials, whose client_id and secret RFC
@@ -248,13 +255,10 @@ func grantedScopes(requested string, api *store.API) []string {
 func (s *Server) issue(t *store.Tenant, client *snapshot.Client, api *store.API, connName string, identity connector.Identity, scopes []string) (*tokenResponse, error) {
 	now := s.now()
 	openid := slices.Contains(scopes, scopeOpenID)
-	signer, lifetime := t.Signer, t.Snapshot.AccessTokenLifetime
+	signer, lifetime := t.Signer, accessTokenLifetime(t, api)
 	aud := jwt.Audience{t.UserinfoURL()}
 	if api != nil {
 		signer, aud = api.Signer, jwt.Audience{api.Identifier}
-		if api.AccessTokenLifetime > 0 {
-			lifetime = api.AccessTokenLifetime
-		}
 		if openid && api.Asymmetric {
 			aud = append(aud, t.UserinfoURL())
 		}
@@ -286,6 +290,14 @@ func (s *Server) issue(t *store.Tenant, client *snapshot.Client, api *store.API,
 		}
 	}
 	return resp, nil
+}
+
+// accessTokenLifetime is the lifetime of access tokens for api: its own, or the tenant's.
+func accessTokenLifetime(t *store.Tenant, api *store.API) time.Duration {
+	if api != nil && api.AccessTokenLifetime > 0 {
+		return api.AccessTokenLifetime
+	}
+	return t.Snapshot.AccessTokenLifetime
 }
 
 // userClaims are the claims about the user that scopes allow, for the id_token and
@@ -330,6 +342,8 @@ func grantLabel(grantType string) string {
 		return "password"
 	case grantPasswordRealm:
 		return "password-realm"
+	case grantClientCredentials:
+		return grantClientCredentials
 	case "":
 		return ""
 	default:

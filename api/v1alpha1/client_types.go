@@ -19,7 +19,7 @@ package v1alpha1
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // GrantType is an OAuth 2.0 grant type a Client may use.
-// +kubebuilder:validation:Enum=password;"http://auth0.com/oauth/grant-type/password-realm"
+// +kubebuilder:validation:Enum=password;"http://auth0.com/oauth/grant-type/password-realm";client_credentials
 type GrantType string
 
 // The grant types Gatehouse supports.
@@ -29,6 +29,9 @@ const (
 	GrantTypePassword GrantType = "password"
 	// GrantTypePasswordRealm is Auth0's password grant that names the Connection in `realm`.
 	GrantTypePasswordRealm GrantType = "http://auth0.com/oauth/grant-type/password-realm"
+	// GrantTypeClientCredentials is the Client Credentials grant (RFC 6749 section 4.4):
+	// a confidential Client gets a token for itself, for an API listed in spec.apis.
+	GrantTypeClientCredentials GrantType = "client_credentials"
 )
 
 // ClientType says whether a Client can keep a secret (RFC 6749 section 2.1).
@@ -45,6 +48,8 @@ const (
 
 // ClientSpec declares an application that requests tokens.
 // +kubebuilder:validation:XValidation:rule="!has(self.trustForwardedFor) || !self.trustForwardedFor || !has(self.type) || self.type == 'confidential'",message="trustForwardedFor needs a confidential client: a public client has no secret, so anyone could claim to be it and choose the address that attack protection counts"
+// +kubebuilder:validation:XValidation:rule="!has(self.serviceAccountRef) || !has(self.type) || self.type == 'confidential'",message="serviceAccountRef needs a confidential client: its ServiceAccount's tokens are what it authenticates with"
+// +kubebuilder:validation:XValidation:rule="!has(self.grantTypes) || !self.grantTypes.exists(g, g == 'client_credentials') || !has(self.type) || self.type == 'confidential'",message="client_credentials needs a confidential client: a public client has no secret, so anyone could get its tokens"
 type ClientSpec struct {
 	// tenantRef names the Tenant, in this namespace, that the Client belongs to. Immutable.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="tenantRef is immutable; delete and recreate the object to move it to another Tenant"
@@ -62,7 +67,9 @@ type ClientSpec struct {
 	Type ClientType `json:"type,omitempty"`
 
 	// grantTypes the Client may use: password and
-	// http://auth0.com/oauth/grant-type/password-realm.
+	// http://auth0.com/oauth/grant-type/password-realm (a user's password), and
+	// client_credentials (a token for the Client itself, for an API of spec.apis; only
+	// confidential Clients).
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=8
 	// +listType=set
@@ -86,6 +93,26 @@ type ClientSpec struct {
 	// header of a Client without it is ignored.
 	// +optional
 	TrustForwardedFor bool `json:"trustForwardedFor,omitempty"`
+
+	// apis are the Client's grants: the APIs of its Tenant it may get access tokens for,
+	// each with the scopes it may be granted. An audience not listed is refused with
+	// access_denied, a scope not listed with invalid_scope. A Client that lists none
+	// keeps the password grants' default: tokens for any API of its Tenant, with the
+	// scopes that API defines. The client_credentials grant needs the API listed.
+	// +kubebuilder:validation:MaxItems=64
+	// +listType=map
+	// +listMapKey=name
+	// +optional
+	APIs []ClientAPIGrant `json:"apis,omitempty"`
+
+	// serviceAccountRef authenticates the Client by the tokens of this ServiceAccount of
+	// its namespace (RFC 7523 client assertions) instead of a client secret: a Pod
+	// running as it presents its projected token, whose audience is the Tenant's issuer
+	// or token endpoint, as client_assertion with client_assertion_type
+	// urn:ietf:params:oauth:client-assertion-type:jwt-bearer and its client_id. No client
+	// secret is issued; the credentials Secret holds client_id, token_url and issuer.
+	// +optional
+	ServiceAccountRef *ServiceAccountReference `json:"serviceAccountRef,omitempty"`
 }
 
 // ClientStatus is what the controller reports about a Client.
@@ -106,7 +133,8 @@ type ClientStatus struct {
 	CredentialsDigest string `json:"credentialsDigest,omitempty"`
 }
 
-// Client is an application that requests tokens with the password grants.
+// Client is an application that requests tokens: for users with the password grants, or
+// for itself with client_credentials.
 //
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status

@@ -293,8 +293,10 @@ var invalidCases = []invalidCase{
 		"tokenLifetime must be a duration such as 1h, more than 0s and at most 720h (30 days)"},
 
 	// Client
-	{"client unsupported grant", clientHead + "spec: {tenantRef: {name: acme}, grantTypes: [client_credentials]}",
-		`Unsupported value: "client_credentials"`},
+	{"client unsupported grant", clientHead + "spec: {tenantRef: {name: acme}, grantTypes: [implicit]}",
+		`Unsupported value: "implicit"`},
+	{"public client with client_credentials", clientHead + "spec: {tenantRef: {name: acme}, type: public, grantTypes: [client_credentials]}",
+		"client_credentials needs a confidential client: a public client has no secret, so anyone could get its tokens"},
 	{"client without grants", clientHead + "spec: {tenantRef: {name: acme}, grantTypes: []}",
 		"should have at least 1 items"},
 	{"client duplicate grants", clientHead + "spec: {tenantRef: {name: acme}, grantTypes: [password, password]}",
@@ -305,6 +307,14 @@ var invalidCases = []invalidCase{
 		"credentialsSecretName must be a lowercase DNS name such as reporting-job-credentials"},
 	{"public client trusting auth0-forwarded-for", clientHead + "spec: {tenantRef: {name: acme}, type: public, trustForwardedFor: true}",
 		"trustForwardedFor needs a confidential client: a public client has no secret, so anyone could claim to be it"},
+	{"client grant of an API not named by a DNS name", clientHead + "spec: {tenantRef: {name: acme}, apis: [{name: Sample}]}",
+		"apis[].name must be the name of an API object, a lowercase DNS name such as sample"},
+	{"public client bound to a ServiceAccount", clientHead + "spec: {tenantRef: {name: acme}, type: public, serviceAccountRef: {name: reporter}}",
+		"serviceAccountRef needs a confidential client"},
+	{"client bound to a ServiceAccount not named by a DNS name", clientHead + "spec: {tenantRef: {name: acme}, serviceAccountRef: {name: 'system:anonymous'}}",
+		"serviceAccountRef.name must be a lowercase DNS name such as reporting-job"},
+	{"client granted one API twice", clientHead + "spec: {tenantRef: {name: acme}, apis: [{name: sample}, {name: sample}]}",
+		"Duplicate value"},
 }
 
 // adfsSpec is a Connection of an adfs directory with fields, each "key: value", set

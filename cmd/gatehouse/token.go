@@ -39,6 +39,9 @@ func runToken(args []string) int {
 	fs.StringVar(&creds.ClientID, "client-id", "", "client_id; overrides the credentials file")
 	fs.StringVar(&creds.TokenURL, "token-url", "", "token endpoint; overrides the credentials file")
 	var req tokenclient.Request
+	fs.BoolVar(&req.ClientCredentials, "client-credentials", false, "get a token for the Client itself (grant_type=client_credentials) rather than for a user")
+	serviceAccountToken := fs.String("service-account-token", "",
+		"file of a projected ServiceAccount token, such as /var/run/secrets/tokens/gatehouse, that authenticates the Client instead of a client secret; give --client-id and --token-url, and nothing else needs mounting")
 	fs.StringVar(&req.Username, "username", "", "the user to get a token for")
 	passwordFile := fs.String("password-file", "", "file holding the user's password (default: $GATEHOUSE_PASSWORD)")
 	fs.StringVar(&req.Audience, "audience", "", "identifier of the API the token is for (default: the tenant's default audience)")
@@ -56,9 +59,17 @@ func runToken(args []string) int {
 		fmt.Fprintln(os.Stderr, "gatehouse token:", err)
 		return 2
 	}
-	if req.Password, err = readPassword(*passwordFile); err != nil {
-		fmt.Fprintln(os.Stderr, "gatehouse token:", err)
-		return 2
+	if *serviceAccountToken != "" {
+		if req.Assertion, err = readSecretFile(*serviceAccountToken); err != nil {
+			fmt.Fprintln(os.Stderr, "gatehouse token:", err)
+			return 2
+		}
+	}
+	if !req.ClientCredentials {
+		if req.Password, err = readPassword(*passwordFile); err != nil {
+			fmt.Fprintln(os.Stderr, "gatehouse token:", err)
+			return 2
+		}
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -85,6 +96,11 @@ func readPassword(file string) (string, error) {
 		}
 		return "", errors.New("give the password with --password-file or $GATEHOUSE_PASSWORD")
 	}
+	return readSecretFile(file)
+}
+
+// readSecretFile reads a password or token from file, without its final line break.
+func readSecretFile(file string) (string, error) {
 	data, err := os.ReadFile(file) //nolint:gosec // the file the user named
 	if err != nil {
 		return "", err

@@ -41,6 +41,9 @@ const (
 func Client(c *identityv1alpha1.Client, secrets Secrets) (snapshot.Client, error) {
 	out := snapshot.Client{ClientID: c.Status.ClientID, Name: c.Name, Type: string(cmp.Or(c.Spec.Type, identityv1alpha1.ClientConfidential))}
 	out.TrustForwardedFor = c.Spec.TrustForwardedFor && Confidential(c)
+	if ref := c.Spec.ServiceAccountRef; ref != nil && Confidential(c) {
+		out.ServiceAccount = &snapshot.ServiceAccountRef{Namespace: c.Namespace, Name: ref.Name}
+	}
 	for _, g := range c.Spec.GrantTypes {
 		out.GrantTypes = append(out.GrantTypes, string(g))
 	}
@@ -55,7 +58,7 @@ func Client(c *identityv1alpha1.Client, secrets Secrets) (snapshot.Client, error
 	if out.ClientID == "" || clientID != out.ClientID {
 		return snapshot.Client{}, Problemf(identityv1alpha1.ReasonSecretNotFound, "the credentials of this client are not written yet")
 	}
-	if Confidential(c) {
+	if HasSecret(c) {
 		if secret == "" {
 			return snapshot.Client{}, Problemf(identityv1alpha1.ReasonSecretNotFound, "the client secret is not issued yet")
 		}
@@ -100,7 +103,13 @@ func CredentialsSecretName(c *identityv1alpha1.Client) string {
 	return cmp.Or(c.Spec.CredentialsSecretName, c.Name+"-credentials")
 }
 
-// Confidential tells whether a Client has a secret: every Client but a public one.
+// Confidential tells whether a Client authenticates: every Client but a public one.
 func Confidential(c *identityv1alpha1.Client) bool {
 	return c.Spec.Type != identityv1alpha1.ClientPublic
+}
+
+// HasSecret tells whether a Client authenticates with a client secret: a confidential
+// one that does not with its ServiceAccount's tokens.
+func HasSecret(c *identityv1alpha1.Client) bool {
+	return Confidential(c) && c.Spec.ServiceAccountRef == nil
 }

@@ -85,6 +85,17 @@ func TestClient(t *testing.T) {
 			want:    snapshot.Client{ClientID: "id1", Name: "app", Type: "public", GrantTypes: []string{"password", "http://auth0.com/oauth/grant-type/password-realm"}},
 		},
 		{
+			name: "bound to a ServiceAccount of its namespace: no secret",
+			client: func() *identityv1alpha1.Client {
+				c := appClient(identityv1alpha1.ClientConfidential, "id1", "")
+				c.Spec.ServiceAccountRef = &identityv1alpha1.ServiceAccountReference{Name: "reporter"}
+				return c
+			}(),
+			secrets: []*corev1.Secret{owned(credentialsSecret("app-credentials", "id1", ""))},
+			want: snapshot.Client{ClientID: "id1", Name: "app", Type: "confidential", GrantTypes: []string{"password", "http://auth0.com/oauth/grant-type/password-realm"},
+				TrustForwardedFor: true, ServiceAccount: &snapshot.ServiceAccountRef{Namespace: namespace, Name: "reporter"}},
+		},
+		{
 			name: "credentials in the Secret the spec names",
 			client: func() *identityv1alpha1.Client {
 				c := appClient(identityv1alpha1.ClientConfidential, "id1", "s1")

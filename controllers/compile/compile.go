@@ -124,7 +124,12 @@ func (c Config) Tenant(in Inputs) (*snapshot.Snapshot, []LeftOut) {
 		return API(api, in.Secrets)
 	}, &leftOut)
 	snap.Clients = compileAll("Client", in.Clients, func(cl *identityv1alpha1.Client) (snapshot.Client, error) {
-		return Client(cl, in.Secrets)
+		out, err := Client(cl, in.Secrets)
+		if err != nil {
+			return out, err
+		}
+		out.APIs, err = ClientGrants(cl, in.APIs)
+		return out, err
 	}, &leftOut)
 	return snap, leftOut
 }

@@ -34,8 +34,8 @@ func TestChartDefaultValues(t *testing.T) {
 	objs := renderChart(t)
 
 	want := map[string]int{
-		"CustomResourceDefinition": 5, "Deployment": 2, "ServiceAccount": 2, "ClusterRole": 3,
-		"ClusterRoleBinding": 1, "Role": 2, "RoleBinding": 2, "Service": 3, "PodDisruptionBudget": 1,
+		"CustomResourceDefinition": 5, "Deployment": 2, "ServiceAccount": 2, "ClusterRole": 4,
+		"ClusterRoleBinding": 3, "Role": 2, "RoleBinding": 2, "Service": 3, "PodDisruptionBudget": 1,
 		"NetworkPolicy": 2,
 	}
 	if got := kinds(objs); !maps.Equal(got, want) {
@@ -226,7 +226,7 @@ func TestKustomizeDefault(t *testing.T) {
 	}
 	// These roles are written by hand twice, in config/ and in the chart.
 	for _, role := range []struct{ kind, name string }{
-		{"Role", "gatehouse-tokenserver"}, {"ClusterRole", "gatehouse-edit"}, {"ClusterRole", "gatehouse-view"},
+		{"Role", "gatehouse-tokenserver"}, {"ClusterRole", "gatehouse-tokenserver"}, {"ClusterRole", "gatehouse-edit"}, {"ClusterRole", "gatehouse-view"},
 	} {
 		kustomized, charted := find(t, objs, role.kind, role.name), find(t, chartObjs, role.kind, role.name)
 		if !reflect.DeepEqual(kustomized.Object["rules"], charted.Object["rules"]) {
@@ -261,7 +261,7 @@ func TestChartAggregatedRoles(t *testing.T) {
 		}
 	}
 	for _, obj := range renderChart(t, "--set", "rbac.aggregateClusterRoles=false") {
-		if obj.GetKind() == "ClusterRole" && obj.GetName() != "gatehouse-controller" {
+		if obj.GetKind() == "ClusterRole" && obj.GetName() != "gatehouse-controller" && obj.GetName() != "gatehouse-tokenserver" {
 			t.Errorf("rbac.aggregateClusterRoles=false renders ClusterRole %s", obj.GetName())
 		}
 	}

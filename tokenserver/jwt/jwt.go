@@ -115,6 +115,10 @@ type Claims struct {
 	Scope    string   `json:"scope,omitempty"`
 	ClientID string   `json:"client_id,omitempty"`
 	JWTID    string   `json:"jti,omitempty"`
+	// AuthorizedParty (azp) and GrantType (gty) are Auth0's claims of a machine token:
+	// the client, and client-credentials.
+	AuthorizedParty string `json:"azp,omitempty"`
+	GrantType       string `json:"gty,omitempty"`
 }
 
 // Audience is the aud claim: one string, or an array when a token has several audiences.

@@ -300,4 +300,10 @@ type Client struct {
 	// TrustForwardedFor lets a confidential client pass the end user's IP address in
 	// the auth0-forwarded-for header, which attack protection then counts.
 	TrustForwardedFor bool `json:"trustForwardedFor,omitempty"`
+	// APIs are the client's grants (see ClientGrant); none leaves the password grants
+	// every API of the tenant.
+	APIs []ClientGrant `json:"apis,omitempty"`
+	// ServiceAccount, when set, authenticates the client by that ServiceAccount's tokens
+	// instead of a secret.
+	ServiceAccount *ServiceAccountRef `json:"serviceAccount,omitempty"`
 }

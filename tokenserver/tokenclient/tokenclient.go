@@ -15,8 +15,9 @@ limitations under the License.
 */
 
 // Package tokenclient gets an access token from a Gatehouse token server with the
-// Resource Owner Password grant, using the credentials Secret the controller writes for
-// a Client, as a workload mounts it.
+// Resource Owner Password grant or the Client Credentials grant, using the credentials
+// Secret the controller writes for a Client, as a workload mounts it, or a projected
+// ServiceAccount token as the client's assertion.
 package tokenclient
 
 import (
@@ -47,6 +48,9 @@ type Credentials struct {
 	TokenURL     string
 }
 
+// AssertionTypeJWTBearer is the client_assertion_type of a ServiceAccount token.
+const AssertionTypeJWTBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
 // ReadCredentials reads a mounted credentials Secret. A missing file is an error only for
 // fields that are still empty in base, so flags can stand in for files.
 func ReadCredentials(dir string, base Credentials) (Credentials, error) {
@@ -73,13 +77,17 @@ func ReadCredentials(dir string, base Credentials) (Credentials, error) {
 	return base, nil
 }
 
-// Request is one password grant.
+// Request is one password grant, or with ClientCredentials one client_credentials grant.
 type Request struct {
 	Credentials
-	Username string
-	Password string
-	Audience string
-	Scope    string
+	// Assertion, when set, is a ServiceAccount token that authenticates the client
+	// instead of ClientSecret (RFC 7523 §2.2).
+	Assertion         string
+	ClientCredentials bool
+	Username          string
+	Password          string
+	Audience          string
+	Scope             string
 }
 
 // Response is the token server's answer to a successful grant.
@@ -108,6 +116,14 @@ func Fetch(ctx context.Context, client *http.Client, r Request) (Response, []byt
 		return Response{}, nil, errors.New("the token URL and client_id are required")
 	}
 	form := url.Values{"grant_type": {"password"}, "username": {r.Username}, "password": {r.Password}}
+	if r.ClientCredentials {
+		form = url.Values{"grant_type": {"client_credentials"}}
+	}
+	if r.Assertion != "" {
+		form.Set("client_id", r.ClientID)
+		form.Set("client_assertion_type", AssertionTypeJWTBearer)
+		form.Set("client_assertion", r.Assertion)
+	}
 	for key, value := range map[string]string{"audience": r.Audience, "scope": r.Scope} {
 		if value != "" {
 			form.Set(key, value)
@@ -119,7 +135,9 @@ func Fetch(ctx context.Context, client *http.Client, r Request) (Response, []byt
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	req.SetBasicAuth(url.QueryEscape(r.ClientID), url.QueryEscape(r.ClientSecret))
+	if r.Assertion == "" {
+		req.SetBasicAuth(url.QueryEscape(r.ClientID), url.QueryEscape(r.ClientSecret))
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return Response{}, nil, err

@@ -113,3 +113,46 @@ func TestFetchErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestFetchClientCredentials checks the two shapes of a client_credentials request: the
+// secret in HTTP Basic, or the ServiceAccount token as client_assertion and no Basic.
+func TestFetchClientCredentials(t *testing.T) {
+	var got *http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		got = r
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"a.b.c","token_type":"Bearer","expires_in":60}`))
+	}))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name        string
+		credentials Credentials
+		assertion   string
+		wantForm    map[string]string
+		wantBasic   bool
+	}{
+		{"secret", Credentials{ClientID: "m", ClientSecret: "s", TokenURL: srv.URL}, "",
+			map[string]string{"grant_type": "client_credentials", "audience": "https://api", "client_assertion": ""}, true},
+		{"ServiceAccount token", Credentials{ClientID: "m", TokenURL: srv.URL}, "sa.token.jwt",
+			map[string]string{"grant_type": "client_credentials", "client_id": "m", "client_assertion_type": AssertionTypeJWTBearer,
+				"client_assertion": "sa.token.jwt", "audience": "https://api"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, _, err := Fetch(t.Context(), srv.Client(), Request{Credentials: tc.credentials, Assertion: tc.assertion, ClientCredentials: true, Audience: "https://api"}); err != nil {
+				t.Fatal(err)
+			}
+			for key, want := range tc.wantForm {
+				if v := got.PostForm.Get(key); v != want {
+					t.Errorf("%s = %q, want %q", key, v, want)
+				}
+			}
+			if _, ok := got.PostForm["password"]; ok {
+				t.Error("a client_credentials request sent a password")
+			}
+			if _, _, basic := got.BasicAuth(); basic != tc.wantBasic {
+				t.Errorf("HTTP Basic sent: %v, want %v", basic, tc.wantBasic)
+			}
+		})
+	}
+}

@@ -29,19 +29,35 @@ func ProcessCPU(t testing.TB) time.Duration {
 // benchmark compares it with the CPU per login of the server it measures.
 func LoginFloor(t testing.TB, directory connector.Connector, key crypto.Signer, username, password string, concurrency int) time.Duration {
 	t.Helper()
+	return CPUPerOp(t, concurrency, func() error {
+		for range 2 {
+			if err := Sign(key); err != nil {
+				return err
+			}
+		}
+		_, err := directory.Login(t.Context(), username, password)
+		return err
+	})
+}
+
+// Sign makes one SHA-256 signature with key, as a token's costs.
+func Sign(key crypto.Signer) error {
 	digest := sha256.Sum256([]byte("a signing input"))
+	_, err := key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	return err
+}
+
+// CPUPerOp is the CPU this process spends on one op, done by concurrency goroutines at
+// once, as the requests a floor is compared to were.
+func CPUPerOp(t testing.TB, concurrency int, op func() error) time.Duration {
+	t.Helper()
 	rounds := max(4, 128/concurrency)
 	var wg sync.WaitGroup
 	start := ProcessCPU(t)
 	for range concurrency {
 		wg.Go(func() {
 			for range rounds {
-				for range 2 {
-					if _, err := key.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
-						t.Error(err)
-					}
-				}
-				if _, err := directory.Login(t.Context(), username, password); err != nil {
+				if err := op(); err != nil {
 					t.Error(err)
 				}
 			}
