@@ -28,9 +28,9 @@ type RefreshOptions struct {
 	// PostgresDSN reaches the postgres store's database. It holds a password: it is
 	// never logged.
 	PostgresDSN string
-	// TenantQuota is how many families one tenant holds; refresh.DefaultTenantQuota
-	// when zero.
-	TenantQuota int
+	// FamiliesPerNamespace is how many families the Tenants of one namespace hold;
+	// refresh.DefaultFamiliesPerNamespace when zero.
+	FamiliesPerNamespace int
 }
 
 // migrateRetry is how long a replica waits between attempts to migrate a postgres
@@ -42,7 +42,7 @@ const migrateRetry = 5 * time.Second
 // and closes the store.
 func refreshTokens(o RefreshOptions, kube *rest.Config, namespace string, log *slog.Logger) (*refresh.Tokens, func(context.Context) error, error) {
 	log = log.With("component", "refresh-tokens", "store", cmp.Or(o.Store, RefreshStoreKubernetes))
-	options := refresh.Options{Log: log, TenantQuota: o.TenantQuota}
+	options := refresh.Options{Log: log, FamiliesPerNamespace: o.FamiliesPerNamespace}
 	switch o.Store {
 	case "", RefreshStoreKubernetes:
 		s, err := kubestore.New(kube, kubestore.Options{Namespace: namespace})

@@ -79,7 +79,7 @@ func runTokenServer(args []string) int {
 	refreshOpts := tokenserver.RefreshOptions{}
 	fs.StringVar(&refreshOpts.Store, "refresh-token-store", tokenserver.RefreshStoreKubernetes, "where refresh token families are kept: kubernetes (RefreshTokenFamily objects in --namespace) or postgres (the database of $"+postgresDSNEnv+" or --refresh-token-postgres-dsn-file)")
 	dsnFile := fs.String("refresh-token-postgres-dsn-file", "", "file holding the postgres store's connection string (a Secret's key mounted as a file); $"+postgresDSNEnv+" when unset")
-	fs.IntVar(&refreshOpts.TenantQuota, "refresh-token-families-per-tenant", refresh.DefaultTenantQuota, "how many refresh token families one tenant may hold; a login past it gets no refresh token")
+	fs.IntVar(&refreshOpts.FamiliesPerNamespace, "refresh-token-families-per-namespace", refresh.DefaultFamiliesPerNamespace, "how many refresh token families the Tenants of one namespace may hold together; a login past it gets no refresh token")
 	memoryLimit := tokenServerMemoryLimitFlag(fs)
 	ctrlconfig.RegisterFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {

@@ -30,7 +30,7 @@ func newMetrics() *metrics {
 		}, []string{"tenant", "reason"}),
 		quotaRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_tokenserver_refresh_token_quota_refusals_total",
-			Help: "Logins that got no refresh token because their tenant held its quota of families, by tenant.",
+			Help: "Logins that got no refresh token because their tenant's namespace held its quota of families, by tenant.",
 		}, []string{"tenant"}),
 		live: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gatehouse_tokenserver_refresh_token_families",

@@ -34,6 +34,10 @@ type Family struct {
 	Subject   string
 	// Tenant is the tenant's name for metrics and logs ("<namespace>/<name>").
 	Tenant string
+	// Namespace is the tenant's namespace, the team whose quota the family counts
+	// against: Tenants come and go (a new one, or one recreated with a new UID), their
+	// namespace stays.
+	Namespace string
 	// Connection and UserID locate the user again at each refresh.
 	Connection string
 	UserID     string
@@ -103,10 +107,11 @@ type Limits struct {
 	// FamiliesPerUser is how many live families one (tenant, client, subject) holds;
 	// creating one more revokes the oldest.
 	FamiliesPerUser int
-	// FamiliesPerTenant is how many unexpired families one tenant holds, revoked ones
-	// included until Collect deletes them (so that revoking does not free the store
-	// before collection does); creating one more fails with ErrQuota.
-	FamiliesPerTenant int
+	// FamiliesPerNamespace is how many unexpired families the Tenants of one namespace
+	// hold together, revoked ones included until Collect deletes them (so that revoking
+	// does not free the store before collection does); creating one more fails with
+	// ErrQuota. A namespace, not a Tenant: a namespace user creates Tenants at will.
+	FamiliesPerNamespace int
 }
 
 // Revoked is what a bulk revocation did.
@@ -129,8 +134,8 @@ type Collected struct {
 type Store interface {
 	// Create stores a new family, within l: when the family's owner (tenant, client,
 	// subject) holds l.FamiliesPerUser live families already, the oldest are revoked,
-	// and it returns how many; when the tenant holds l.FamiliesPerTenant families, it
-	// returns ErrQuota. f.Created is the time these are judged at.
+	// and it returns how many; when f.Namespace holds l.FamiliesPerNamespace families,
+	// it returns ErrQuota. f.Created is the time these are judged at.
 	Create(ctx context.Context, f *Family, l Limits) (revoked int, err error)
 	// Get returns the family of id in tenantUID, or ErrNotFound.
 	Get(ctx context.Context, tenantUID, id string) (*Family, error)
@@ -149,15 +154,15 @@ type Store interface {
 // MaxFamiliesPerUser is how many live families one user holds per client, as Auth0.
 const MaxFamiliesPerUser = 200
 
-// DefaultTenantQuota is how many families one tenant holds when Options.TenantQuota is
-// zero.
-const DefaultTenantQuota = 10000
+// DefaultFamiliesPerNamespace is how many families one namespace holds when
+// Options.FamiliesPerNamespace is zero.
+const DefaultFamiliesPerNamespace = 10000
 
 // Errors of a Store.
 var (
 	ErrNotFound = errors.New("refresh token family not found")
 	ErrConflict = errors.New("refresh token family changed concurrently")
-	ErrQuota    = errors.New("the tenant holds its quota of refresh token families")
+	ErrQuota    = errors.New("the namespace holds its quota of refresh token families")
 	// ErrUnavailable wraps a store that cannot be reached: the grant answers 503.
 	ErrUnavailable = errors.New("refresh token store unavailable")
 )

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,7 +14,8 @@ import (
 
 // Grant is what a login grants, from which Issue starts a family.
 type Grant struct {
-	// Tenant is the tenant's name, as the token server's metrics label tenants.
+	// Tenant is the tenant's name, as the token server's metrics label tenants:
+	// "<namespace>/<name>", whose namespace the family counts against.
 	Tenant, TenantUID, ClientID, Connection, UserID, Subject, Audience string
 	Scopes                                                             []string
 }
@@ -23,8 +25,9 @@ type Options struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 	Log *slog.Logger
-	// TenantQuota is how many families one tenant holds; DefaultTenantQuota when zero.
-	TenantQuota int
+	// FamiliesPerNamespace is how many families the Tenants of one namespace hold;
+	// DefaultFamiliesPerNamespace when zero.
+	FamiliesPerNamespace int
 	// FamiliesPerUser is how many live families one user holds per client;
 	// MaxFamiliesPerUser when zero (tests lower it).
 	FamiliesPerUser int
@@ -63,7 +66,7 @@ func New(s Store, o Options) *Tokens {
 		store:   s,
 		now:     o.Now,
 		log:     o.Log,
-		limits:  Limits{FamiliesPerUser: o.FamiliesPerUser, FamiliesPerTenant: o.TenantQuota},
+		limits:  Limits{FamiliesPerUser: o.FamiliesPerUser, FamiliesPerNamespace: o.FamiliesPerNamespace},
 		every:   o.CollectInterval,
 		metrics: newMetrics(),
 	}
@@ -76,8 +79,8 @@ func New(s Store, o Options) *Tokens {
 	if t.limits.FamiliesPerUser <= 0 {
 		t.limits.FamiliesPerUser = MaxFamiliesPerUser
 	}
-	if t.limits.FamiliesPerTenant <= 0 {
-		t.limits.FamiliesPerTenant = DefaultTenantQuota
+	if t.limits.FamiliesPerNamespace <= 0 {
+		t.limits.FamiliesPerNamespace = DefaultFamiliesPerNamespace
 	}
 	if t.every <= 0 {
 		t.every = DefaultCollectInterval
@@ -89,16 +92,17 @@ func New(s Store, o Options) *Tokens {
 func (t *Tokens) Collectors() []prometheus.Collector { return t.metrics.collectors() }
 
 // Issue starts a family for g under p and returns its first token. It returns ErrQuota
-// when g's tenant holds its quota of families, ErrUnavailable when the store cannot be
-// reached.
+// when g's tenant's namespace holds its quota of families, ErrUnavailable when the
+// store cannot be reached.
 func (t *Tokens) Issue(ctx context.Context, g Grant, p Policy) (string, error) {
-	if g.TenantUID == "" || g.ClientID == "" || g.Subject == "" {
-		return "", errors.New("refresh token grant without tenant, client or subject")
+	namespace, _, named := strings.Cut(g.Tenant, "/")
+	if !named || namespace == "" || g.TenantUID == "" || g.ClientID == "" || g.Subject == "" {
+		return "", errors.New("refresh token grant without tenant namespace, client or subject")
 	}
 	now := t.now()
 	s := newSecret()
 	f := &Family{
-		ID: newFamilyID(), Tenant: g.Tenant, TenantUID: g.TenantUID, ClientID: g.ClientID, Subject: g.Subject,
+		ID: newFamilyID(), Tenant: g.Tenant, Namespace: namespace, TenantUID: g.TenantUID, ClientID: g.ClientID, Subject: g.Subject,
 		Connection: g.Connection, UserID: g.UserID, Audience: g.Audience, Scopes: slices.Clone(g.Scopes),
 		Created: now, ExpiresAt: now.Add(p.absolute()), CurrentHash: s.hash(),
 	}
@@ -106,7 +110,7 @@ func (t *Tokens) Issue(ctx context.Context, g Grant, p Policy) (string, error) {
 	capped, err := t.store.Create(ctx, f, t.limits)
 	if errors.Is(err, ErrQuota) {
 		t.metrics.quotaRefusals.WithLabelValues(g.Tenant).Inc()
-		t.log.Warn("refresh token refused: the tenant holds its quota of families", "tenant", g.Tenant, "client", g.ClientID, "quota", t.limits.FamiliesPerTenant)
+		t.log.Warn("refresh token refused: the namespace holds its quota of families", "tenant", g.Tenant, "namespace", namespace, "client", g.ClientID, "quota", t.limits.FamiliesPerNamespace)
 	}
 	if err != nil {
 		return "", storeError(err)

@@ -45,11 +45,11 @@ func TestUnavailable(t *testing.T) {
 	}
 }
 
-// TestLimits: Issue past the tenant quota is ErrQuota, counted and logged with the
-// tenant; past the families per user, the oldest go, counted as revoked.
+// TestLimits: Issue past the namespace quota is ErrQuota, counted and logged with the
+// tenant and namespace; past the families per user, the oldest go, counted as revoked.
 func TestLimits(t *testing.T) {
 	var logs strings.Builder
-	tokens := refresh.New(refreshtest.NewMemory(), refresh.Options{TenantQuota: 3, FamiliesPerUser: 2, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	tokens := refresh.New(refreshtest.NewMemory(), refresh.Options{FamiliesPerNamespace: 3, FamiliesPerUser: 2, Log: slog.New(slog.NewTextHandler(&logs, nil))})
 	for i := range 4 {
 		_, err := tokens.Issue(context.Background(), grant, refresh.Policy{})
 		if want := i == 3; errors.Is(err, refresh.ErrQuota) != want {
@@ -63,8 +63,8 @@ func TestLimits(t *testing.T) {
 	if n := testutil.ToFloat64(revoked.WithLabelValues(grant.Tenant, refresh.ReasonFamiliesPerUser)); n != 1 {
 		t.Errorf("families revoked past the cap %v, want 1", n)
 	}
-	if !strings.Contains(logs.String(), "tenant="+grant.Tenant) || !strings.Contains(logs.String(), "quota") {
-		t.Errorf("the refusal was not logged with its tenant:\n%s", logs.String())
+	if !strings.Contains(logs.String(), "tenant="+grant.Tenant+" namespace=ns") || !strings.Contains(logs.String(), "quota") {
+		t.Errorf("the refusal was not logged with its tenant and namespace:\n%s", logs.String())
 	}
 }
 
@@ -152,10 +152,18 @@ func waitFor(t *testing.T, ok func() bool) {
 	}
 }
 
-// TestIssueRefusesAnAnonymousGrant: a family must have an owner.
+// TestIssueRefusesAnAnonymousGrant: a family must have an owner, and a namespace to
+// count against.
 func TestIssueRefusesAnAnonymousGrant(t *testing.T) {
 	tokens := refresh.New(refreshtest.NewMemory(), refresh.Options{})
-	for _, g := range []refresh.Grant{{TenantUID: "t", ClientID: "c"}, {TenantUID: "t", Subject: "s"}, {ClientID: "c", Subject: "s"}} {
+	for _, g := range []refresh.Grant{
+		{Tenant: "ns/t", TenantUID: "t", ClientID: "c"},
+		{Tenant: "ns/t", TenantUID: "t", Subject: "s"},
+		{Tenant: "ns/t", ClientID: "c", Subject: "s"},
+		{TenantUID: "t", ClientID: "c", Subject: "s"},
+		{Tenant: "t", TenantUID: "t", ClientID: "c", Subject: "s"},
+		{Tenant: "/t", TenantUID: "t", ClientID: "c", Subject: "s"},
+	} {
 		if token, err := tokens.Issue(context.Background(), g, refresh.Policy{}); err == nil || !strings.Contains(err.Error(), "without") {
 			t.Errorf("Issue(%+v) = %q, %v", g, token, err)
 		}

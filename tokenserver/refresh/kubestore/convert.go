@@ -14,10 +14,11 @@ import (
 // toObject is the object of f in namespace, with the labels the store selects by.
 func toObject(f *refresh.Family, namespace string) *RefreshTokenFamily {
 	labels := map[string]string{
-		labelTenant:   hashLabel(f.TenantUID),
-		labelOwner:    hashLabel(f.TenantUID, f.ClientID, f.Subject),
-		labelSubject:  hashLabel(f.TenantUID, f.Subject),
-		labelDeadline: strconv.FormatInt(f.Deadline().Unix(), 10),
+		labelNamespace: hashLabel(f.Namespace),
+		labelTenant:    hashLabel(f.TenantUID),
+		labelOwner:     hashLabel(f.TenantUID, f.ClientID, f.Subject),
+		labelSubject:   hashLabel(f.TenantUID, f.Subject),
+		labelDeadline:  strconv.FormatInt(f.Deadline().Unix(), 10),
 	}
 	if !f.Revoked.IsZero() {
 		labels[labelRevoked] = "true"
@@ -31,7 +32,7 @@ func toObject(f *refresh.Family, namespace string) *RefreshTokenFamily {
 			},
 		},
 		Spec: RefreshTokenFamilySpec{
-			Tenant: f.Tenant, TenantUID: f.TenantUID, ClientID: f.ClientID, Subject: f.Subject,
+			Tenant: f.Tenant, Namespace: f.Namespace, TenantUID: f.TenantUID, ClientID: f.ClientID, Subject: f.Subject,
 			Connection: f.Connection, UserID: f.UserID, Audience: f.Audience, Scopes: slices.Clone(f.Scopes),
 			Created: micro(f.Created), ExpiresAt: micro(f.ExpiresAt), LastUsed: micro(f.LastUsed), IdleExpiresAt: micro(f.IdleExpiresAt),
 			Generation: f.Generation, CurrentHash: f.CurrentHash, PreviousHash: f.PreviousHash,
@@ -46,7 +47,7 @@ func toFamily(obj *RefreshTokenFamily) *refresh.Family {
 	s := &obj.Spec
 	id, _, _ := strings.Cut(obj.Name, "-") // a family ID has no "-"
 	return &refresh.Family{
-		ID: id, Tenant: s.Tenant, TenantUID: s.TenantUID, ClientID: s.ClientID, Subject: s.Subject,
+		ID: id, Tenant: s.Tenant, Namespace: s.Namespace, TenantUID: s.TenantUID, ClientID: s.ClientID, Subject: s.Subject,
 		Connection: s.Connection, UserID: s.UserID, Audience: s.Audience, Scopes: s.Scopes,
 		Created: s.Created.Time, ExpiresAt: s.ExpiresAt.Time, LastUsed: s.LastUsed.Time, IdleExpiresAt: s.IdleExpiresAt.Time,
 		Generation: s.Generation, CurrentHash: s.CurrentHash, PreviousHash: s.PreviousHash,

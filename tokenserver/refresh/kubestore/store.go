@@ -29,11 +29,12 @@ import (
 // without reading them whole. The owners' values are hashes, which fit a label value
 // whatever a tenant, client or subject holds.
 const (
-	labelTenant   = "tokenserver.gatehouse.dev/tenant"
-	labelOwner    = "tokenserver.gatehouse.dev/owner"
-	labelSubject  = "tokenserver.gatehouse.dev/subject"
-	labelDeadline = "tokenserver.gatehouse.dev/deadline"
-	labelRevoked  = "tokenserver.gatehouse.dev/revoked"
+	labelNamespace = "tokenserver.gatehouse.dev/namespace"
+	labelTenant    = "tokenserver.gatehouse.dev/tenant"
+	labelOwner     = "tokenserver.gatehouse.dev/owner"
+	labelSubject   = "tokenserver.gatehouse.dev/subject"
+	labelDeadline  = "tokenserver.gatehouse.dev/deadline"
+	labelRevoked   = "tokenserver.gatehouse.dev/revoked"
 	// annotationTenant is Family.Tenant, which Collect counts live families by.
 	annotationTenant = "tokenserver.gatehouse.dev/tenant"
 	// annotationCreated orders a user's families when the oldest must go.
@@ -59,9 +60,10 @@ const (
 	// come from the network, and each costs one read at least.
 	qps   = 200
 	burst = 400
-	// countTTL is how long a tenant's count of families is trusted before it is listed
-	// again; nearQuotaTTL when the tenant is within a tenth of its quota, so that other
-	// replicas' logins take it past the quota by at most what they create in that time.
+	// countTTL is how long a namespace's count of families is trusted before it is
+	// listed again; nearQuotaTTL when the namespace is within a tenth of its quota, so
+	// that other replicas' logins take it past the quota by at most what they create in
+	// that time.
 	countTTL     = time.Minute
 	nearQuotaTTL = time.Second
 )
@@ -72,7 +74,7 @@ type Store struct {
 	namespace string
 	pageSize  int64
 	timeout   time.Duration
-	counts    tenantCounts
+	counts    namespaceCounts
 }
 
 var _ refresh.Store = (*Store)(nil)
@@ -96,7 +98,7 @@ func New(cfg *rest.Config, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{client: c, namespace: o.Namespace, pageSize: o.PageSize, timeout: o.Timeout, counts: tenantCounts{m: map[string]tenantCount{}}}
+	s := &Store{client: c, namespace: o.Namespace, pageSize: o.PageSize, timeout: o.Timeout, counts: namespaceCounts{m: map[string]namespaceCount{}}}
 	if s.pageSize <= 0 {
 		s.pageSize = DefaultPageSize
 	}
@@ -110,7 +112,7 @@ func New(cfg *rest.Config, o Options) (*Store, error) {
 func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
-	if err := s.checkQuota(ctx, f, l.FamiliesPerTenant); err != nil {
+	if err := s.checkQuota(ctx, f, l.FamiliesPerNamespace); err != nil {
 		return 0, err
 	}
 	revoked, err := s.capOwner(ctx, f, l.FamiliesPerUser)
@@ -122,25 +124,25 @@ func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits)
 		return 0, unavailable(err)
 	}
 	f.Version = obj.ResourceVersion
-	s.counts.add(f.TenantUID)
+	s.counts.add(f.Namespace)
 	return revoked, nil
 }
 
-// checkQuota returns ErrQuota when f's tenant holds quota unexpired families. It lists
-// them only when its count is old: a count a minute old (a second, near the quota) and
-// the families this replica created since are enough.
+// checkQuota returns ErrQuota when f's namespace holds quota unexpired families, of
+// all its Tenants. It lists them only when its count is old: a count a minute old (a
+// second, near the quota) and the families this replica created since are enough.
 func (s *Store) checkQuota(ctx context.Context, f *refresh.Family, quota int) error {
-	c, known := s.counts.get(f.TenantUID)
+	c, known := s.counts.get(f.Namespace)
 	if needsCount(c, known, quota, time.Now()) {
 		n := 0
-		err := s.eachMeta(ctx, selector(tenantIs(f.TenantUID), deadlineAfter(f.Created)), func(*metav1.PartialObjectMetadata) error {
+		err := s.eachMeta(ctx, selector(namespaceIs(f.Namespace), deadlineAfter(f.Created)), func(*metav1.PartialObjectMetadata) error {
 			n++
 			return nil
 		})
 		if err != nil {
 			return err
 		}
-		c = s.counts.set(f.TenantUID, n)
+		c = s.counts.set(f.Namespace, n)
 	}
 	if c.n >= quota {
 		return refresh.ErrQuota
@@ -148,10 +150,10 @@ func (s *Store) checkQuota(ctx context.Context, f *refresh.Family, quota int) er
 	return nil
 }
 
-// needsCount reports whether a tenant's count c (known, or not) must be listed again
+// needsCount reports whether a namespace's count c (known, or not) must be listed again
 // at now before a family is created against quota. A count at the quota always is:
 // families expire, and a refusal must be right.
-func needsCount(c tenantCount, known bool, quota int, now time.Time) bool {
+func needsCount(c namespaceCount, known bool, quota int, now time.Time) bool {
 	ttl := countTTL
 	if c.n >= quota-quota/10 {
 		ttl = nearQuotaTTL
@@ -340,6 +342,12 @@ func requirement(key string, op selection.Operator, values ...string) labels.Req
 }
 
 func hasTenant() labels.Requirement { return requirement(labelTenant, selection.Exists) }
+
+// namespaceIs selects the families of every Tenant of namespace.
+func namespaceIs(namespace string) labels.Requirement {
+	return requirement(labelNamespace, selection.Equals, hashLabel(namespace))
+}
+
 func tenantIs(tenantUID string) labels.Requirement {
 	return requirement(labelTenant, selection.Equals, hashLabel(tenantUID))
 }
@@ -391,45 +399,45 @@ func unavailable(err error) error {
 	return fmt.Errorf("%w: %w", refresh.ErrUnavailable, err)
 }
 
-// tenantCounts are the last counts of families of each tenant, with the families this
-// replica created since.
-type tenantCounts struct {
+// namespaceCounts are the last counts of families of each namespace, with the
+// families this replica created since.
+type namespaceCounts struct {
 	mu sync.Mutex
-	m  map[string]tenantCount
+	m  map[string]namespaceCount
 }
 
-type tenantCount struct {
+type namespaceCount struct {
 	n  int
 	at time.Time
 }
 
-func (c *tenantCounts) get(tenantUID string) (tenantCount, bool) {
+func (c *namespaceCounts) get(namespace string) (namespaceCount, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n, ok := c.m[tenantUID]
+	n, ok := c.m[namespace]
 	return n, ok
 }
 
-func (c *tenantCounts) set(tenantUID string, n int) tenantCount {
+func (c *namespaceCounts) set(namespace string, n int) namespaceCount {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	tc := tenantCount{n: n, at: time.Now()}
-	c.m[tenantUID] = tc
-	return tc
+	nc := namespaceCount{n: n, at: time.Now()}
+	c.m[namespace] = nc
+	return nc
 }
 
-func (c *tenantCounts) add(tenantUID string) {
+func (c *namespaceCounts) add(namespace string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if tc, ok := c.m[tenantUID]; ok {
-		tc.n++
-		c.m[tenantUID] = tc
+	if nc, ok := c.m[namespace]; ok {
+		nc.n++
+		c.m[namespace] = nc
 	}
 }
 
-// reset forgets every count, after a collection changed them (and so that tenants
+// reset forgets every count, after a collection changed them (and so that namespaces
 // gone are forgotten).
-func (c *tenantCounts) reset() {
+func (c *namespaceCounts) reset() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	clear(c.m)

@@ -50,6 +50,11 @@ type RefreshTokenFamily struct {
 type RefreshTokenFamilySpec struct {
 	// tenant is the Tenant's "<namespace>/<name>", for metrics and logs.
 	Tenant string `json:"tenant"`
+	// namespace is the Tenant's namespace, whose quota of families this one counts
+	// against, with those of its other Tenants.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	Namespace string `json:"namespace"`
 	// tenantUID is the Tenant's UID, which owns the family.
 	TenantUID string `json:"tenantUID"`
 	// clientID is the Client the tokens were issued to.

@@ -1,6 +1,6 @@
 // Package pgstore keeps refresh token families in PostgreSQL, one row per family, for
 // clusters whose refresh traffic outgrows the kubernetes store: compare-and-swap is a
-// row's version in an UPDATE's WHERE clause, and a login's per-user cap and tenant
+// row's version in an UPDATE's WHERE clause, and a login's per-user cap and namespace
 // quota are judged in the transaction that inserts its family. The schema's
 // migrations are embedded and applied by Migrate.
 package pgstore
@@ -38,9 +38,9 @@ const (
 	DefaultTimeout  = 5 * time.Second
 )
 
-// tenantLockClass is the first key of the advisory locks that serialize the logins of
-// one tenant, so that two replicas do not both take its last family of quota.
-const tenantLockClass int32 = 0x67617465 // "gate"
+// namespaceLockClass is the first key of the advisory locks that serialize the logins
+// of one namespace, so that two replicas do not both take its last family of quota.
+const namespaceLockClass int32 = 0x67617465 // "gate"
 
 // Store is a refresh.Store in PostgreSQL.
 type Store struct {
@@ -86,33 +86,33 @@ func (s *Store) Close() { s.pool.Close() }
 // columns are a family's columns, in the order of scan and values.
 const columns = `id, tenant_uid, tenant, client_id, subject, connection, user_id, audience, scopes,
 	created, expires_at, last_used, idle_expires_at, deadline, generation, current_hash, previous_hash,
-	rotated_at, sealed_successor, older_hashes, revoked, revoked_reason, version`
+	rotated_at, sealed_successor, older_hashes, revoked, revoked_reason, namespace, version`
 
 // values are f's columns but version.
 func values(f *refresh.Family) []any {
 	return []any{
 		f.ID, f.TenantUID, f.Tenant, f.ClientID, f.Subject, f.Connection, f.UserID, f.Audience, nonNil(f.Scopes),
 		f.Created, f.ExpiresAt, f.LastUsed, f.IdleExpiresAt, f.Deadline(), f.Generation, f.CurrentHash, f.PreviousHash,
-		optionalTime(f.RotatedAt), f.SealedSuccessor, nonNil(f.OlderHashes), optionalTime(f.Revoked), f.RevokedReason,
+		optionalTime(f.RotatedAt), f.SealedSuccessor, nonNil(f.OlderHashes), optionalTime(f.Revoked), f.RevokedReason, f.Namespace,
 	}
 }
 
-// Create inserts f within l, in one transaction that holds f's tenant's lock.
+// Create inserts f within l, in one transaction that holds f's namespace's lock.
 func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var version int64
 	var revoked int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, tenantLockClass, f.TenantUID); err != nil {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, namespaceLockClass, f.Namespace); err != nil {
 			return err
 		}
 		var families int
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM refresh_token_families WHERE tenant_uid = $1 AND deadline > $2`,
-			f.TenantUID, f.Created).Scan(&families); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM refresh_token_families WHERE namespace = $1 AND deadline > $2`,
+			f.Namespace, f.Created).Scan(&families); err != nil {
 			return err
 		}
-		if families >= l.FamiliesPerTenant {
+		if families >= l.FamiliesPerNamespace {
 			return refresh.ErrQuota
 		}
 		// All but the newest FamiliesPerUser-1 of the owner's live families go, so that
@@ -128,7 +128,7 @@ func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits)
 		}
 		revoked = int(tag.RowsAffected())
 		return tx.QueryRow(ctx, `INSERT INTO refresh_token_families (`+columns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, 1)
 			RETURNING version`, values(f)...).Scan(&version)
 	})
 	if err != nil {
@@ -163,8 +163,8 @@ func (s *Store) CompareAndSwap(ctx context.Context, f *refresh.Family) error {
 		tenant = $3, client_id = $4, subject = $5, connection = $6, user_id = $7, audience = $8, scopes = $9,
 		created = $10, expires_at = $11, last_used = $12, idle_expires_at = $13, deadline = $14, generation = $15,
 		current_hash = $16, previous_hash = $17, rotated_at = $18, sealed_successor = $19, older_hashes = $20,
-		revoked = $21, revoked_reason = $22, version = version + 1
-		WHERE id = $1 AND tenant_uid = $2 AND version = $23
+		revoked = $21, revoked_reason = $22, namespace = $23, version = version + 1
+		WHERE id = $1 AND tenant_uid = $2 AND version = $24
 		RETURNING version`, append(v, version)...).Scan(&next)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s.whyNotSwapped(ctx, f)
@@ -270,7 +270,7 @@ func scanFamily(row pgx.Row) (*refresh.Family, error) {
 	var version int64
 	if err := row.Scan(&f.ID, &f.TenantUID, &f.Tenant, &f.ClientID, &f.Subject, &f.Connection, &f.UserID, &f.Audience, &f.Scopes,
 		&f.Created, &f.ExpiresAt, &f.LastUsed, &f.IdleExpiresAt, &deadline, &f.Generation, &f.CurrentHash, &f.PreviousHash,
-		&rotated, &f.SealedSuccessor, &f.OlderHashes, &revoked, &f.RevokedReason, &version); err != nil {
+		&rotated, &f.SealedSuccessor, &f.OlderHashes, &revoked, &f.RevokedReason, &f.Namespace, &version); err != nil {
 		return nil, err
 	}
 	if rotated != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -98,15 +99,62 @@ func TestMigrateConcurrently(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx) //nolint:errcheck // a test's connection
-	var applied int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM refresh_token_schema_migrations`).Scan(&applied); err != nil {
+	var applied []int
+	if err := conn.QueryRow(ctx, `SELECT array_agg(version ORDER BY version) FROM refresh_token_schema_migrations`).Scan(&applied); err != nil {
 		t.Fatal(err)
 	}
-	if applied != 1 {
-		t.Errorf("%d migrations recorded, want 1", applied)
+	if !slices.Equal(applied, []int{1, 2}) {
+		t.Errorf("migrations recorded %v, want [1 2] once each", applied)
 	}
 	// Migrating a migrated database does nothing.
 	open(t, dsn, pgstore.Options{})
+}
+
+// TestMigrateNamespace: migration 2 gives the families stored before it their Tenant's
+// namespace, which they then count against: a namespace does not get its quota back
+// by the upgrade.
+func TestMigrateNamespace(t *testing.T) {
+	ctx := context.Background()
+	dsn := newDatabase(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx) //nolint:errcheck // a test's connection
+	first, err := os.ReadFile("migrations/0001_families.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, sql := range []string{
+		string(first),
+		`CREATE TABLE refresh_token_schema_migrations (version integer PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())`,
+		`INSERT INTO refresh_token_schema_migrations (version) VALUES (1)`,
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO refresh_token_families (id, tenant_uid, tenant, client_id, subject, connection, user_id,
+		audience, scopes, created, expires_at, last_used, idle_expires_at, deadline, generation, current_hash, older_hashes,
+		revoked_reason, version) VALUES ('00000000000000000000000000000001', 'uid-old', 'team-a/old', 'c', 'db|alice', 'db', 'alice',
+		'', '{}', $1, $2, $1, $2, $2, 0, '\x00', '{}', '', 1)`, now, now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+
+	s := open(t, dsn, pgstore.Options{})
+	old, err := s.Get(ctx, "uid-old", "00000000000000000000000000000001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Namespace != "team-a" {
+		t.Errorf("a family of team-a/old migrated with namespace %q, want team-a", old.Namespace)
+	}
+	tokens := refresh.New(s, refresh.Options{FamiliesPerNamespace: 1})
+	grant := refresh.Grant{Tenant: "team-a/new", TenantUID: "uid-new", ClientID: "c", Subject: "db|alice"}
+	if _, err := tokens.Issue(ctx, grant, refresh.Policy{}); !errors.Is(err, refresh.ErrQuota) {
+		t.Errorf("Issue in a namespace whose quota a migrated family holds: %v, want ErrQuota", err)
+	}
 }
 
 // TestDatabaseDown: while PostgreSQL is stopped, refreshes are ErrUnavailable (the

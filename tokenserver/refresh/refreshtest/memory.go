@@ -35,18 +35,18 @@ func (m *Memory) Create(_ context.Context, f *refresh.Family, l refresh.Limits) 
 	if m.Fail != nil {
 		return 0, m.Fail
 	}
-	var inTenant int
+	var inNamespace int
 	var owned []*refresh.Family
 	for _, g := range m.families {
-		if g.TenantUID != f.TenantUID || !f.Created.Before(g.Deadline()) {
+		if g.Namespace != f.Namespace || !f.Created.Before(g.Deadline()) {
 			continue // expired ones do not count: Collect deletes them
 		}
-		inTenant++
-		if g.ClientID == f.ClientID && g.Subject == f.Subject && g.Live(f.Created) {
+		inNamespace++
+		if g.TenantUID == f.TenantUID && g.ClientID == f.ClientID && g.Subject == f.Subject && g.Live(f.Created) {
 			owned = append(owned, g)
 		}
 	}
-	if inTenant >= l.FamiliesPerTenant {
+	if inNamespace >= l.FamiliesPerNamespace {
 		return 0, refresh.ErrQuota
 	}
 	slices.SortFunc(owned, func(a, b *refresh.Family) int { return cmp.Compare(a.Created.UnixNano(), b.Created.UnixNano()) })

@@ -35,7 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) refresh.Store) {
 		{"CompareAndSwap", testCompareAndSwap},
 		{"CompareAndSwapRace", testCompareAndSwapRace},
 		{"FamiliesPerUser", testFamiliesPerUser},
-		{"TenantQuota", testTenantQuota},
+		{"NamespaceQuota", testNamespaceQuota},
 		{"RevokeSubject", testRevokeSubject},
 		{"RevokeTenant", testRevokeTenant},
 		{"Collect", testCollect},
@@ -69,13 +69,20 @@ func next() int {
 	return counter.n
 }
 
+// namespaceOf is the namespace of a tenant UID of the suite: one of its own, so that
+// subtests sharing a store do not share a namespace's quota.
+func namespaceOf(tenant string) string { return "ns-" + tenant }
+
+// nameOf is the "<namespace>/<name>" of a tenant UID of the suite.
+func nameOf(tenant string) string { return namespaceOf(tenant) + "/tenant" }
+
 // family is a new family of tenant, client and subject created at created.
 func family(tenant, client, subject string, created time.Time) *refresh.Family {
 	n := next()
 	hash := sha256.Sum256([]byte(strconv.Itoa(n)))
 	return &refresh.Family{
 		ID:     fmt.Sprintf("%016x%016x", time.Now().UnixNano(), n),
-		Tenant: "ns/" + tenant, TenantUID: tenant, ClientID: client, Subject: subject,
+		Tenant: nameOf(tenant), Namespace: namespaceOf(tenant), TenantUID: tenant, ClientID: client, Subject: subject,
 		Connection: "db", UserID: strings.TrimPrefix(subject, "db|"), Audience: "https://api",
 		Scopes:  []string{"openid", "offline_access"},
 		Created: created, ExpiresAt: created.Add(time.Hour), LastUsed: created, IdleExpiresAt: created.Add(30 * time.Minute),
@@ -83,7 +90,7 @@ func family(tenant, client, subject string, created time.Time) *refresh.Family {
 	}
 }
 
-var roomy = refresh.Limits{FamiliesPerUser: refresh.MaxFamiliesPerUser, FamiliesPerTenant: 1000}
+var roomy = refresh.Limits{FamiliesPerUser: refresh.MaxFamiliesPerUser, FamiliesPerNamespace: 1000}
 
 func mustCreate(t *testing.T, s refresh.Store, f *refresh.Family, l refresh.Limits) {
 	t.Helper()
@@ -201,7 +208,7 @@ func testCompareAndSwapRace(t *testing.T, s refresh.Store) {
 
 func testFamiliesPerUser(t *testing.T, s refresh.Store) {
 	tenant := uniqueTenant("peruser")
-	l := refresh.Limits{FamiliesPerUser: 3, FamiliesPerTenant: 100}
+	l := refresh.Limits{FamiliesPerUser: 3, FamiliesPerNamespace: 100}
 	var alice []*refresh.Family
 	for i := range 4 {
 		f := family(tenant, "client", "db|alice", epoch.Add(time.Duration(i)*time.Second))
@@ -227,20 +234,48 @@ func testFamiliesPerUser(t *testing.T, s refresh.Store) {
 	}
 }
 
-func testTenantQuota(t *testing.T, s refresh.Store) {
+// testNamespaceQuota plays a hostile namespace user against the quota: the Tenants of
+// one namespace share it, a Tenant deleted and recreated (a new UID) gets none back
+// until its revoked families are collected, and another namespace is unaffected.
+func testNamespaceQuota(t *testing.T, s refresh.Store) {
 	ctx := context.Background()
-	tenant, other := uniqueTenant("quota"), uniqueTenant("quota-other")
-	l := refresh.Limits{FamiliesPerUser: 100, FamiliesPerTenant: 3}
+	l := refresh.Limits{FamiliesPerUser: 100, FamiliesPerNamespace: 3}
+	first, second, recreated, victim := uniqueTenant("quota-a"), uniqueTenant("quota-b"), uniqueTenant("quota-a2"), uniqueTenant("quota-victim")
+	inHostileNamespace := func(tenant, subject string, created time.Time) *refresh.Family {
+		f := family(tenant, "client", subject, created)
+		f.Namespace, f.Tenant = namespaceOf(first), namespaceOf(first)+"/"+tenant
+		return f
+	}
+	mustCreate(t, s, inHostileNamespace(first, "db|user0", epoch), l)
+	mustCreate(t, s, inHostileNamespace(first, "db|user1", epoch), l)
+	mustCreate(t, s, inHostileNamespace(second, "db|user0", epoch), l)
+	for _, tenant := range []string{first, second, recreated} {
+		if _, err := s.Create(ctx, inHostileNamespace(tenant, "db|user9", epoch), l); !errors.Is(err, refresh.ErrQuota) {
+			t.Errorf("Create in tenant %s past its namespace's quota: %v, want ErrQuota", tenant, err)
+		}
+	}
+	// A namespace at its quota takes nothing from another.
 	for i := range 3 {
-		mustCreate(t, s, family(tenant, "client", fmt.Sprintf("db|user%d", i), epoch), l)
+		mustCreate(t, s, family(victim, "client", fmt.Sprintf("db|user%d", i), epoch), l)
 	}
-	if _, err := s.Create(ctx, family(tenant, "client", "db|user9", epoch), l); !errors.Is(err, refresh.ErrQuota) {
-		t.Errorf("Create past the tenant quota: %v, want ErrQuota", err)
+	// Revoked families count until they are collected: deleting a Tenant (which revokes
+	// its families) and creating it again frees nothing before.
+	if _, err := s.RevokeTenant(ctx, first, "tenant_deleted", epoch.Add(time.Minute)); err != nil {
+		t.Fatal(err)
 	}
-	// A tenant at its quota takes nothing from another.
-	mustCreate(t, s, family(other, "client", "db|user0", epoch), l)
+	if _, err := s.Create(ctx, inHostileNamespace(recreated, "db|user9", epoch.Add(time.Minute)), l); !errors.Is(err, refresh.ErrQuota) {
+		t.Errorf("Create in a recreated tenant before collection: %v, want ErrQuota", err)
+	}
+	if _, err := s.Collect(ctx, epoch.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, s, inHostileNamespace(recreated, "db|user9", epoch.Add(time.Minute)), l)
+	mustCreate(t, s, inHostileNamespace(recreated, "db|user8", epoch.Add(time.Minute)), l)
+	if _, err := s.Create(ctx, inHostileNamespace(second, "db|user9", epoch.Add(time.Minute)), l); !errors.Is(err, refresh.ErrQuota) {
+		t.Errorf("Create past the namespace's quota after collection: %v, want ErrQuota", err)
+	}
 	// Expired families do not count.
-	mustCreate(t, s, family(tenant, "client", "db|user9", epoch.Add(2*time.Hour)), l)
+	mustCreate(t, s, inHostileNamespace(second, "db|user9", epoch.Add(2*time.Hour)), l)
 }
 
 // twoTenants creates, for the same subject, families in a victim tenant and in a
@@ -266,8 +301,8 @@ func testRevokeSubject(t *testing.T, s refresh.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Count != 2 || r.Tenant != "ns/"+hostile {
-		t.Errorf("RevokeSubject: %+v, want 2 of ns/%s", r, hostile)
+	if r.Count != 2 || r.Tenant != nameOf(hostile) {
+		t.Errorf("RevokeSubject: %+v, want 2 of %s", r, nameOf(hostile))
 	}
 	for _, f := range hostiles {
 		got := mustGet(t, s, hostile, f.ID)
@@ -347,8 +382,8 @@ func testCollect(t *testing.T, s refresh.Store) {
 	if c.Deleted < len(expired)+1 {
 		t.Errorf("Collect deleted %d, want at least the %d expired and 1 revoked", c.Deleted, len(expired))
 	}
-	if c.Live["ns/"+tenant] != len(live) {
-		t.Errorf("Collect counted %d live families of the tenant, want %d", c.Live["ns/"+tenant], len(live))
+	if c.Live[nameOf(tenant)] != len(live) {
+		t.Errorf("Collect counted %d live families of the tenant, want %d", c.Live[nameOf(tenant)], len(live))
 	}
 	for _, f := range append(expired, revoked) {
 		if _, err := s.Get(ctx, tenant, f.ID); !errors.Is(err, refresh.ErrNotFound) {
@@ -410,7 +445,7 @@ func newFlow(s refresh.Store) *flow {
 	f.tokens = f.replica()
 	tenant := uniqueTenant("flow")
 	f.grant = refresh.Grant{
-		Tenant: "ns/" + tenant, TenantUID: tenant, ClientID: "client", Connection: "db", UserID: "alice",
+		Tenant: nameOf(tenant), TenantUID: tenant, ClientID: "client", Connection: "db", UserID: "alice",
 		Subject: "db|alice", Audience: "https://api", Scopes: []string{"openid", "offline_access"},
 	}
 	return f
