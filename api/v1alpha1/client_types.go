@@ -19,7 +19,7 @@ package v1alpha1
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // GrantType is an OAuth 2.0 grant type a Client may use.
-// +kubebuilder:validation:Enum=password;"http://auth0.com/oauth/grant-type/password-realm"
+// +kubebuilder:validation:Enum=password;"http://auth0.com/oauth/grant-type/password-realm";refresh_token
 type GrantType string
 
 // The grant types Gatehouse supports.
@@ -29,6 +29,9 @@ const (
 	GrantTypePassword GrantType = "password"
 	// GrantTypePasswordRealm is Auth0's password grant that names the Connection in `realm`.
 	GrantTypePasswordRealm GrantType = "http://auth0.com/oauth/grant-type/password-realm"
+	// GrantTypeRefreshToken exchanges a refresh token for new tokens (RFC 6749 section
+	// 6); see refreshTokens.
+	GrantTypeRefreshToken GrantType = "refresh_token"
 )
 
 // ClientType says whether a Client can keep a secret (RFC 6749 section 2.1).
@@ -45,6 +48,9 @@ const (
 
 // ClientSpec declares an application that requests tokens.
 // +kubebuilder:validation:XValidation:rule="!has(self.trustForwardedFor) || !self.trustForwardedFor || !has(self.type) || self.type == 'confidential'",message="trustForwardedFor needs a confidential client: a public client has no secret, so anyone could claim to be it and choose the address that attack protection counts"
+// +kubebuilder:validation:XValidation:rule="!has(self.refreshTokens) || (has(self.grantTypes) && 'refresh_token' in self.grantTypes)",message="refreshTokens configures the refresh_token grant: add refresh_token to grantTypes"
+// +kubebuilder:validation:XValidation:rule="!has(self.grantTypes) || !('refresh_token' in self.grantTypes) || 'password' in self.grantTypes || 'http://auth0.com/oauth/grant-type/password-realm' in self.grantTypes",message="the refresh_token grant needs a password grant too: refresh tokens are issued by password logins"
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type != 'public' || !has(self.refreshTokens) || self.refreshTokens.rotationType == 'rotating'",message="a public client's refresh tokens must rotate (RFC 9700 section 4.14): it cannot keep them secret, so reuse detection is what protects them"
 type ClientSpec struct {
 	// tenantRef names the Tenant, in this namespace, that the Client belongs to. Immutable.
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="tenantRef is immutable; delete and recreate the object to move it to another Tenant"
@@ -61,8 +67,8 @@ type ClientSpec struct {
 	// +optional
 	Type ClientType `json:"type,omitempty"`
 
-	// grantTypes the Client may use: password and
-	// http://auth0.com/oauth/grant-type/password-realm.
+	// grantTypes the Client may use: password,
+	// http://auth0.com/oauth/grant-type/password-realm and refresh_token.
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=8
 	// +listType=set
@@ -86,6 +92,11 @@ type ClientSpec struct {
 	// header of a Client without it is ignored.
 	// +optional
 	TrustForwardedFor bool `json:"trustForwardedFor,omitempty"`
+
+	// refreshTokens configures the refresh tokens of a Client with the refresh_token
+	// grant; without it, the defaults below apply.
+	// +optional
+	RefreshTokens *RefreshTokensSpec `json:"refreshTokens,omitempty"`
 }
 
 // ClientStatus is what the controller reports about a Client.
