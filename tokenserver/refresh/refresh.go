@@ -9,12 +9,12 @@
 // successor. A rotated-out token presented within the Client's reuse interval gets the
 // same successor again (the store holds the successor sealed with a key derived from
 // the token it replaced, so only the holder of that token can open it); presented after
-// it, it revokes the family.
+// it, or any older token of the family, it revokes the family.
 //
-// Issuer and the HTTP handlers use this package; the rotation and reuse decisions are
-// its pure functions; Store implementations (kubernetes, postgres) only keep families
-// and swap them atomically, and all of them pass the conformance suite in
-// refresh/refreshtest.
+// Tokens is what the grant and the revocation endpoint use; the rotation, reuse and
+// expiry decisions are its pure functions; Store implementations (kubernetes, postgres)
+// only keep families and swap them atomically, and all of them pass the conformance
+// suite in refresh/refreshtest.
 package refresh
 
 import (
@@ -32,6 +32,8 @@ type Family struct {
 	TenantUID string
 	ClientID  string
 	Subject   string
+	// Tenant is the tenant's name for metrics and logs ("<namespace>/<name>").
+	Tenant string
 	// Connection and UserID locate the user again at each refresh.
 	Connection string
 	UserID     string
@@ -43,9 +45,12 @@ type Family struct {
 	// lifetime, after which no token of the family refreshes.
 	Created   time.Time
 	ExpiresAt time.Time
-	// LastUsed is the last refresh (Created at first); a family unused for the Client's
-	// inactivity lifetime is expired.
-	LastUsed time.Time
+	// LastUsed is the last refresh (Created at first), and IdleExpiresAt LastUsed plus
+	// the Client's inactivity lifetime (never after ExpiresAt): a family unused until
+	// then is expired. Without rotation LastUsed is written only when it is a tenth of
+	// the inactivity lifetime old, so a family may expire up to that much early.
+	LastUsed      time.Time
+	IdleExpiresAt time.Time
 	// Generation counts rotations: 0 for the login's token.
 	Generation int
 	// CurrentHash is the SHA-256 of the live token's secret.
@@ -56,38 +61,97 @@ type Family struct {
 	PreviousHash    []byte
 	RotatedAt       time.Time
 	SealedSuccessor []byte
+	// OlderHashes are the hashes of the tokens rotated out before PreviousHash, newest
+	// first, at most MaxOlderHashes: presenting one revokes the family, where a secret
+	// the family never had is only refused (knowing a family ID must not be enough to
+	// revoke it).
+	OlderHashes [][]byte
 	// Revoked is set when the family was revoked, with the reason; a revoked family
-	// refreshes nothing and is collected after its expiry.
+	// refreshes nothing and is deleted by the next Collect.
 	Revoked       time.Time
 	RevokedReason string
 	// Version is the store's version of this family, for CompareAndSwap; stores set it.
 	Version string
 }
 
+// Deadline is when the family expires: its absolute or its inactivity expiry, whichever
+// comes first.
+func (f *Family) Deadline() time.Time {
+	if !f.IdleExpiresAt.IsZero() && f.IdleExpiresAt.Before(f.ExpiresAt) {
+		return f.IdleExpiresAt
+	}
+	return f.ExpiresAt
+}
+
+// Live reports whether the family can still refresh at now: neither revoked nor
+// expired.
+func (f *Family) Live(now time.Time) bool {
+	return f.Revoked.IsZero() && now.Before(f.Deadline())
+}
+
+// Collectable reports whether Collect deletes the family at now: revoked, or expired.
+func (f *Family) Collectable(now time.Time) bool {
+	return !f.Live(now)
+}
+
+// MaxOlderHashes bounds Family.OlderHashes: a token rotated out more than this many
+// rotations ago is refused without revoking its family.
+const MaxOlderHashes = 16
+
+// Limits bound the families a store holds.
+type Limits struct {
+	// FamiliesPerUser is how many live families one (tenant, client, subject) holds;
+	// creating one more revokes the oldest.
+	FamiliesPerUser int
+	// FamiliesPerTenant is how many unexpired families one tenant holds, revoked ones
+	// included until Collect deletes them (so that revoking does not free the store
+	// before collection does); creating one more fails with ErrQuota.
+	FamiliesPerTenant int
+}
+
+// Revoked is what a bulk revocation did.
+type Revoked struct {
+	// Tenant is the revoked families' Family.Tenant ("" when none was revoked).
+	Tenant string
+	Count  int
+}
+
+// Collected is what Collect did and found.
+type Collected struct {
+	Deleted int
+	// Live counts the live families by Family.Tenant.
+	Live map[string]int
+}
+
 // Store keeps families for all replicas. Implementations are safe for concurrent use,
-// and by several processes at once.
+// and by several processes at once. Errors other than ErrNotFound, ErrConflict and
+// ErrQuota wrap ErrUnavailable.
 type Store interface {
-	// Create stores a new family. When the family's owner (tenant, client, subject) holds
-	// MaxFamiliesPerUser live families already, the oldest are revoked. It returns
-	// ErrQuota when the tenant holds its quota of families.
-	Create(ctx context.Context, f *Family) error
+	// Create stores a new family, within l: when the family's owner (tenant, client,
+	// subject) holds l.FamiliesPerUser live families already, the oldest are revoked;
+	// when the tenant holds l.FamiliesPerTenant families, it returns ErrQuota. f.Created
+	// is the time these are judged at.
+	Create(ctx context.Context, f *Family, l Limits) error
 	// Get returns the family of id in tenantUID, or ErrNotFound.
 	Get(ctx context.Context, tenantUID, id string) (*Family, error)
 	// CompareAndSwap replaces the family whose Version is f.Version by f, and sets
 	// f.Version to the new one; ErrConflict when the stored family has changed since.
 	CompareAndSwap(ctx context.Context, f *Family) error
-	// RevokeSubject revokes every live family of subject in tenantUID (all clients),
-	// and returns how many it revoked.
-	RevokeSubject(ctx context.Context, tenantUID, subject, reason string, now time.Time) (int, error)
+	// RevokeSubject revokes every live family of subject in tenantUID (all clients).
+	RevokeSubject(ctx context.Context, tenantUID, subject, reason string, now time.Time) (Revoked, error)
 	// RevokeTenant revokes every live family of tenantUID.
-	RevokeTenant(ctx context.Context, tenantUID, reason string, now time.Time) (int, error)
-	// Collect deletes the families that expired (or were revoked and expired) before
-	// now, paging through them, and returns how many it deleted.
-	Collect(ctx context.Context, now time.Time) (int, error)
+	RevokeTenant(ctx context.Context, tenantUID, reason string, now time.Time) (Revoked, error)
+	// Collect deletes the families that are revoked or expired at now, paging through
+	// them, and counts the live ones.
+	Collect(ctx context.Context, now time.Time) (Collected, error)
 }
 
 // MaxFamiliesPerUser is how many live families one user holds per client, as Auth0.
 const MaxFamiliesPerUser = 200
+
+// DefaultTenantQuota is how many families one tenant holds when Options.TenantQuota is
+// zero.
+const DefaultTenantQuota = 10000
 
 // Errors of a Store.
 var (
@@ -96,4 +160,17 @@ var (
 	ErrQuota    = errors.New("the tenant holds its quota of refresh token families")
 	// ErrUnavailable wraps a store that cannot be reached: the grant answers 503.
 	ErrUnavailable = errors.New("refresh token store unavailable")
+)
+
+// Errors of Tokens.
+var (
+	// ErrInvalidToken is a token that does not refresh: malformed, unknown, expired,
+	// revoked, or another tenant's or client's. The grant answers invalid_grant.
+	ErrInvalidToken = errors.New("invalid refresh token")
+	// ErrReused is a rotated-out token presented after its reuse interval: its family is
+	// revoked. The grant answers invalid_grant.
+	ErrReused = errors.New("refresh token reused; its family is revoked")
+	// ErrWrongClient is a revocation by a client the token was not issued to (RFC 7009
+	// §2.1): the endpoint answers unauthorized_client.
+	ErrWrongClient = errors.New("refresh token issued to another client")
 )
