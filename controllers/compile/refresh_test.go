@@ -86,4 +86,3 @@ func TestRefreshSettingsReachTheSnapshot(t *testing.T) {
 		t.Errorf("Clients = %+v, want the one that compiles with the default refresh tokens", snap.Clients)
 	}
 }
-
