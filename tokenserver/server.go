@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 )
@@ -21,6 +22,8 @@ type Server struct {
 	guard    *attack.Guard
 	proxies  attack.TrustedProxies
 	metrics  *Metrics
+	// refresh keeps refresh tokens; nil when this server issues none.
+	refresh *refresh.Tokens
 	// routes are the endpoints by their path below a tenant's issuer.
 	routes map[string]route
 }
@@ -40,6 +43,11 @@ func WithTrustedProxies(proxies attack.TrustedProxies) Option {
 	return func(s *Server) { s.proxies = proxies }
 }
 
+// WithRefreshTokens makes the server issue, refresh and revoke refresh tokens with t.
+func WithRefreshTokens(t *refresh.Tokens) Option {
+	return func(s *Server) { s.refresh = t }
+}
+
 // WithClock replaces time.Now, for tests of expiry and attempt limits.
 func WithClock(now func() time.Time) Option {
 	return func(s *Server) { s.now = now }
@@ -57,6 +65,7 @@ func NewServer(st *store.Store, log *slog.Logger, metrics *Metrics, opts ...Opti
 	s.guard = attack.NewGuard(s.attempts, s.now)
 	s.routes = map[string]route{
 		snapshot.PathToken:                       {"token", s.token},
+		snapshot.PathRevoke:                      {"revoke", s.revoke},
 		snapshot.PathUserinfo:                    {"userinfo", s.userinfo},
 		snapshot.PathJWKS:                        {"jwks", s.jwks},
 		snapshot.PathOpenIDConfiguration:         {"discovery", s.discovery},

@@ -40,6 +40,8 @@ type tokenResponse struct {
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
 	IDToken     string `json:"id_token,omitempty"`
+	// RefreshToken is issued with offline_access; see loginScopes and refreshGrant.
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request, t *store.Tenant) result {
@@ -62,7 +64,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, t *store.Tenant) 
 }
 
 // grant runs the password grants: authenticate the client, check what it asks for,
-// check the password, issue the tokens.
+// check the password, issue the tokens. Other grants are dispatched once the client is
+// authenticated.
 func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]string) (*tokenResponse, *oauthError) {
 	grantType := params["grant_type"]
 	if grantType == "" {
@@ -71,6 +74,9 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 	client, oerr := authenticateClient(r, t, params)
 	if oerr != nil {
 		return nil, oerr
+	}
+	if grantType == grantRefreshToken {
+		return s.refreshGrant(r, t, client, params)
 	}
 	if grantType != grantPassword && grantType != grantPasswordRealm {
 		return nil, unsupportedGrantType
@@ -117,11 +123,13 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 	}
 	attempt.Succeeded()
 
-	resp, err := s.issue(t, client, api, connName, identity, grantedScopes(params["scope"], api))
+	scopes, refreshToken := s.loginScopes(r.Context(), t, client, api, connName, identity, params["scope"])
+	resp, err := s.issue(t, client, api, connName, identity, scopes)
 	if err != nil {
 		s.log.Error("signing tokens", "tenant", t.Name, "error", err)
 		return nil, temporarilyUnavailable
 	}
+	resp.RefreshToken = refreshToken
 	return resp, nil
 }
 
@@ -262,7 +270,7 @@ func (s *Server) issue(t *store.Tenant, client *snapshot.Client, api *store.API,
 	scope := strings.Join(scopes, " ")
 	claims := jwt.Claims{
 		Issuer:   t.Issuer(),
-		Subject:  connName + "|" + identity.UserID,
+		Subject:  subjectOf(connName, identity.UserID),
 		Audience: aud,
 		IssuedAt: now.Unix(),
 		Expiry:   now.Add(lifetime).Unix(),
@@ -330,6 +338,8 @@ func grantLabel(grantType string) string {
 		return "password"
 	case grantPasswordRealm:
 		return "password-realm"
+	case grantRefreshToken:
+		return "refresh_token"
 	case "":
 		return ""
 	default:
