@@ -37,7 +37,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC under config/.
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods.
-	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..." paths="./tokenserver/refresh/kubestore/..."
 
 .PHONY: fmt
 fmt: ## Format the Go code.

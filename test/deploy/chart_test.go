@@ -144,8 +144,8 @@ func TestChartCRDOptions(t *testing.T) {
 		wantCRDs int
 		wantKeep bool
 	}{
-		{"defaults install and keep the CRDs", nil, 4, true},
-		{"crds.keep=false", []string{"crds.keep=false"}, 4, false},
+		{"defaults install and keep the CRDs", nil, 5, true},
+		{"crds.keep=false", []string{"crds.keep=false"}, 5, false},
 		{"crds.enabled=false", []string{"crds.enabled=false"}, 0, false},
 	}
 	for _, tt := range tests {

@@ -1,0 +1,91 @@
+package kubestore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/gatehouse-dev/gatehouse/test/kubetest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh/kubestore"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh/refreshtest"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
+)
+
+var env *kubetest.Env
+
+func TestMain(m *testing.M) {
+	kubetest.Main(m, &env)
+}
+
+var namespaces atomic.Int32
+
+// tokenServerConfig creates a namespace and returns a config with the token server's
+// rights there and nowhere else.
+func tokenServerConfig(t *testing.T) (*rest.Config, string) {
+	t.Helper()
+	namespace := fmt.Sprintf("gatehouse-system-%d", namespaces.Add(1))
+	const sa = "gatehouse-tokenserver"
+	for _, obj := range tokentest.TokenServerRBAC(namespace, sa) {
+		if err := env.Client.Create(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: tokentest.ServiceAccountUser(namespace, sa), Groups: tokentest.ServiceAccountGroups(namespace)}
+	return cfg, namespace
+}
+
+func open(t *testing.T) *kubestore.Store {
+	t.Helper()
+	cfg, namespace := tokenServerConfig(t)
+	s, err := kubestore.New(cfg, kubestore.Options{Namespace: namespace, PageSize: refreshtest.PageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	refreshtest.Run(t, func(t *testing.T) refresh.Store { return open(t) })
+}
+
+// TestAPIServerDown: while the API server is away, refreshes are ErrUnavailable (the
+// grant's 503) and nothing hangs; once it is back, the same token refreshes.
+func TestAPIServerDown(t *testing.T) {
+	store := open(t)
+	tokens := refresh.New(store, refresh.Options{})
+	grant := refresh.Grant{Tenant: "ns/t", TenantUID: "uid-down", ClientID: "c", Subject: "db|alice"}
+	p := refresh.Policy{Rotation: true, ReuseInterval: time.Minute}
+	ctx := context.Background()
+	token, err := tokens.Issue(ctx, grant, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.StopAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	_, err = tokens.Refresh(ctx, grant.TenantUID, grant.ClientID, token, p)
+	if !errors.Is(err, refresh.ErrUnavailable) {
+		t.Errorf("Refresh with the API server down: %v, want ErrUnavailable", err)
+	}
+	if _, err := tokens.Issue(ctx, grant, p); !errors.Is(err, refresh.ErrUnavailable) {
+		t.Errorf("Issue with the API server down: %v, want ErrUnavailable", err)
+	}
+	if took := time.Since(started); took > 2*kubestore.DefaultTimeout {
+		t.Errorf("refusing took %v", took)
+	}
+	if err := env.StartAPIServer(); err != nil {
+		t.Fatal(err)
+	}
+	kubetest.Eventually(t, 30*time.Second, 100*time.Millisecond, "the token refreshes again", func() error {
+		_, err := tokens.Refresh(ctx, grant.TenantUID, grant.ClientID, token, p)
+		return err
+	})
+}
