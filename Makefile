@@ -155,6 +155,12 @@ bench-token: ## Benchmark the token server: logins (bcrypt cost 10, RS256) at co
 	go test -run '^$$' -bench 'BenchmarkUserinfo|BenchmarkJWKS' -benchtime 2s ./tokenserver/
 	KUBEBUILDER_ASSETS="$${KUBEBUILDER_ASSETS:-$(ENVTEST_ASSETS)}" go test -run '^$$' -bench 'BenchmarkClientAccepted' -benchtime 20x ./tokenserver/store/
 
+BENCH_REFRESHES ?= 2000
+
+.PHONY: bench-refresh
+bench-refresh: envtest test-deps ## Benchmark refresh grants (each rotates its token) through the token server at concurrency 1, 8, 32 for each refresh token store, with the store's API-server requests or SQL statements per refresh.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -run '^$$' -bench '^BenchmarkRefreshGrant$$' -benchtime $(BENCH_REFRESHES)x ./tokenserver/
+
 .PHONY: bench-limiter
 bench-limiter: ## Benchmark tenant isolation: tenant A floods password checks with argon2id at the memory cap while tenant B logs in steadily; print B's p99 alone and under the flood against the 2x floor, A's answers and the peak memory against the 512Mi limit.
 	go test -run '^$$' -bench '^BenchmarkTenantIsolation$$' -benchtime 1x ./tokenserver/
