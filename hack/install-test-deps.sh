@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the LDAP and Active Directory tests start as real
-# directories (OpenLDAP slapd, Samba AD DC), and curl, which test/systemtest runs as people
+# directories (OpenLDAP slapd, Samba AD DC), PostgreSQL, which the tests of the postgres
+# refresh token store start (test/pgtest), and curl, which test/systemtest runs as people
 # run the curl that `make run` prints. Idempotent: installs only what is missing.
 set -euo pipefail
 
-packages=(slapd ldap-utils samba samba-ad-dc winbind krb5-user curl)
+packages=(slapd ldap-utils samba samba-ad-dc winbind krb5-user postgresql curl)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -22,7 +23,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-# The tests run their own slapd and samba; keep the packages' services from starting.
+# The tests run their own slapd, samba and postgres; keep the packages' services from
+# starting.
 policy=/usr/sbin/policy-rc.d
 created_policy=false
 if [ ! -e "$policy" ]; then
@@ -38,7 +40,7 @@ apt-get install -y "${missing[@]}"
 
 # Stop the system daemons in case they started anyway: a system slapd or samba would hold
 # the LDAP ports that the Samba tests need.
-for svc in slapd samba-ad-dc smbd nmbd winbind; do
+for svc in slapd samba-ad-dc smbd nmbd winbind postgresql; do
 	if [ -d /run/systemd/system ]; then
 		systemctl disable --now "$svc" >/dev/null 2>&1 || true
 	elif command -v service >/dev/null 2>&1; then

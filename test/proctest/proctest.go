@@ -24,14 +24,21 @@ type Process struct {
 
 // Start starts cmd in a process group of its own. Its standard output and error go to
 // cmd.Stdout when the caller set one (such as a log file, for a process that runs for
-// hours), else they are kept for Output.
+// hours), else they are kept for Output. A cmd.SysProcAttr.Credential is kept, for a
+// server that refuses to run as root (PostgreSQL).
 func Start(cmd *exec.Cmd) (*Process, error) {
 	p := &Process{cmd: cmd, exited: make(chan struct{})}
 	if cmd.Stdout == nil {
 		cmd.Stdout = &p.output
 	}
 	cmd.Stderr = cmd.Stdout
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	attr := &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if cmd.SysProcAttr != nil {
+		// The kernel sets the parent-death signal after the credentials change, so it
+		// survives them.
+		attr.Credential = cmd.SysProcAttr.Credential
+	}
+	cmd.SysProcAttr = attr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
