@@ -158,7 +158,7 @@ bench-token: ## Benchmark the token server: logins (bcrypt cost 10, RS256) at co
 BENCH_REFRESHES ?= 2000
 
 .PHONY: bench-refresh
-bench-refresh: envtest test-deps ## Benchmark refresh grants (each rotates its token) through the token server at concurrency 1, 8, 32 for each refresh token store, with the store's API-server requests or SQL statements per refresh.
+bench-refresh: envtest test-deps ## Benchmark refresh grants (each rotates its token) through the token server at concurrency 1, 8, 32 for each refresh token store (kubernetes against a local API server, postgres against a local PostgreSQL), with the store's API-server requests or SQL statements per refresh.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -run '^$$' -bench '^BenchmarkRefreshGrant$$' -benchtime $(BENCH_REFRESHES)x ./tokenserver/
 
 .PHONY: bench-limiter

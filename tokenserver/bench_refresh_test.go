@@ -11,12 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
 	"k8s.io/client-go/rest"
 
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
+	"github.com/gatehouse-dev/gatehouse/test/pgtest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh/kubestore"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh/pgstore"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
@@ -37,6 +40,7 @@ type benchStore struct {
 
 var benchStores = []benchStore{
 	{name: "kubernetes", open: openKubeStore, units: "api"},
+	{name: "postgres", open: openPostgresStore, units: "sql"},
 }
 
 // BenchmarkRefreshGrant measures refresh grants through HTTP, each rotating its
@@ -120,7 +124,7 @@ func benchRefresh(ctx context.Context, client *http.Client, tokenURL string, ft 
 		RefreshToken string `json:"refresh_token"`
 	}
 	if err := jsonDecode(resp.Body, &answer); err != nil || resp.StatusCode != http.StatusOK || answer.RefreshToken == "" {
-		return token, fmt.Errorf("refresh: %d (%v)", resp.StatusCode, err)
+		return token, fmt.Errorf("refresh: %d (%w)", resp.StatusCode, err)
 	}
 	return answer.RefreshToken, nil
 }
@@ -150,6 +154,42 @@ func openKubeStore(b *testing.B) (refresh.Store, *storeCalls) {
 	}
 	return st, calls
 }
+
+// openPostgresStore starts a PostgreSQL for the benchmark and returns a pgstore of a
+// migrated database, counting the statements it sends: SELECTs as reads, the rest
+// (transaction control included) as writes.
+func openPostgresStore(b *testing.B) (refresh.Store, *storeCalls) {
+	b.Helper()
+	server, err := pgtest.Start()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(server.Close)
+	calls := &storeCalls{}
+	st, err := pgstore.Open(server.DSN("postgres"), pgstore.Options{Tracer: countingTracer{calls}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(st.Close)
+	if err := st.Migrate(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	return st, calls
+}
+
+// countingTracer counts the SQL statements a pgx connection sends.
+type countingTracer struct{ calls *storeCalls }
+
+func (c countingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
+	if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(data.SQL)), "SELECT") {
+		c.calls.reads.Add(1)
+	} else {
+		c.calls.writes.Add(1)
+	}
+	return ctx
+}
+
+func (countingTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
 
 // countingTransport counts the API-server requests that go through it: GETs as reads,
 // the rest as writes.
