@@ -22,7 +22,7 @@ type Server struct {
 	guard    *attack.Guard
 	proxies  attack.TrustedProxies
 	metrics  *Metrics
-	// refresh keeps refresh tokens; nil when this server issues none.
+	// refresh issues and refreshes refresh tokens; nil without WithRefreshTokens.
 	refresh *refresh.Tokens
 	// routes are the endpoints by their path below a tenant's issuer.
 	routes map[string]route
