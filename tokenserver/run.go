@@ -37,6 +37,8 @@ type Config struct {
 	// MemoryLimit is the replica's memory limit, from which the password checks' budget
 	// and the Go runtime's soft memory limit follow.
 	MemoryLimit int64
+	// Refresh chooses the refresh token store.
+	Refresh RefreshOptions
 	// ServerOptions are passed to NewServer.
 	ServerOptions []Option
 	Log           *slog.Logger
@@ -72,6 +74,12 @@ func Run(ctx context.Context, c Config) error {
 	registry.MustRegister(loader.Collectors()...)
 	registry.MustRegister(metrics.Collectors()...)
 
+	tokens, keepTokens, err := refreshTokens(c.Refresh, c.Kube, c.Namespace, log)
+	if err != nil {
+		return err
+	}
+	registry.MustRegister(tokens.Collectors()...)
+
 	c.Counters.Report = CountersReporter(st, metrics, log)
 	counters := peers.New(attack.NewMemory(c.Counters), log, peers.Options{})
 	registry.MustRegister(counters.Collectors()...)
@@ -84,15 +92,17 @@ func Run(ctx context.Context, c Config) error {
 		cancel() // without snapshots there is nothing to serve
 		loaderDone <- err
 	}()
+	tokensDone := make(chan error, 1)
+	go func() { tokensDone <- keepTokens(ctx) }()
 	peersDone, err := startPeers(ctx, client, c.Namespace, c.Peers, counters, log)
 	if err != nil {
 		cancel()
-		return errors.Join(err, <-loaderDone)
+		return errors.Join(err, <-loaderDone, <-tokensDone)
 	}
-	server := NewServer(st, log, metrics, append(c.ServerOptions, WithCounters(counters))...)
+	server := NewServer(st, log, metrics, append(c.ServerOptions, WithCounters(counters), WithRefreshTokens(tokens))...)
 	serveErr := Serve(ctx, c.Listen, server, st, registry, log)
 	cancel()
-	return errors.Join(serveErr, <-loaderDone, peersDone())
+	return errors.Join(serveErr, <-loaderDone, peersDone(), <-tokensDone)
 }
 
 // limitHeap sets the Go runtime's soft memory limit to 90% of the replica's memory

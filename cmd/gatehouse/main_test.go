@@ -62,3 +62,28 @@ func TestTokenServerRefusesUntrustworthyProxies(t *testing.T) {
 		}
 	}
 }
+
+// TestPostgresDSN: the connection string comes from the file when one is named, else
+// from the environment, and its absence is an error.
+func TestPostgresDSN(t *testing.T) {
+	file := t.TempDir() + "/dsn"
+	if err := os.WriteFile(file, []byte("postgres://from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(postgresDSNEnv, "postgres://from-env")
+	for _, tc := range []struct {
+		file, env, want string
+		wantErr         bool
+	}{
+		{file: file, env: "postgres://from-env", want: "postgres://from-file"},
+		{env: "postgres://from-env", want: "postgres://from-env"},
+		{wantErr: true},
+		{file: file + ".missing", env: "postgres://from-env", wantErr: true},
+	} {
+		t.Setenv(postgresDSNEnv, tc.env)
+		got, err := postgresDSN(tc.file)
+		if (err != nil) != tc.wantErr || got != tc.want {
+			t.Errorf("file %q, env %q: %q, %v; want %q (error %v)", tc.file, tc.env, got, err, tc.want, tc.wantErr)
+		}
+	}
+}

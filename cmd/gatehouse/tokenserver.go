@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,6 +35,7 @@ import (
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 )
 
@@ -74,6 +76,10 @@ func runTokenServer(args []string) int {
 		serverOpts = append(serverOpts, tokenserver.WithTrustedProxies(proxies))
 		return nil
 	})
+	refreshOpts := tokenserver.RefreshOptions{}
+	fs.StringVar(&refreshOpts.Store, "refresh-token-store", tokenserver.RefreshStoreKubernetes, "where refresh token families are kept: kubernetes (RefreshTokenFamily objects in --namespace) or postgres (the database of $"+postgresDSNEnv+" or --refresh-token-postgres-dsn-file)")
+	dsnFile := fs.String("refresh-token-postgres-dsn-file", "", "file holding the postgres store's connection string (a Secret's key mounted as a file); $"+postgresDSNEnv+" when unset")
+	fs.IntVar(&refreshOpts.TenantQuota, "refresh-token-families-per-tenant", refresh.DefaultTenantQuota, "how many refresh token families one tenant may hold; a login past it gets no refresh token")
 	memoryLimit := tokenServerMemoryLimitFlag(fs)
 	ctrlconfig.RegisterFlags(fs)
 	if code, ok := parseFlags(fs, args); !ok {
@@ -81,6 +87,14 @@ func runTokenServer(args []string) int {
 	}
 
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if refreshOpts.Store == tokenserver.RefreshStorePostgres {
+		dsn, err := postgresDSN(*dsnFile)
+		if err != nil {
+			log.Error("the postgres refresh token store", "error", err)
+			return 1
+		}
+		refreshOpts.PostgresDSN = dsn
+	}
 	kube, err := ctrl.GetConfig()
 	if err != nil {
 		log.Error("loading the Kubernetes client configuration", "error", err)
@@ -90,12 +104,32 @@ func runTokenServer(args []string) int {
 	defer stop()
 	if err := tokenserver.Run(ctx, tokenserver.Config{
 		Kube: kube, Namespace: *namespace, Listen: opts, Peers: peerOpts, Counters: counterOpts,
-		MemoryLimit: *memoryLimit, ServerOptions: serverOpts, Log: log,
+		MemoryLimit: *memoryLimit, Refresh: refreshOpts, ServerOptions: serverOpts, Log: log,
 	}); err != nil {
 		log.Error("token server failed", "error", err)
 		return 1
 	}
 	return 0
+}
+
+// postgresDSNEnv is the variable that carries the postgres store's connection string,
+// filled from a Secret: never a flag, whose value any process of the node may read.
+const postgresDSNEnv = "GATEHOUSE_REFRESH_TOKEN_POSTGRES_DSN"
+
+// postgresDSN reads the postgres store's connection string from file, else from
+// $GATEHOUSE_REFRESH_TOKEN_POSTGRES_DSN.
+func postgresDSN(file string) (string, error) {
+	if file != "" {
+		b, err := os.ReadFile(file) //nolint:gosec // the path is the operator's flag
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	if dsn := os.Getenv(postgresDSNEnv); dsn != "" {
+		return dsn, nil
+	}
+	return "", fmt.Errorf("no connection string: set $%s or --refresh-token-postgres-dsn-file", postgresDSNEnv)
 }
 
 func hostname() string {

@@ -34,7 +34,7 @@ func TestChartDefaultValues(t *testing.T) {
 	objs := renderChart(t)
 
 	want := map[string]int{
-		"CustomResourceDefinition": 4, "Deployment": 2, "ServiceAccount": 2, "ClusterRole": 3,
+		"CustomResourceDefinition": 5, "Deployment": 2, "ServiceAccount": 2, "ClusterRole": 3,
 		"ClusterRoleBinding": 1, "Role": 2, "RoleBinding": 2, "Service": 3, "PodDisruptionBudget": 1,
 		"NetworkPolicy": 2,
 	}
@@ -186,6 +186,8 @@ func TestChartRejectsWrongValues(t *testing.T) {
 		{"unknown pull policy", "image.pullPolicy=Sometimes", schemaError},
 		{"trusted proxy not an address", "tokenServer.trustedProxies={ingress.local}", schemaError},
 		{"autoscaling below its minimum", "tokenServer.autoscaling.enabled=true,tokenServer.autoscaling.maxReplicas=1", "must not exceed maxReplicas"},
+		{"unknown refresh token store", "refreshTokens.store=etcd", schemaError},
+		{"postgres without its Secret", "refreshTokens.store=postgres", "needs refreshTokens.postgres.existingSecret"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,7 +3,6 @@
 // token server reads and writes), one per family, written only when a family is
 // created, rotated, revoked or collected.
 //
-// +kubebuilder:object:generate=true
 // +groupName=tokenserver.gatehouse.dev
 // +versionName=v1alpha1
 package kubestore
@@ -29,6 +28,7 @@ func AddToScheme(s *runtime.Scheme) error {
 // never a token. The token server alone writes these, in its own namespace; delete one
 // to revoke its family.
 //
+// +kubebuilder:object:generate=true
 // +kubebuilder:object:root=true
 // +kubebuilder:resource:scope=Namespaced,shortName=rtf,categories=gatehouse-internal
 // +kubebuilder:printcolumn:name="Tenant",type=string,JSONPath=`.spec.tenant`
@@ -45,6 +45,8 @@ type RefreshTokenFamily struct {
 }
 
 // RefreshTokenFamilySpec is a family, as refresh.Family describes it.
+//
+// +kubebuilder:object:generate=true
 type RefreshTokenFamilySpec struct {
 	// tenant is the Tenant's "<namespace>/<name>", for metrics and logs.
 	Tenant string `json:"tenant"`
@@ -95,6 +97,7 @@ type RefreshTokenFamilySpec struct {
 
 // RefreshTokenFamilyList is a list of RefreshTokenFamily.
 //
+// +kubebuilder:object:generate=true
 // +kubebuilder:object:root=true
 type RefreshTokenFamilyList struct {
 	metav1.TypeMeta `json:",inline"`
