@@ -79,6 +79,8 @@ func Run(ctx context.Context, c Config) error {
 		return err
 	}
 	registry.MustRegister(tokens.Collectors()...)
+	revocations := NewRevocations(tokens, log)
+	loader.OnChange(revocations.Changed)
 
 	c.Counters.Report = CountersReporter(st, metrics, log)
 	counters := peers.New(attack.NewMemory(c.Counters), log, peers.Options{})
@@ -93,7 +95,11 @@ func Run(ctx context.Context, c Config) error {
 		loaderDone <- err
 	}()
 	tokensDone := make(chan error, 1)
-	go func() { tokensDone <- keepTokens(ctx) }()
+	go func() {
+		revoked := make(chan error, 1)
+		go func() { revoked <- revocations.Run(ctx) }()
+		tokensDone <- errors.Join(keepTokens(ctx), <-revoked)
+	}()
 	peersDone, err := startPeers(ctx, client, c.Namespace, c.Peers, counters, log)
 	if err != nil {
 		cancel()
