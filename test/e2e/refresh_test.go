@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/oauth2"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	identityv1alpha1 "github.com/gatehouse-dev/gatehouse/api/v1alpha1"
@@ -23,7 +25,7 @@ import (
 // refresh token store: golang.org/x/oauth2 logs in with offline_access and its
 // TokenSource refreshes through rotations on both replicas; a rotated-out token revokes
 // its family; oauth/revoke revokes one; concurrent refreshes of one token on both
-// replicas get one successor.
+// replicas get one successor; a new password and the Tenant's annotation revoke.
 func TestRefreshTokens(t *testing.T) {
 	for _, name := range systemtest.RefreshStores {
 		t.Run(name, func(t *testing.T) { testRefreshTokens(t, name) })
@@ -115,6 +117,62 @@ func testRefreshTokens(t *testing.T, storeName string) {
 		}
 		refreshed(t, configs[1], answers[0])
 	})
+
+	t.Run("a new password in the users Secret revokes the user's families", func(t *testing.T) {
+		tok := login(t)
+		samples, err := systemtest.ReadSamples(systemtest.SamplesDir(), namespace)
+		if err != nil {
+			t.Fatal(err)
+		}
+		newPassword := rand.Text()
+		if err := samples.SetPassword(newPassword, bcrypt.MinCost); err != nil {
+			t.Fatal(err)
+		}
+		users := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: samples.Users.Name}}
+		sys.Update(t, users, func() { users.StringData = samples.Users.StringData })
+		waitRevoked(t, configs, tok)
+		password = newPassword
+	})
+
+	t.Run("the revoke-refresh-tokens annotation revokes the tenant's families, and no later one", func(t *testing.T) {
+		tok := login(t)
+		reloads := `gatehouse_tokenserver_snapshot_reloads_total{result="loaded",tenant="` + namespace + `/acme"}`
+		before := []float64{a.metric(t, reloads), b.metric(t, reloads)}
+		tenant := &identityv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "acme"}}
+		sys.Update(t, tenant, func() { metav1.SetMetaDataAnnotation(&tenant.ObjectMeta, identityv1alpha1.RevokeRefreshTokensAnnotation, "*;1") })
+		waitRevoked(t, configs, tok)
+		// Each replica revokes once it sees the change; a family issued after both saw it
+		// stays.
+		for i, r := range []*replica{a, b} {
+			systemtest.Eventually(t, r.name+" loads the annotated snapshot", func() error {
+				if r.metric(t, reloads) <= before[i] {
+					return errors.New("not yet")
+				}
+				return nil
+			})
+		}
+		later := login(t)
+		time.Sleep(500 * time.Millisecond) // what each replica's revocation worker does takes milliseconds
+		refreshed(t, configs[1], later)
+	})
+}
+
+// waitRevoked refreshes tok, each time with the last token answered, alternating
+// between the replicas, until a refresh is refused: since each refresh presents the
+// current token, a refusal means the family was revoked.
+func waitRevoked(t *testing.T, configs []oauth2.Config, tok *oauth2.Token) {
+	t.Helper()
+	i := 0
+	systemtest.Eventually(t, "the family is revoked", func() error {
+		next, err := refresh(t, configs[i%len(configs)], tok)
+		i++
+		if err != nil {
+			return nil
+		}
+		tok = next
+		return errors.New("the family still refreshes")
+	})
+	expectRefused(t, configs[i%len(configs)], tok, http.StatusBadRequest, "invalid_grant")
 }
 
 // refresh makes cfg's TokenSource refresh tok now.
