@@ -139,7 +139,9 @@ func testRefreshTokens(t *testing.T, storeName string) {
 		reloads := `gatehouse_tokenserver_snapshot_reloads_total{result="loaded",tenant="` + namespace + `/acme"}`
 		before := []float64{a.metric(t, reloads), b.metric(t, reloads)}
 		tenant := &identityv1alpha1.Tenant{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "acme"}}
-		sys.Update(t, tenant, func() { metav1.SetMetaDataAnnotation(&tenant.ObjectMeta, identityv1alpha1.RevokeRefreshTokensAnnotation, "*;1") })
+		sys.Update(t, tenant, func() {
+			metav1.SetMetaDataAnnotation(&tenant.ObjectMeta, identityv1alpha1.RevokeRefreshTokensAnnotation, "*;1")
+		})
 		waitRevoked(t, configs, tok)
 		// Each replica revokes once it sees the change; a family issued after both saw it
 		// stays.
