@@ -2,7 +2,10 @@ package tokenserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/oauth2"
+
+	"github.com/gatehouse-dev/gatehouse/test/proctest"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh/refreshtest"
@@ -63,10 +69,16 @@ func (f *failingStore) RevokeTenant(ctx context.Context, tenantUID, reason strin
 // rt, kept in a Memory store behind the returned failingStore.
 func refreshServer(t *testing.T, rt snapshot.RefreshTokens) (*testServer, *failingStore, *refresh.Tokens) {
 	t.Helper()
+	return loggingRefreshServer(t, slog.New(slog.DiscardHandler), rt)
+}
+
+// loggingRefreshServer is refreshServer, the server and its refresh tokens logging to log.
+func loggingRefreshServer(t *testing.T, log *slog.Logger, rt snapshot.RefreshTokens) (*testServer, *failingStore, *refresh.Tokens) {
+	t.Helper()
 	st := &failingStore{Store: refreshtest.NewMemory()}
 	var ts *testServer
-	tokens := refresh.New(st, refresh.Options{Now: func() time.Time { return ts.now() }})
-	ts = newTestServer(t, WithRefreshTokens(tokens))
+	tokens := refresh.New(st, refresh.Options{Now: func() time.Time { return ts.now() }, Log: log})
+	ts = newLoggingTestServer(t, log, WithRefreshTokens(tokens))
 	ts.acme.UseRefreshTokens(rt)
 	ts.beta.UseRefreshTokens(rt)
 	ts.store.Publish([]*store.Tenant{ts.acme.View(t), ts.beta.View(t), ts.dom.View(t)})
@@ -418,5 +430,47 @@ func TestDiscoveryNamesRevocation(t *testing.T) {
 	}
 	if !slices.Contains(doc.GrantTypesSupported, grantRefreshToken) || !slices.Contains(doc.ScopesSupported, scopeOfflineAccess) {
 		t.Errorf("grant types %v, scopes %v; want refresh_token and offline_access", doc.GrantTypesSupported, doc.ScopesSupported)
+	}
+}
+
+// TestRefreshLogsAndMetrics: refreshes, reuse detection and revocations are counted by
+// grant and endpoint, and logged without a token.
+func TestRefreshLogsAndMetrics(t *testing.T) {
+	var logs proctest.Buffer
+	ts, _, _ := loggingRefreshServer(t, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), rotating)
+	first := refreshTokenIn(t)(offlineLogin(t, ts.acme, "offline_access"))
+	second := refreshTokenIn(t)(refreshAs(t, ts.acme, first))
+	refreshAs(t, ts.acme, first) // reuse: the family is revoked
+	other := refreshTokenIn(t)(offlineLogin(t, ts.acme, "offline_access"))
+	revokeAs(t, ts.acme, other)
+
+	for _, tc := range []struct {
+		endpoint, grant, outcome string
+		want                     float64
+	}{
+		{"token", "refresh_token", "success", 1},
+		{"token", "refresh_token", "invalid_grant", 1},
+		{"revoke", "", "success", 1},
+	} {
+		var m dto.Metric
+		if err := ts.metrics.requests.WithLabelValues("team-a/acme", tc.endpoint, tc.grant, tc.outcome).Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		if got := m.GetCounter().GetValue(); got != tc.want {
+			t.Errorf("requests of %s %q %s: %v, want %v", tc.endpoint, tc.grant, tc.outcome, got, tc.want)
+		}
+	}
+	var reuse bool
+	for _, line := range logLines(t, &logs) {
+		raw, _ := json.Marshal(line)
+		for _, token := range []string{first, second, other} {
+			if _, secret, _ := strings.Cut(token, "."); strings.Contains(string(raw), secret) {
+				t.Errorf("a log line holds a refresh token's secret: %s", raw)
+			}
+		}
+		reuse = reuse || strings.Contains(fmt.Sprint(line["msg"]), "reuse")
+	}
+	if !reuse {
+		t.Error("reuse detection was not logged")
 	}
 }
