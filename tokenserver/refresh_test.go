@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,6 +34,14 @@ var rotating = snapshot.RefreshTokens{Rotation: true, AbsoluteLifetime: 24 * tim
 type failingStore struct {
 	refresh.Store
 	down atomic.Bool
+	// stuck, when set, holds the Gets of its tenant until it is closed: a store slow
+	// for that tenant's requests.
+	stuck atomic.Pointer[stuckTenant]
+}
+
+type stuckTenant struct {
+	uid     string
+	release chan struct{}
 }
 
 var errStoreDown = errors.New("store down")
@@ -47,6 +56,9 @@ func (f *failingStore) Create(ctx context.Context, fam *refresh.Family, l refres
 func (f *failingStore) Get(ctx context.Context, tenantUID, id string) (*refresh.Family, error) {
 	if f.down.Load() {
 		return nil, errStoreDown
+	}
+	if stuck := f.stuck.Load(); stuck != nil && stuck.uid == tenantUID {
+		<-stuck.release
 	}
 	return f.Store.Get(ctx, tenantUID, id)
 }
@@ -472,5 +484,59 @@ func TestRefreshLogsAndMetrics(t *testing.T) {
 	}
 	if !reuse {
 		t.Error("reuse detection was not logged")
+	}
+}
+
+// TestRefreshFloodHoldsOnlyItsTenant plays a client that floods refreshes of made-up
+// tokens, which a public client_id is enough for, while the store is slow to answer
+// them: its tenant holds at most its share of the store's calls, the rest of its flood
+// waits or is refused with 503, and another tenant's refresh is answered meanwhile.
+func TestRefreshFloodHoldsOnlyItsTenant(t *testing.T) {
+	ts, st, _ := refreshServer(t, rotating)
+	acmeToken := refreshTokenIn(t)(offlineLogin(t, ts.acme, "offline_access"))
+	stuck := &stuckTenant{uid: ts.beta.Snapshot.Tenant.UID, release: make(chan struct{})}
+	st.stuck.Store(stuck)
+	release := sync.OnceFunc(func() { close(stuck.release) })
+	t.Cleanup(release) // before the server closes, which waits for the flood's answers
+	madeUp := strings.Repeat("0", 32) + "." + strings.Repeat("A", 43)
+	flood := 2 * maxRefreshesInFlight
+	answers := make(chan int, flood)
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: flood, MaxIdleConnsPerHost: flood}}
+	t.Cleanup(client.CloseIdleConnections)
+	for range flood {
+		go func() {
+			resp, err := client.Post(snapshot.TokenURL(ts.beta.Snapshot.Issuer), formType, strings.NewReader(form(
+				"grant_type", "refresh_token", "client_id", tokentest.Public, "refresh_token", madeUp)))
+			if err != nil {
+				answers <- 0
+				return
+			}
+			resp.Body.Close()
+			answers <- resp.StatusCode
+		}()
+	}
+	// The flood fills beta's share and queue: some of it is refused at once.
+	select {
+	case status := <-answers:
+		if status != http.StatusServiceUnavailable {
+			t.Fatalf("a request of the flood answered %d while the store holds them, want 503", status)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no request of the flood was refused")
+	}
+	start := time.Now()
+	refreshTokenIn(t)(refreshAs(t, ts.acme, acmeToken))
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("acme's refresh took %v behind beta's flood", took)
+	}
+	release()
+	for range flood - 1 {
+		if status := <-answers; status != http.StatusBadRequest && status != http.StatusServiceUnavailable {
+			t.Errorf("a request of the flood answered %d, want 400 or 503", status)
+		}
+	}
+	var m dto.Metric
+	if err := ts.metrics.refreshesRefused.WithLabelValues("team-b/beta", "queue_full").Write(&m); err != nil || m.GetCounter().GetValue() == 0 {
+		t.Errorf("refused refreshes of beta counted %v (%v), want some", m.GetCounter().GetValue(), err)
 	}
 }

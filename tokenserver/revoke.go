@@ -56,7 +56,12 @@ func (s *Server) revokeToken(r *http.Request, t *store.Tenant) *oauthError {
 	case s.refresh == nil:
 		return nil // no refresh token was issued by this token server
 	}
+	done, oerr := s.storeTurn(r.Context(), t)
+	if oerr != nil {
+		return oerr
+	}
 	err := s.refresh.Revoke(r.Context(), t.Snapshot.Tenant.UID, client.ClientID, token)
+	done()
 	switch {
 	case err == nil:
 		return nil

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/hashlimit"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
@@ -24,6 +25,8 @@ type Server struct {
 	metrics  *Metrics
 	// refresh issues and refreshes refresh tokens; nil without WithRefreshTokens.
 	refresh *refresh.Tokens
+	// refreshLimiter shares the refresh token store among tenants; see storeTurn.
+	refreshLimiter *hashlimit.Limiter
 	// routes are the endpoints by their path below a tenant's issuer.
 	routes map[string]route
 }
@@ -55,7 +58,7 @@ func WithClock(now func() time.Time) Option {
 
 // NewServer returns a handler serving the tenants of st.
 func NewServer(st *store.Store, log *slog.Logger, metrics *Metrics, opts ...Option) *Server {
-	s := &Server{store: st, log: log, now: time.Now, metrics: metrics}
+	s := &Server{store: st, log: log, now: time.Now, metrics: metrics, refreshLimiter: newRefreshLimiter()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -84,7 +84,12 @@ func (s *Server) refreshGrant(r *http.Request, t *store.Tenant, client *snapshot
 		return nil, invalidRefreshToken // this token server keeps no refresh tokens, so issued none
 	}
 	ctx, tenantUID := r.Context(), t.Snapshot.Tenant.UID
+	done, oerr := s.storeTurn(ctx, t)
+	if oerr != nil {
+		return nil, oerr
+	}
 	refreshed, err := s.refresh.Refresh(ctx, tenantUID, client.ClientID, presented, refreshPolicy(client.RefreshTokens))
+	done()
 	if err != nil {
 		return nil, s.refreshRefused(t, client, err)
 	}
