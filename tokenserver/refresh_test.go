@@ -46,9 +46,9 @@ type stuckTenant struct {
 
 var errStoreDown = errors.New("store down")
 
-func (f *failingStore) Create(ctx context.Context, fam *refresh.Family, l refresh.Limits) error {
+func (f *failingStore) Create(ctx context.Context, fam *refresh.Family, l refresh.Limits) (int, error) {
 	if f.down.Load() {
-		return errStoreDown
+		return 0, errStoreDown
 	}
 	return f.Store.Create(ctx, fam, l)
 }

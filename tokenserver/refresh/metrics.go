@@ -6,6 +6,7 @@ import "github.com/prometheus/client_golang/prometheus"
 type metrics struct {
 	issued, rotated, reused *prometheus.CounterVec
 	revoked                 *prometheus.CounterVec
+	quotaRefusals           *prometheus.CounterVec
 	live                    *prometheus.GaugeVec
 }
 
@@ -27,6 +28,10 @@ func newMetrics() *metrics {
 			Name: "gatehouse_tokenserver_refresh_token_families_revoked_total",
 			Help: "Refresh token families revoked, by tenant and reason (reused, reused_older, client, families_per_user, or an administrator's reason).",
 		}, []string{"tenant", "reason"}),
+		quotaRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokenserver_refresh_token_quota_refusals_total",
+			Help: "Logins that got no refresh token because their tenant held its quota of families, by tenant.",
+		}, []string{"tenant"}),
 		live: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gatehouse_tokenserver_refresh_token_families",
 			Help: "Live refresh token families, by tenant, as of the last collection.",
@@ -35,7 +40,7 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.issued, m.rotated, m.reused, m.revoked, m.live}
+	return []prometheus.Collector{m.issued, m.rotated, m.reused, m.revoked, m.quotaRefusals, m.live}
 }
 
 // setLive replaces the live-families gauge by live, so that a tenant gone is gone from it.

@@ -128,10 +128,10 @@ type Collected struct {
 // ErrQuota wrap ErrUnavailable.
 type Store interface {
 	// Create stores a new family, within l: when the family's owner (tenant, client,
-	// subject) holds l.FamiliesPerUser live families already, the oldest are revoked;
-	// when the tenant holds l.FamiliesPerTenant families, it returns ErrQuota. f.Created
-	// is the time these are judged at.
-	Create(ctx context.Context, f *Family, l Limits) error
+	// subject) holds l.FamiliesPerUser live families already, the oldest are revoked,
+	// and it returns how many; when the tenant holds l.FamiliesPerTenant families, it
+	// returns ErrQuota. f.Created is the time these are judged at.
+	Create(ctx context.Context, f *Family, l Limits) (revoked int, err error)
 	// Get returns the family of id in tenantUID, or ErrNotFound.
 	Get(ctx context.Context, tenantUID, id string) (*Family, error)
 	// CompareAndSwap replaces the family whose Version is f.Version by f, and sets

@@ -103,10 +103,19 @@ func (t *Tokens) Issue(ctx context.Context, g Grant, p Policy) (string, error) {
 		Created: now, ExpiresAt: now.Add(p.absolute()), CurrentHash: s.hash(),
 	}
 	touch(f, now, p)
-	if err := t.store.Create(ctx, f, t.limits); err != nil {
+	capped, err := t.store.Create(ctx, f, t.limits)
+	if errors.Is(err, ErrQuota) {
+		t.metrics.quotaRefusals.WithLabelValues(g.Tenant).Inc()
+		t.log.Warn("refresh token refused: the tenant holds its quota of families", "tenant", g.Tenant, "client", g.ClientID, "quota", t.limits.FamiliesPerTenant)
+	}
+	if err != nil {
 		return "", storeError(err)
 	}
 	t.metrics.issued.WithLabelValues(g.Tenant).Inc()
+	if capped > 0 {
+		t.revoked(g.Tenant, ReasonFamiliesPerUser, capped)
+		t.log.Info("refresh token families revoked", "tenant", g.Tenant, "client", g.ClientID, "families", capped, "reason", ReasonFamiliesPerUser, "limit", t.limits.FamiliesPerUser)
+	}
 	return formatToken(f.ID, s), nil
 }
 

@@ -45,14 +45,26 @@ func TestUnavailable(t *testing.T) {
 	}
 }
 
-// TestQuota: Issue past the tenant quota is ErrQuota.
-func TestQuota(t *testing.T) {
-	tokens := refresh.New(refreshtest.NewMemory(), refresh.Options{TenantQuota: 2})
-	for i := range 3 {
+// TestLimits: Issue past the tenant quota is ErrQuota, counted and logged with the
+// tenant; past the families per user, the oldest go, counted as revoked.
+func TestLimits(t *testing.T) {
+	var logs strings.Builder
+	tokens := refresh.New(refreshtest.NewMemory(), refresh.Options{TenantQuota: 3, FamiliesPerUser: 2, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	for i := range 4 {
 		_, err := tokens.Issue(context.Background(), grant, refresh.Policy{})
-		if want := i == 2; errors.Is(err, refresh.ErrQuota) != want {
+		if want := i == 3; errors.Is(err, refresh.ErrQuota) != want {
 			t.Errorf("issue %d: %v", i, err)
 		}
+	}
+	if n := testutil.ToFloat64(collector(t, tokens, "gatehouse_tokenserver_refresh_token_quota_refusals_total")); n != 1 {
+		t.Errorf("quota refusals %v, want 1", n)
+	}
+	revoked := collector(t, tokens, "gatehouse_tokenserver_refresh_token_families_revoked_total").(*prometheus.CounterVec)
+	if n := testutil.ToFloat64(revoked.WithLabelValues(grant.Tenant, refresh.ReasonFamiliesPerUser)); n != 1 {
+		t.Errorf("families revoked past the cap %v, want 1", n)
+	}
+	if !strings.Contains(logs.String(), "tenant="+grant.Tenant) || !strings.Contains(logs.String(), "quota") {
+		t.Errorf("the refusal was not logged with its tenant:\n%s", logs.String())
 	}
 }
 
@@ -82,27 +94,31 @@ func TestRunAndMetrics(t *testing.T) {
 	}
 	_, _ = tokens.Issue(ctx, grant, p)
 
-	collectors := tokens.Collectors()
 	registry := prometheus.NewRegistry()
-	registry.MustRegister(collectors...)
+	registry.MustRegister(tokens.Collectors()...)
+	live := collector(t, tokens, "gatehouse_tokenserver_refresh_token_families")
 	done := make(chan error)
 	go func() { done <- tokens.Run(ctx) }()
-	waitFor(t, func() bool { return testutil.CollectAndCount(collectors[4]) == 1 })
-	if live := testutil.ToFloat64(collectors[4]); live != 1 {
-		t.Errorf("live families %v, want 1 (the others were reused and revoked)", live)
+	waitFor(t, func() bool { return testutil.CollectAndCount(live) == 1 })
+	if n := testutil.ToFloat64(live); n != 1 {
+		t.Errorf("live families %v, want 1 (the others were reused and revoked)", n)
 	}
 	advance(2 * time.Hour)
-	waitFor(t, func() bool { return testutil.CollectAndCount(collectors[4]) == 0 })
+	waitFor(t, func() bool { return testutil.CollectAndCount(live) == 0 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
 	}
-	for i, want := range []float64{3, 1, 1} { // issued, rotated, reused
-		if got := testutil.ToFloat64(collectors[i]); got != want {
-			t.Errorf("%s = %v, want %v", collectors[i].(*prometheus.CounterVec).WithLabelValues("ns/t").Desc(), got, want)
+	for name, want := range map[string]float64{
+		"gatehouse_tokenserver_refresh_tokens_issued_total":  3,
+		"gatehouse_tokenserver_refresh_tokens_rotated_total": 1,
+		"gatehouse_tokenserver_refresh_tokens_reused_total":  1,
+	} {
+		if got := testutil.ToFloat64(collector(t, tokens, name)); got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
-	revoked := collectors[3].(*prometheus.CounterVec)
+	revoked := collector(t, tokens, "gatehouse_tokenserver_refresh_token_families_revoked_total").(*prometheus.CounterVec)
 	for reason, want := range map[string]float64{refresh.ReasonReused: 1, refresh.ReasonClient: 1} {
 		if got := testutil.ToFloat64(revoked.WithLabelValues("ns/t", reason)); got != want {
 			t.Errorf("revoked for %s = %v, want %v", reason, got, want)
@@ -111,6 +127,20 @@ func TestRunAndMetrics(t *testing.T) {
 	if problems, err := testutil.GatherAndLint(registry); err != nil || len(problems) > 0 {
 		t.Errorf("metrics lint: %v %v", problems, err)
 	}
+}
+
+// collector is the collector of tokens named name.
+func collector(t *testing.T, tokens *refresh.Tokens, name string) prometheus.Collector {
+	t.Helper()
+	for _, c := range tokens.Collectors() {
+		descs := make(chan *prometheus.Desc, 1)
+		c.Describe(descs)
+		if strings.Contains((<-descs).String(), `"`+name+`"`) {
+			return c
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return nil
 }
 
 func waitFor(t *testing.T, ok func() bool) {

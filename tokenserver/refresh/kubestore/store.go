@@ -60,8 +60,10 @@ const (
 	qps   = 200
 	burst = 400
 	// countTTL is how long a tenant's count of families is trusted before it is listed
-	// again, when the tenant is far from its quota.
-	countTTL = time.Minute
+	// again; nearQuotaTTL when the tenant is within a tenth of its quota, so that other
+	// replicas' logins take it past the quota by at most what they create in that time.
+	countTTL     = time.Minute
+	nearQuotaTTL = time.Second
 )
 
 // Store is a refresh.Store of RefreshTokenFamily objects in one namespace.
@@ -105,27 +107,28 @@ func New(cfg *rest.Config, o Options) (*Store, error) {
 }
 
 // Create stores f within l.
-func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits) error {
+func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	if err := s.checkQuota(ctx, f, l.FamiliesPerTenant); err != nil {
-		return err
+		return 0, err
 	}
-	if err := s.capOwner(ctx, f, l.FamiliesPerUser); err != nil {
-		return err
+	revoked, err := s.capOwner(ctx, f, l.FamiliesPerUser)
+	if err != nil {
+		return 0, err
 	}
 	obj := toObject(f, s.namespace)
 	if err := s.client.Create(ctx, obj); err != nil {
-		return unavailable(err)
+		return 0, unavailable(err)
 	}
 	f.Version = obj.ResourceVersion
 	s.counts.add(f.TenantUID)
-	return nil
+	return revoked, nil
 }
 
 // checkQuota returns ErrQuota when f's tenant holds quota unexpired families. It lists
-// them only when its count is old or the tenant is near its quota: far from it, a
-// count a minute old and the families created since are enough.
+// them only when its count is old: a count a minute old (a second, near the quota) and
+// the families this replica created since are enough.
 func (s *Store) checkQuota(ctx context.Context, f *refresh.Family, quota int) error {
 	c, known := s.counts.get(f.TenantUID)
 	if needsCount(c, known, quota, time.Now()) {
@@ -146,31 +149,37 @@ func (s *Store) checkQuota(ctx context.Context, f *refresh.Family, quota int) er
 }
 
 // needsCount reports whether a tenant's count c (known, or not) must be listed again
-// at now before a family is created against quota.
+// at now before a family is created against quota. A count at the quota always is:
+// families expire, and a refusal must be right.
 func needsCount(c tenantCount, known bool, quota int, now time.Time) bool {
-	return !known || now.Sub(c.at) > countTTL || c.n+1 >= quota*9/10
+	ttl := countTTL
+	if c.n >= quota-quota/10 {
+		ttl = nearQuotaTTL
+	}
+	return !known || now.Sub(c.at) > ttl || c.n >= quota
 }
 
 // capOwner revokes the oldest live families of f's owner so that, with f, it holds at
-// most max.
-func (s *Store) capOwner(ctx context.Context, f *refresh.Family, limit int) error {
+// most limit, and returns how many it revoked.
+func (s *Store) capOwner(ctx context.Context, f *refresh.Family, limit int) (int, error) {
 	var live []*metav1.PartialObjectMetadata
 	err := s.eachMeta(ctx, selector(ownerIs(f.TenantUID, f.ClientID, f.Subject), notRevoked(), deadlineAfter(f.Created)), func(m *metav1.PartialObjectMetadata) error {
 		live = append(live, m)
 		return nil
 	})
 	if err != nil || len(live) < limit {
-		return err
+		return 0, err
 	}
 	slices.SortFunc(live, func(a, b *metav1.PartialObjectMetadata) int {
 		return cmp.Compare(a.Annotations[annotationCreated], b.Annotations[annotationCreated])
 	})
-	for _, m := range live[:len(live)-limit+1] {
+	oldest := live[:len(live)-limit+1]
+	for _, m := range oldest {
 		if err := s.revokeNamed(ctx, m.Name, f.TenantUID, refresh.ReasonFamiliesPerUser, f.Created); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(oldest), nil
 }
 
 // Get returns family id of tenantUID.

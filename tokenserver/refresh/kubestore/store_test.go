@@ -27,7 +27,7 @@ var namespaces atomic.Int32
 
 // tokenServerConfig creates a namespace and returns a config with the token server's
 // rights there and nowhere else.
-func tokenServerConfig(t *testing.T) (*rest.Config, string) {
+func tokenServerConfig(t testing.TB) (*rest.Config, string) {
 	t.Helper()
 	namespace := fmt.Sprintf("gatehouse-system-%d", namespaces.Add(1))
 	const sa = "gatehouse-tokenserver"

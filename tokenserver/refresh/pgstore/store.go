@@ -98,10 +98,11 @@ func values(f *refresh.Family) []any {
 }
 
 // Create inserts f within l, in one transaction that holds f's tenant's lock.
-func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits) error {
+func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	var version int64
+	var revoked int
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, tenantLockClass, f.TenantUID); err != nil {
 			return err
@@ -116,23 +117,25 @@ func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits)
 		}
 		// All but the newest FamiliesPerUser-1 of the owner's live families go, so that
 		// with f it holds FamiliesPerUser.
-		if _, err := tx.Exec(ctx, `UPDATE refresh_token_families
+		tag, err := tx.Exec(ctx, `UPDATE refresh_token_families
 			SET revoked = $5, revoked_reason = $6, sealed_successor = NULL, version = version + 1
 			WHERE id IN (SELECT id FROM refresh_token_families
 				WHERE tenant_uid = $1 AND client_id = $2 AND subject = $3 AND revoked IS NULL AND deadline > $5
 				ORDER BY created DESC OFFSET $4)`,
-			f.TenantUID, f.ClientID, f.Subject, max(l.FamiliesPerUser-1, 0), f.Created, refresh.ReasonFamiliesPerUser); err != nil {
+			f.TenantUID, f.ClientID, f.Subject, max(l.FamiliesPerUser-1, 0), f.Created, refresh.ReasonFamiliesPerUser)
+		if err != nil {
 			return err
 		}
+		revoked = int(tag.RowsAffected())
 		return tx.QueryRow(ctx, `INSERT INTO refresh_token_families (`+columns+`)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, 1)
 			RETURNING version`, values(f)...).Scan(&version)
 	})
 	if err != nil {
-		return storeError(err)
+		return 0, storeError(err)
 	}
 	f.Version = strconv.FormatInt(version, 10)
-	return nil
+	return revoked, nil
 }
 
 // Get returns family id of tenantUID.

@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 var databases atomic.Int32
 
 // newDatabase creates an empty database and returns its DSN.
-func newDatabase(t *testing.T) string {
+func newDatabase(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, server.DSN("postgres"))
@@ -51,7 +51,7 @@ func newDatabase(t *testing.T) string {
 	return server.DSN(name)
 }
 
-func open(t *testing.T, dsn string, o pgstore.Options) *pgstore.Store {
+func open(t testing.TB, dsn string, o pgstore.Options) *pgstore.Store {
 	t.Helper()
 	s, err := pgstore.Open(dsn, o)
 	if err != nil {

@@ -29,11 +29,11 @@ func NewMemory() *Memory {
 var _ refresh.Store = (*Memory)(nil)
 
 // Create stores f within l.
-func (m *Memory) Create(_ context.Context, f *refresh.Family, l refresh.Limits) error {
+func (m *Memory) Create(_ context.Context, f *refresh.Family, l refresh.Limits) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.Fail != nil {
-		return m.Fail
+		return 0, m.Fail
 	}
 	var inTenant int
 	var owned []*refresh.Family
@@ -47,15 +47,16 @@ func (m *Memory) Create(_ context.Context, f *refresh.Family, l refresh.Limits) 
 		}
 	}
 	if inTenant >= l.FamiliesPerTenant {
-		return refresh.ErrQuota
+		return 0, refresh.ErrQuota
 	}
 	slices.SortFunc(owned, func(a, b *refresh.Family) int { return cmp.Compare(a.Created.UnixNano(), b.Created.UnixNano()) })
-	for _, g := range owned[:max(0, len(owned)-l.FamiliesPerUser+1)] {
+	oldest := owned[:max(0, len(owned)-l.FamiliesPerUser+1)]
+	for _, g := range oldest {
 		g.Revoked, g.RevokedReason, g.SealedSuccessor = f.Created, refresh.ReasonFamiliesPerUser, nil
 		m.bump(g)
 	}
 	m.put(f)
-	return nil
+	return len(oldest), nil
 }
 
 // Get returns a copy of family id of tenantUID.

@@ -87,7 +87,7 @@ var roomy = refresh.Limits{FamiliesPerUser: refresh.MaxFamiliesPerUser, Families
 
 func mustCreate(t *testing.T, s refresh.Store, f *refresh.Family, l refresh.Limits) {
 	t.Helper()
-	if err := s.Create(context.Background(), f, l); err != nil {
+	if _, err := s.Create(context.Background(), f, l); err != nil {
 		t.Fatalf("Create %s: %v", f.ID, err)
 	}
 }
@@ -205,7 +205,10 @@ func testFamiliesPerUser(t *testing.T, s refresh.Store) {
 	var alice []*refresh.Family
 	for i := range 4 {
 		f := family(tenant, "client", "db|alice", epoch.Add(time.Duration(i)*time.Second))
-		mustCreate(t, s, f, l)
+		revoked, err := s.Create(context.Background(), f, l)
+		if want := max(0, i-2); err != nil || revoked != want {
+			t.Fatalf("Create of family %d with a cap of 3: %d revoked, %v; want %d", i+1, revoked, err, want)
+		}
 		alice = append(alice, f)
 	}
 	// The same user with another client, and another user, have their own caps.
@@ -231,7 +234,7 @@ func testTenantQuota(t *testing.T, s refresh.Store) {
 	for i := range 3 {
 		mustCreate(t, s, family(tenant, "client", fmt.Sprintf("db|user%d", i), epoch), l)
 	}
-	if err := s.Create(ctx, family(tenant, "client", "db|user9", epoch), l); !errors.Is(err, refresh.ErrQuota) {
+	if _, err := s.Create(ctx, family(tenant, "client", "db|user9", epoch), l); !errors.Is(err, refresh.ErrQuota) {
 		t.Errorf("Create past the tenant quota: %v, want ErrQuota", err)
 	}
 	// A tenant at its quota takes nothing from another.
