@@ -163,6 +163,10 @@ BENCH_REFRESHES ?= 2000
 bench-refresh-store: envtest test-deps ## Benchmark BENCH_REFRESHES refreshes with rotation through each refresh token store (kubernetes on a real API server, postgres on a real PostgreSQL) at concurrency 1, 8, 32; print refreshes/s, p50, p99 and the API-server reads and writes or SQL statements per refresh.
 	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -run '^$$' -bench '^BenchmarkRefresh$$' -benchtime $(BENCH_REFRESHES)x ./tokenserver/refresh/kubestore/ ./tokenserver/refresh/pgstore/
 
+.PHONY: bench-refresh
+bench-refresh: bench-refresh-store ## Benchmark refreshes: through each store alone (bench-refresh-store), then as refresh grants over HTTP through the token server (client authentication, user lookup, an RS256 access token), at concurrency 1, 8, 32 per store, with the store's API-server requests or SQL statements per refresh.
+	KUBEBUILDER_ASSETS="$(ENVTEST_ASSETS)" go test -run '^$$' -bench '^BenchmarkRefreshGrant$$' -benchtime $(BENCH_REFRESHES)x ./tokenserver/
+
 .PHONY: bench-limiter
 bench-limiter: ## Benchmark tenant isolation: tenant A floods password checks with argon2id at the memory cap while tenant B logs in steadily; print B's p99 alone and under the flood against the 2x floor, A's answers and the peak memory against the 512Mi limit.
 	go test -run '^$$' -bench '^BenchmarkTenantIsolation$$' -benchtime 1x ./tokenserver/

@@ -32,7 +32,7 @@ func clientScopes(client *snapshot.Client, api *store.API, requested string) ([]
 			return nil, apiNotGranted
 		}
 		for _, s := range strings.Fields(requested) {
-			if !slices.Contains(oidcScopes, s) && !slices.Contains(grant.Scopes, s) {
+			if !slices.Contains(oidcScopes, s) && s != scopeOfflineAccess && !slices.Contains(grant.Scopes, s) {
 				return nil, scopeNotGranted
 			}
 		}

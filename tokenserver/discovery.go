@@ -30,7 +30,20 @@ type discoveryDocument struct {
 	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported"`
 	ClaimsSupported                   []string `json:"claims_supported"`
 	ServiceName                       string   `json:"service_name,omitempty"`
+
+	revocationMetadata
 }
+
+// revocationMetadata is the RFC 8414 metadata of the revocation endpoint, which
+// authenticates clients as the token endpoint does.
+type revocationMetadata struct {
+	Endpoint             string   `json:"revocation_endpoint"`
+	AuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported"`
+}
+
+// tokenEndpointAuthMethods are how clients authenticate to the token and revocation
+// endpoints.
+var tokenEndpointAuthMethods = []string{"client_secret_basic", "client_secret_post", "none"}
 
 func (s *Server) discovery(w http.ResponseWriter, r *http.Request, t *store.Tenant) result {
 	if !allowMethods(w, r, http.MethodGet) {
@@ -55,6 +68,9 @@ func discoveryOf(t *store.Tenant) discoveryDocument {
 	scopes := slices.Clone(oidcScopes)
 	for _, api := range t.Snapshot.APIs {
 		scopes = append(scopes, api.Scopes...)
+		if api.AllowOfflineAccess {
+			scopes = append(scopes, scopeOfflineAccess)
+		}
 	}
 	slices.Sort(scopes[len(oidcScopes):])
 	return discoveryDocument{
@@ -64,14 +80,16 @@ func discoveryOf(t *store.Tenant) discoveryDocument {
 		JWKSURI:          snapshot.JWKSURL(iss),
 		// No authorization endpoint: only the token endpoint's grants are served.
 		ResponseTypesSupported:            []string{},
-		GrantTypesSupported:               []string{grantPassword, grantPasswordRealm, grantClientCredentials},
-		TokenEndpointAuthMethodsSupported: []string{"client_secret_basic", "client_secret_post", "none"},
+		GrantTypesSupported:               []string{grantPassword, grantPasswordRealm, grantRefreshToken, grantClientCredentials},
+		TokenEndpointAuthMethodsSupported: tokenEndpointAuthMethods,
 		ScopesSupported:                   slices.Compact(scopes),
 		SubjectTypesSupported:             []string{"public"},
 		IDTokenSigningAlgValuesSupported:  []string{string(t.SigningAlgorithm)},
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "azp",
 			"name", "preferred_username", "email", "email_verified", "groups"},
 		ServiceName: t.Snapshot.DisplayName,
+
+		revocationMetadata: revocationMetadata{Endpoint: snapshot.RevokeURL(iss), AuthMethodsSupported: tokenEndpointAuthMethods},
 	}
 }
 

@@ -47,7 +47,7 @@ func refused(err error) *oauthError {
 
 var (
 	unsupportedGrantType = &oauthError{status: http.StatusBadRequest, code: "unsupported_grant_type",
-		description: "grant_type must be password, http://auth0.com/oauth/grant-type/password-realm or client_credentials."}
+		description: "grant_type must be password, http://auth0.com/oauth/grant-type/password-realm, refresh_token or client_credentials."}
 	unauthorizedClient = &oauthError{status: http.StatusBadRequest, code: "unauthorized_client",
 		description: "This grant type is not enabled for the client."}
 	invalidTarget = &oauthError{status: http.StatusBadRequest, code: "invalid_target",

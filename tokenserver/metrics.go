@@ -16,6 +16,8 @@ type Metrics struct {
 	countersFull *prometheus.CounterVec
 	// checksRefused counts logins refused by the password-check limiter.
 	checksRefused *prometheus.CounterVec
+	// refreshesRefused counts refresh token requests refused by the store's limiter.
+	refreshesRefused *prometheus.CounterVec
 	// peerWaits and overruns count what attack protection does across replicas.
 	peerWaits *prometheus.CounterVec
 	overruns  *prometheus.CounterVec
@@ -54,6 +56,10 @@ func NewMetrics() *Metrics {
 			Name: "gatehouse_tokenserver_password_checks_refused_total",
 			Help: "Logins answered temporarily_unavailable because their tenant had too many password checks at once, by tenant and reason (timeout or queue_full).",
 		}, []string{"tenant", "reason"}),
+		refreshesRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_tokenserver_refresh_requests_refused_total",
+			Help: "Refreshes and revocations answered temporarily_unavailable because their tenant had its share of the refresh token store's calls in flight, by tenant and reason (timeout or queue_full).",
+		}, []string{"tenant", "reason"}),
 		peerWaits: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_tokenserver_login_peer_waits_total",
 			Help: "Logins that took a failed-login count past this replica's share of its limit (the threshold divided by the replicas), and so waited for the peers' counts before being answered, by tenant.",
@@ -75,7 +81,7 @@ func NewMetrics() *Metrics {
 
 // Collectors are the metrics to register.
 func (m *Metrics) Collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts, m.countersFull, m.checksRefused, m.peerWaits, m.overruns, m.issued, m.clientAuthFailures}
+	return []prometheus.Collector{m.requests, m.latency, m.blocked, m.lockouts, m.countersFull, m.checksRefused, m.refreshesRefused, m.peerWaits, m.overruns, m.issued, m.clientAuthFailures}
 }
 
 func (m *Metrics) observe(tenant, endpoint, grant, outcome string, d time.Duration) {

@@ -16,6 +16,7 @@ import (
 func TestServerRoutesExactlyTheContractsPaths(t *testing.T) {
 	want := map[string]string{
 		snapshot.PathToken:                       "token",
+		snapshot.PathRevoke:                      "revoke",
 		snapshot.PathUserinfo:                    "userinfo",
 		snapshot.PathJWKS:                        "jwks",
 		snapshot.PathOpenIDConfiguration:         "discovery",
@@ -40,6 +41,7 @@ func TestPublishedURLsAreServed(t *testing.T) {
 		want        int
 	}{
 		{snapshot.TokenURL(issuer), http.MethodPost, http.StatusBadRequest}, // no grant
+		{snapshot.RevokeURL(issuer), http.MethodPost, http.StatusBadRequest},
 		{snapshot.UserinfoURL(issuer), http.MethodGet, http.StatusUnauthorized},
 		{snapshot.JWKSURL(issuer), http.MethodGet, http.StatusOK},
 		{snapshot.DiscoveryURL(issuer), http.MethodGet, http.StatusOK},

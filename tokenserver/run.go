@@ -80,6 +80,8 @@ func Run(ctx context.Context, c Config) error {
 		return err
 	}
 	registry.MustRegister(tokens.Collectors()...)
+	revocations := NewRevocations(tokens, log)
+	loader.OnChange(revocations.Changed)
 	serviceAccounts, err := serviceaccount.New(c.Kube, log, serviceaccount.Options{})
 	if err != nil {
 		return err
@@ -98,7 +100,11 @@ func Run(ctx context.Context, c Config) error {
 		loaderDone <- err
 	}()
 	tokensDone := make(chan error, 1)
-	go func() { tokensDone <- keepTokens(ctx) }()
+	go func() {
+		revoked := make(chan error, 1)
+		go func() { revoked <- revocations.Run(ctx) }()
+		tokensDone <- errors.Join(keepTokens(ctx), <-revoked)
+	}()
 	peersDone, err := startPeers(ctx, client, c.Namespace, c.Peers, counters, log)
 	if err != nil {
 		cancel()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse-dev/gatehouse/tokenserver/attack"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/hashlimit"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
@@ -24,6 +25,8 @@ type Server struct {
 	metrics  *Metrics
 	// refresh issues and refreshes refresh tokens; nil without WithRefreshTokens.
 	refresh *refresh.Tokens
+	// refreshLimiter shares the refresh token store among tenants; see storeTurn.
+	refreshLimiter *hashlimit.Limiter
 	// serviceAccounts verifies client assertions; nil refuses them.
 	serviceAccounts AssertionVerifier
 	// routes are the endpoints by their path below a tenant's issuer.
@@ -57,7 +60,7 @@ func WithClock(now func() time.Time) Option {
 
 // NewServer returns a handler serving the tenants of st.
 func NewServer(st *store.Store, log *slog.Logger, metrics *Metrics, opts ...Option) *Server {
-	s := &Server{store: st, log: log, now: time.Now, metrics: metrics}
+	s := &Server{store: st, log: log, now: time.Now, metrics: metrics, refreshLimiter: newRefreshLimiter()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -67,6 +70,7 @@ func NewServer(st *store.Store, log *slog.Logger, metrics *Metrics, opts ...Opti
 	s.guard = attack.NewGuard(s.attempts, s.now)
 	s.routes = map[string]route{
 		snapshot.PathToken:                       {"token", s.token},
+		snapshot.PathRevoke:                      {"revoke", s.revoke},
 		snapshot.PathUserinfo:                    {"userinfo", s.userinfo},
 		snapshot.PathJWKS:                        {"jwks", s.jwks},
 		snapshot.PathOpenIDConfiguration:         {"discovery", s.discovery},

@@ -42,6 +42,8 @@ type tokenResponse struct {
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
 	IDToken     string `json:"id_token,omitempty"`
+	// RefreshToken is issued with offline_access; see loginScopes and refreshGrant.
+	RefreshToken string `json:"refresh_token,omitempty"`
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request, t *store.Tenant) result {
@@ -74,6 +76,9 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 	client, oerr := s.authenticateClient(r, t, params)
 	if oerr != nil {
 		return nil, oerr
+	}
+	if grantType == grantRefreshToken {
+		return s.refreshGrant(r, t, client, params)
 	}
 	if grantType != grantPassword && grantType != grantPasswordRealm && grantType != grantClientCredentials {
 		return nil, unsupportedGrantType
@@ -127,11 +132,13 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 	}
 	attempt.Succeeded()
 
+	scopes, refreshToken := s.loginScopes(r.Context(), t, client, api, connName, identity, scopes, params["scope"])
 	resp, err := s.issue(t, client, api, connName, identity, scopes)
 	if err != nil {
 		s.log.Error("signing tokens", "tenant", t.Name, "error", err)
 		return nil, temporarilyUnavailable
 	}
+	resp.RefreshToken = refreshToken
 	return resp, nil
 }
 
@@ -266,7 +273,7 @@ func (s *Server) issue(t *store.Tenant, client *snapshot.Client, api *store.API,
 	scope := strings.Join(scopes, " ")
 	claims := jwt.Claims{
 		Issuer:   t.Issuer(),
-		Subject:  connName + "|" + identity.UserID,
+		Subject:  subjectOf(connName, identity.UserID),
 		Audience: aud,
 		IssuedAt: now.Unix(),
 		Expiry:   now.Add(lifetime).Unix(),
@@ -342,6 +349,8 @@ func grantLabel(grantType string) string {
 		return "password"
 	case grantPasswordRealm:
 		return "password-realm"
+	case grantRefreshToken:
+		return grantRefreshToken
 	case grantClientCredentials:
 		return grantClientCredentials
 	case "":

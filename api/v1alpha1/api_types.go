@@ -69,6 +69,12 @@ type APISpec struct {
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+(\\\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$') && duration(self) > duration('0s') && duration(self) <= duration('720h')",message="tokenLifetime must be a duration such as 1h, more than 0s and at most 720h (30 days)"
 	// +optional
 	TokenLifetime *metav1.Duration `json:"tokenLifetime,omitempty"`
+
+	// allowOfflineAccess lets Clients with the refresh_token grant get refresh tokens for
+	// this audience by asking for the offline_access scope (Auth0's "Allow Offline
+	// Access"). Off by default: offline_access is then dropped from the scope silently.
+	// +optional
+	AllowOfflineAccess bool `json:"allowOfflineAccess,omitempty"`
 }
 
 // Scope is a permission an API defines.

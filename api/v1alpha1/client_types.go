@@ -19,7 +19,7 @@ package v1alpha1
 import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // GrantType is an OAuth 2.0 grant type a Client may use.
-// +kubebuilder:validation:Enum=password;"http://auth0.com/oauth/grant-type/password-realm";client_credentials
+// +kubebuilder:validation:Enum=password;"http://auth0.com/oauth/grant-type/password-realm";refresh_token;client_credentials
 type GrantType string
 
 // The grant types Gatehouse supports.
@@ -29,6 +29,9 @@ const (
 	GrantTypePassword GrantType = "password"
 	// GrantTypePasswordRealm is Auth0's password grant that names the Connection in `realm`.
 	GrantTypePasswordRealm GrantType = "http://auth0.com/oauth/grant-type/password-realm"
+	// GrantTypeRefreshToken exchanges a refresh token for new tokens (RFC 6749 section
+	// 6); see refreshTokens.
+	GrantTypeRefreshToken GrantType = "refresh_token"
 	// GrantTypeClientCredentials is the Client Credentials grant (RFC 6749 section 4.4):
 	// a confidential Client gets a token for itself, for an API listed in spec.apis.
 	GrantTypeClientCredentials GrantType = "client_credentials"
@@ -48,6 +51,9 @@ const (
 
 // ClientSpec declares an application that requests tokens.
 // +kubebuilder:validation:XValidation:rule="!has(self.trustForwardedFor) || !self.trustForwardedFor || !has(self.type) || self.type == 'confidential'",message="trustForwardedFor needs a confidential client: a public client has no secret, so anyone could claim to be it and choose the address that attack protection counts"
+// +kubebuilder:validation:XValidation:rule="!has(self.refreshTokens) || (has(self.grantTypes) && 'refresh_token' in self.grantTypes)",message="refreshTokens configures the refresh_token grant: add refresh_token to grantTypes"
+// +kubebuilder:validation:XValidation:rule="!has(self.grantTypes) || !('refresh_token' in self.grantTypes) || 'password' in self.grantTypes || 'http://auth0.com/oauth/grant-type/password-realm' in self.grantTypes",message="the refresh_token grant needs a password grant too: refresh tokens are issued by password logins"
+// +kubebuilder:validation:XValidation:rule="!has(self.type) || self.type != 'public' || !has(self.refreshTokens) || self.refreshTokens.rotationType == 'rotating'",message="a public client's refresh tokens must rotate (RFC 9700 section 4.14): it cannot keep them secret, so reuse detection is what protects them"
 // +kubebuilder:validation:XValidation:rule="!has(self.serviceAccountRef) || !has(self.type) || self.type == 'confidential'",message="serviceAccountRef needs a confidential client: its ServiceAccount's tokens are what it authenticates with"
 // +kubebuilder:validation:XValidation:rule="!has(self.grantTypes) || !self.grantTypes.exists(g, g == 'client_credentials') || !has(self.type) || self.type == 'confidential'",message="client_credentials needs a confidential client: a public client has no secret, so anyone could get its tokens"
 type ClientSpec struct {
@@ -67,9 +73,9 @@ type ClientSpec struct {
 	Type ClientType `json:"type,omitempty"`
 
 	// grantTypes the Client may use: password and
-	// http://auth0.com/oauth/grant-type/password-realm (a user's password), and
-	// client_credentials (a token for the Client itself, for an API of spec.apis; only
-	// confidential Clients).
+	// http://auth0.com/oauth/grant-type/password-realm (a user's password),
+	// refresh_token (see refreshTokens), and client_credentials (a token for the Client
+	// itself, for an API of spec.apis; only confidential Clients).
 	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=8
 	// +listType=set
@@ -93,6 +99,11 @@ type ClientSpec struct {
 	// header of a Client without it is ignored.
 	// +optional
 	TrustForwardedFor bool `json:"trustForwardedFor,omitempty"`
+
+	// refreshTokens configures the refresh tokens of a Client with the refresh_token
+	// grant; without it, the defaults below apply.
+	// +optional
+	RefreshTokens *RefreshTokensSpec `json:"refreshTokens,omitempty"`
 
 	// apis are the Client's grants: the APIs of its Tenant it may get access tokens for,
 	// each with the scopes it may be granted. An audience not listed is refused with

@@ -37,6 +37,8 @@ func API(api *identityv1alpha1.API, secrets Secrets) (snapshot.API, error) {
 		Identifier: api.Spec.Identifier,
 		Name:       api.Name,
 		Algorithm:  string(identityv1alpha1.RS256),
+
+		AllowOfflineAccess: api.Spec.AllowOfflineAccess,
 	}
 	for _, s := range api.Spec.Scopes {
 		out.Scopes = append(out.Scopes, s.Name)

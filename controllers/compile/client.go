@@ -41,6 +41,7 @@ const (
 func Client(c *identityv1alpha1.Client, secrets Secrets) (snapshot.Client, error) {
 	out := snapshot.Client{ClientID: c.Status.ClientID, Name: c.Name, Type: string(cmp.Or(c.Spec.Type, identityv1alpha1.ClientConfidential))}
 	out.TrustForwardedFor = c.Spec.TrustForwardedFor && Confidential(c)
+	out.RefreshTokens = RefreshTokens(c)
 	if ref := c.Spec.ServiceAccountRef; ref != nil && Confidential(c) {
 		out.ServiceAccount = &snapshot.ServiceAccountRef{Namespace: c.Namespace, Name: ref.Name}
 	}

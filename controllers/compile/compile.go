@@ -110,6 +110,7 @@ func (c Config) Tenant(in Inputs) (*snapshot.Snapshot, []LeftOut) {
 		IDTokenLifetime:     tenant.Spec.Tokens.IDTokenLifetime.Duration,
 		AttackProtection:    attackProtectionOf(tenant.Spec.AttackProtection),
 		Unblock:             tenant.Annotations[identityv1alpha1.UnblockAnnotation],
+		RevokeRefreshTokens: tenant.Annotations[identityv1alpha1.RevokeRefreshTokensAnnotation],
 	}
 	for _, k := range in.Keys {
 		snap.Keys = append(snap.Keys, snapshot.Key{

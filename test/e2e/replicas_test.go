@@ -33,12 +33,12 @@ func newReplica(t testing.TB, name string) *replica {
 	return &replica{name: name, addr: proctest.MustFreeAddress(t), metricsAddr: proctest.MustFreeAddress(t), peerAddr: proctest.MustFreeAddress(t)}
 }
 
-// start runs the replica and waits until it is ready, which it is only once it has
-// joined its peers.
-func (r *replica) start(t testing.TB) {
+// start runs the replica, with more flags, and waits until it is ready, which it is
+// only once it has joined its peers.
+func (r *replica) start(t testing.TB, flags ...string) {
 	t.Helper()
-	r.proc = sys.StartTokenServerAt(t, r.addr, r.metricsAddr,
-		"--peer-identity", r.name, "--peer-bind-address", r.peerAddr, "--peer-advertise-address", r.peerAddr)
+	r.proc = sys.StartTokenServerAt(t, r.addr, r.metricsAddr, append([]string{
+		"--peer-identity", r.name, "--peer-bind-address", r.peerAddr, "--peer-advertise-address", r.peerAddr}, flags...)...)
 	r.proc.WaitReady(t)
 }
 

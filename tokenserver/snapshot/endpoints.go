@@ -5,6 +5,7 @@ package snapshot
 // in the Tenant's status and in Clients' credentials Secrets.
 const (
 	PathToken                       = "oauth/token"
+	PathRevoke                      = "oauth/revoke"
 	PathUserinfo                    = "userinfo"
 	PathJWKS                        = ".well-known/jwks.json"
 	PathOpenIDConfiguration         = ".well-known/openid-configuration"
@@ -13,6 +14,9 @@ const (
 
 // TokenURL is the token endpoint of issuer.
 func TokenURL(issuer string) string { return issuer + PathToken }
+
+// RevokeURL is the refresh token revocation endpoint (RFC 7009) of issuer.
+func RevokeURL(issuer string) string { return issuer + PathRevoke }
 
 // UserinfoURL is the userinfo endpoint of issuer; it is also the audience that lets an
 // access token call it.

@@ -137,6 +137,9 @@ type Snapshot struct {
 	// Unblock is the value of the Tenant's unblock annotation. A token server that sees
 	// it change clears the failed-login counts it names (see attack.ParseUnblock).
 	Unblock string `json:"unblock,omitempty"`
+	// RevokeRefreshTokens is the value of the Tenant's revoke-refresh-tokens annotation.
+	// A token server that sees it change revokes the refresh tokens it names.
+	RevokeRefreshTokens string `json:"revokeRefreshTokens,omitempty"`
 }
 
 // AttackProtection is the Tenant's protection of password logins against guessing.
@@ -285,6 +288,8 @@ type API struct {
 	HS256Secret []byte `json:"hs256Secret,omitempty"`
 	// AccessTokenLifetime overrides the Tenant's when non-zero.
 	AccessTokenLifetime time.Duration `json:"accessTokenLifetime,omitempty"`
+	// AllowOfflineAccess lets Clients with RefreshTokens get refresh tokens for the API.
+	AllowOfflineAccess bool `json:"allowOfflineAccess,omitempty"`
 }
 
 // Client is an application of the Tenant.
@@ -300,6 +305,8 @@ type Client struct {
 	// TrustForwardedFor lets a confidential client pass the end user's IP address in
 	// the auth0-forwarded-for header, which attack protection then counts.
 	TrustForwardedFor bool `json:"trustForwardedFor,omitempty"`
+	// RefreshTokens of a Client with the refresh_token grant; nil for any other.
+	RefreshTokens *RefreshTokens `json:"refreshTokens,omitempty"`
 	// APIs are the client's grants (see ClientGrant); none leaves the password grants
 	// every API of the tenant.
 	APIs []ClientGrant `json:"apis,omitempty"`

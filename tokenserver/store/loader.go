@@ -36,7 +36,15 @@ type Loader struct {
 	refusals  *prometheus.GaugeVec
 	// refused are the domain refusals of the last publish, so that each is logged once.
 	refused map[DomainRefusal]bool
+	// changed, when set, is told of each Tenant's snapshot that replaces another.
+	changed func(prev, next *snapshot.Snapshot)
 }
+
+// OnChange makes the loader call changed with the old and new snapshot of a Tenant each
+// time it replaces a view that it served by a new one; not for the first view of a
+// Tenant, nor on a process start. Call it before Run. changed runs on the loader's
+// goroutine, so it must not block.
+func (l *Loader) OnChange(changed func(prev, next *snapshot.Snapshot)) { l.changed = changed }
 
 // NewLoader returns a loader that publishes into store. Register its metrics with
 // Collectors.
@@ -185,6 +193,9 @@ func (l *Loader) tenant(uid string, parts map[string]*corev1.Secret, keys map[st
 	}
 	t.Connectors = l.cache.connectors(snap, inUse)
 	t.contentHash, t.keyVersions = hash, versions
+	if prev != nil && l.changed != nil {
+		l.changed(prev.Snapshot, snap)
+	}
 	l.reloads.WithLabelValues(t.Name, "loaded").Inc()
 	l.log.Info("loaded tenant snapshot", "tenant", t.Name, "issuer", t.Issuer(), "contentHash", hash,
 		"clients", len(snap.Clients), "apis", len(snap.APIs), "connections", len(snap.Connections))
