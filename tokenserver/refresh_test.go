@@ -540,3 +540,24 @@ func TestRefreshFloodHoldsOnlyItsTenant(t *testing.T) {
 		t.Errorf("refused refreshes of beta counted %v (%v), want some", m.GetCounter().GetValue(), err)
 	}
 }
+
+// TestRefreshKeepsToTheClientsGrants: a Client limited to some scopes of an API gets
+// refresh tokens (offline_access is no scope of the API to grant), and a refresh after
+// its grant no longer covers the login's scopes is refused, as the login would be.
+func TestRefreshKeepsToTheClientsGrants(t *testing.T) {
+	ts, _, _ := refreshServer(t, rotating)
+	grant := func(scopes ...string) {
+		ts.republish(t, func(s *snapshot.Snapshot) {
+			s.Clients = slices.Clone(s.Clients)
+			i := slices.IndexFunc(s.Clients, func(c snapshot.Client) bool { return c.ClientID == tokentest.Confidential })
+			s.Clients[i].APIs = []snapshot.ClientGrant{{Identifier: tokentest.APIIdentifier, Scopes: scopes}}
+		})
+	}
+	grant("read:sample", "write:sample")
+	token := refreshTokenIn(t)(offlineLogin(t, ts.acme, "openid read:sample offline_access"))
+	token = refreshTokenIn(t)(refreshAs(t, ts.acme, token))
+
+	grant("write:sample")
+	resp, body := refreshAs(t, ts.acme, token)
+	assertOAuthError(t, resp, body, http.StatusBadRequest, "invalid_grant")
+}
