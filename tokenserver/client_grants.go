@@ -39,3 +39,10 @@ func clientScopes(client *snapshot.Client, api *store.API, requested string) ([]
 	}
 	return grantedScopes(requested, api), nil
 }
+
+// grantsScopes reports whether client may still be granted scopes of api, as a login
+// asking for them would be.
+func grantsScopes(client *snapshot.Client, api *store.API, scopes []string) bool {
+	_, oerr := clientScopes(client, api, strings.Join(scopes, " "))
+	return oerr == nil
+}

@@ -148,7 +148,7 @@ func (s *Server) refreshedLogin(ctx context.Context, t *store.Tenant, client *sn
 	case !api.AllowOfflineAccess:
 		return nil, connector.Identity{}, "offline_access_disallowed", nil
 	}
-	if _, oerr := clientScopes(client, api, strings.Join(f.Scopes, " ")); oerr != nil {
+	if !grantsScopes(client, api, f.Scopes) {
 		return nil, connector.Identity{}, "client_grant_removed", nil
 	}
 	lookup, ok := t.Connectors[f.Connection].(lookupUser)
