@@ -58,7 +58,7 @@ func (s *Server) authenticateAssertion(r *http.Request, t *store.Tenant, params 
 	id := params["client_id"]
 	client, known := t.Clients[id]
 	if !known {
-		client = &snapshot.Client{ClientID: id, Name: "(unknown)"}
+		return nil, s.unknownClient(t, methodClientAssertion, assertionRefused)
 	}
 	l := attack.Login{Tenant: t.Snapshot.Tenant.UID, Connection: clientAssertionConnection, Username: id, IP: s.requestIP(r)}
 	attempt, oerr := s.beginLogin(r.Context(), t, client, l)

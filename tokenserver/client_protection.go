@@ -21,19 +21,18 @@ const (
 )
 
 // checkClientSecret checks the secret of a confidential client under attack protection;
-// client is nil when id names none, which is counted the same. The address counted is
-// the request's: auth0-forwarded-for is the client's to set once it is authenticated.
+// client is nil when id names none (see unknownClient). The address counted is the
+// request's: auth0-forwarded-for is the client's to set once it is authenticated.
 func (s *Server) checkClientSecret(r *http.Request, t *store.Tenant, id string, client *snapshot.Client, secret, realm string) (*snapshot.Client, *oauthError) {
-	known := client != nil
-	if !known {
-		client = &snapshot.Client{ClientID: id, Name: "(unknown)"}
+	if client == nil {
+		return nil, s.unknownClient(t, methodClientSecret, invalidClient("Unknown client or wrong client secret.", realm))
 	}
 	l := attack.Login{Tenant: t.Snapshot.Tenant.UID, Connection: clientSecretConnection, Username: id, IP: s.requestIP(r)}
 	attempt, oerr := s.beginLogin(r.Context(), t, client, l)
 	if oerr != nil {
 		return nil, oerr
 	}
-	matches := known && secret != "" && snapshot.ClientSecretMatches(client.SecretHash, secret)
+	matches := secret != "" && snapshot.ClientSecretMatches(client.SecretHash, secret)
 	if oerr := s.overrun(t, client, l, attempt); oerr != nil {
 		return nil, oerr
 	}
@@ -43,6 +42,15 @@ func (s *Server) checkClientSecret(r *http.Request, t *store.Tenant, id string, 
 	}
 	attempt.Succeeded()
 	return client, nil
+}
+
+// unknownClient refuses a client_id that names no Client of the tenant with refusal,
+// counted in the metrics but not against the address: no secret was checked, so there
+// was nothing to guess, and a workload that asks before its new Client is served (as a
+// Helm release or a GitOps sync applies both at once) must not lock itself out.
+func (s *Server) unknownClient(t *store.Tenant, method string, refusal *oauthError) *oauthError {
+	s.metrics.clientAuthFailures.WithLabelValues(t.Name, method).Inc()
+	return refusal
 }
 
 // clientAuthenticationFailed counts a failed client authentication, and reports the
