@@ -2,11 +2,9 @@ package kubestore_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"k8s.io/client-go/rest"
 
@@ -58,34 +56,5 @@ func TestConformance(t *testing.T) {
 // TestAPIServerDown: while the API server is away, refreshes are ErrUnavailable (the
 // grant's 503) and nothing hangs; once it is back, the same token refreshes.
 func TestAPIServerDown(t *testing.T) {
-	store := open(t)
-	tokens := refresh.New(store, refresh.Options{})
-	grant := refresh.Grant{Tenant: "ns/t", TenantUID: "uid-down", ClientID: "c", Subject: "db|alice"}
-	p := refresh.Policy{Rotation: true, ReuseInterval: time.Minute}
-	ctx := context.Background()
-	token, err := tokens.Issue(ctx, grant, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.StopAPIServer(); err != nil {
-		t.Fatal(err)
-	}
-	started := time.Now()
-	_, err = tokens.Refresh(ctx, grant.TenantUID, grant.ClientID, token, p)
-	if !errors.Is(err, refresh.ErrUnavailable) {
-		t.Errorf("Refresh with the API server down: %v, want ErrUnavailable", err)
-	}
-	if _, err := tokens.Issue(ctx, grant, p); !errors.Is(err, refresh.ErrUnavailable) {
-		t.Errorf("Issue with the API server down: %v, want ErrUnavailable", err)
-	}
-	if took := time.Since(started); took > 2*kubestore.DefaultTimeout {
-		t.Errorf("refusing took %v", took)
-	}
-	if err := env.StartAPIServer(); err != nil {
-		t.Fatal(err)
-	}
-	kubetest.Eventually(t, 30*time.Second, 100*time.Millisecond, "the token refreshes again", func() error {
-		_, err := tokens.Refresh(ctx, grant.TenantUID, grant.ClientID, token, p)
-		return err
-	})
+	refreshtest.Outage(t, open(t), 2*kubestore.DefaultTimeout, env.StopAPIServer, env.StartAPIServer)
 }

@@ -160,41 +160,7 @@ func TestMigrateNamespace(t *testing.T) {
 // TestDatabaseDown: while PostgreSQL is stopped, refreshes are ErrUnavailable (the
 // grant's 503) and nothing hangs; once it is back, the same token refreshes.
 func TestDatabaseDown(t *testing.T) {
-	store := open(t, newDatabase(t), pgstore.Options{Timeout: 2 * time.Second})
-	tokens := refresh.New(store, refresh.Options{})
-	grant := refresh.Grant{Tenant: "ns/t", TenantUID: "uid-down", ClientID: "c", Subject: "db|alice"}
-	p := refresh.Policy{Rotation: true, ReuseInterval: time.Minute}
-	ctx := context.Background()
-	token, err := tokens.Issue(ctx, grant, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			_ = server.Start()
-		}
-	})
-	started := time.Now()
-	if _, err := tokens.Refresh(ctx, grant.TenantUID, grant.ClientID, token, p); !errors.Is(err, refresh.ErrUnavailable) {
-		t.Errorf("Refresh with the database down: %v, want ErrUnavailable", err)
-	}
-	if _, err := tokens.Issue(ctx, grant, p); !errors.Is(err, refresh.ErrUnavailable) {
-		t.Errorf("Issue with the database down: %v, want ErrUnavailable", err)
-	}
-	if took := time.Since(started); took > 4*time.Second {
-		t.Errorf("refusing took %v", took)
-	}
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	restarted = true
-	if _, err := tokens.Refresh(ctx, grant.TenantUID, grant.ClientID, token, p); err != nil {
-		t.Errorf("Refresh once the database is back: %v", err)
-	}
+	refreshtest.Outage(t, open(t, newDatabase(t), pgstore.Options{Timeout: 2 * time.Second}), 4*time.Second, server.Stop, server.Start)
 }
 
 // TestDSNNotLogged: a DSN that does not parse is refused without repeating it, since

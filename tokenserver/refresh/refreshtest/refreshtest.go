@@ -738,3 +738,53 @@ func normalize(f refresh.Family) refresh.Family {
 	}
 	return f
 }
+
+// Outage plays the backend of s going away under a token server: stop takes it down
+// and start brings it back. While it is down, Refresh and Issue are ErrUnavailable (the
+// grant's 503) within bound, so nothing hangs; once it is back, the token issued
+// before refreshes again, within 30 s, as a client retrying would see.
+func Outage(t *testing.T, s refresh.Store, bound time.Duration, stop, start func() error) {
+	t.Helper()
+	tokens := refresh.New(s, refresh.Options{})
+	grant := refresh.Grant{Tenant: "ns/t", TenantUID: "uid-down", ClientID: "c", Subject: "db|alice"}
+	p := refresh.Policy{Rotation: true, ReuseInterval: time.Minute}
+	ctx := context.Background()
+	token, err := tokens.Issue(ctx, grant, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			_ = start()
+		}
+	})
+	started := time.Now()
+	if _, err := tokens.Refresh(ctx, grant.TenantUID, grant.ClientID, token, p); !errors.Is(err, refresh.ErrUnavailable) {
+		t.Errorf("Refresh with the store's backend down: %v, want ErrUnavailable", err)
+	}
+	if _, err := tokens.Issue(ctx, grant, p); !errors.Is(err, refresh.ErrUnavailable) {
+		t.Errorf("Issue with the store's backend down: %v, want ErrUnavailable", err)
+	}
+	if took := time.Since(started); took > bound {
+		t.Errorf("refusing took %v, want at most %v", took, bound)
+	}
+	if err := start(); err != nil {
+		t.Fatal(err)
+	}
+	restarted = true
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := tokens.Refresh(ctx, grant.TenantUID, grant.ClientID, token, p)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Refresh once the backend is back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
