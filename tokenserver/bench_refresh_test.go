@@ -7,34 +7,26 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
-	"k8s.io/client-go/rest"
 
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/test/pgtest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh/kubestore"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh/pgstore"
+	"github.com/gatehouse-dev/gatehouse/tokenserver/refresh/refreshtest"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/snapshot"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/store"
 	"github.com/gatehouse-dev/gatehouse/tokenserver/tokentest"
 )
 
-// storeCalls counts what a store asks of its backend: API-server requests, or SQL
-// statements.
-type storeCalls struct {
-	reads, writes atomic.Int64
-}
-
 // benchStore is a store the refresh benchmark runs against, and the counts of its calls.
 type benchStore struct {
 	name  string
-	open  func(b *testing.B) (refresh.Store, *storeCalls)
+	open  func(b *testing.B) (refresh.Store, *refreshtest.Calls)
 	units string // of the calls counted
 }
 
@@ -61,7 +53,7 @@ func BenchmarkRefreshGrant(b *testing.B) {
 					}
 					client := tokentest.Client(concurrency)
 					defer client.CloseIdleConnections()
-					reads, writes := calls.reads.Load(), calls.writes.Load()
+					reads, writes := calls.Reads.Load(), calls.Writes.Load()
 					load := tokentest.Load(b, concurrency, func(ctx context.Context, _ int) error {
 						token := <-families
 						next, err := benchRefresh(ctx, client, tokenURL, ft, token)
@@ -69,8 +61,8 @@ func BenchmarkRefreshGrant(b *testing.B) {
 						return err
 					})
 					load.Report(b)
-					b.ReportMetric(float64(calls.reads.Load()-reads)/float64(b.N), bs.units+"-reads/refresh")
-					b.ReportMetric(float64(calls.writes.Load()-writes)/float64(b.N), bs.units+"-writes/refresh")
+					b.ReportMetric(float64(calls.Reads.Load()-reads)/float64(b.N), bs.units+"-reads/refresh")
+					b.ReportMetric(float64(calls.Writes.Load()-writes)/float64(b.N), bs.units+"-writes/refresh")
 				})
 			}
 		})
@@ -131,23 +123,17 @@ func benchRefresh(ctx context.Context, client *http.Client, tokenURL string, ft 
 
 // openKubeStore starts an API server for the benchmark and returns a kubestore with the
 // token server's rights in its namespace, counting the requests it sends.
-func openKubeStore(b *testing.B) (refresh.Store, *storeCalls) {
+func openKubeStore(b *testing.B) (refresh.Store, *refreshtest.Calls) {
 	b.Helper()
 	env, err := kubetest.Start()
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = env.Stop() })
-	const namespace, sa = "gatehouse-system", "gatehouse-tokenserver"
-	for _, obj := range tokentest.TokenServerRBAC(namespace, sa) {
-		if err := env.Client.Create(context.Background(), obj); err != nil {
-			b.Fatal(err)
-		}
-	}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: tokentest.ServiceAccountUser(namespace, sa), Groups: tokentest.ServiceAccountGroups(namespace)}
-	calls := &storeCalls{}
-	cfg.Wrap(func(rt http.RoundTripper) http.RoundTripper { return countingTransport{rt, calls} })
+	const namespace = "gatehouse-system"
+	cfg := tokentest.TokenServerConfig(b, env.Client, env.Config, namespace)
+	calls := &refreshtest.Calls{}
+	calls.CountRequests(cfg)
 	st, err := kubestore.New(cfg, kubestore.Options{Namespace: namespace})
 	if err != nil {
 		b.Fatal(err)
@@ -156,17 +142,16 @@ func openKubeStore(b *testing.B) (refresh.Store, *storeCalls) {
 }
 
 // openPostgresStore starts a PostgreSQL for the benchmark and returns a pgstore of a
-// migrated database, counting the statements it sends: SELECTs as reads, the rest
-// (transaction control included) as writes.
-func openPostgresStore(b *testing.B) (refresh.Store, *storeCalls) {
+// migrated database, counting the statements it sends.
+func openPostgresStore(b *testing.B) (refresh.Store, *refreshtest.Calls) {
 	b.Helper()
 	server, err := pgtest.Start()
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(server.Close)
-	calls := &storeCalls{}
-	st, err := pgstore.Open(server.DSN("postgres"), pgstore.Options{Tracer: countingTracer{calls}})
+	calls := &refreshtest.Calls{}
+	st, err := pgstore.Open(server.DSN("postgres"), pgstore.Options{Tracer: calls.Tracer()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -175,34 +160,4 @@ func openPostgresStore(b *testing.B) (refresh.Store, *storeCalls) {
 		b.Fatal(err)
 	}
 	return st, calls
-}
-
-// countingTracer counts the SQL statements a pgx connection sends.
-type countingTracer struct{ calls *storeCalls }
-
-func (c countingTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, data pgx.TraceQueryStartData) context.Context {
-	if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(data.SQL)), "SELECT") {
-		c.calls.reads.Add(1)
-	} else {
-		c.calls.writes.Add(1)
-	}
-	return ctx
-}
-
-func (countingTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-
-// countingTransport counts the API-server requests that go through it: GETs as reads,
-// the rest as writes.
-type countingTransport struct {
-	next  http.RoundTripper
-	calls *storeCalls
-}
-
-func (c countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodGet {
-		c.calls.reads.Add(1)
-	} else {
-		c.calls.writes.Add(1)
-	}
-	return c.next.RoundTrip(req)
 }

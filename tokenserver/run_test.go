@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
-	"k8s.io/client-go/rest"
 
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
 	"github.com/gatehouse-dev/gatehouse/test/proctest"
@@ -33,14 +32,8 @@ func TestRun(t *testing.T) {
 		}
 	}()
 	ctx := context.Background()
-	const ns, sa = snapshot.DefaultNamespace, "gatehouse-tokenserver"
-	for _, obj := range tokentest.TokenServerRBAC(ns, sa) {
-		if err := env.Client.Create(ctx, obj); err != nil {
-			t.Fatal(err)
-		}
-	}
-	kube := rest.CopyConfig(env.Config)
-	kube.Impersonate = rest.ImpersonationConfig{UserName: tokentest.ServiceAccountUser(ns, sa), Groups: tokentest.ServiceAccountGroups(ns)}
+	const ns = snapshot.DefaultNamespace
+	kube := tokentest.TokenServerConfig(t, env.Client, env.Config, ns)
 
 	addr, opsAddr := proctest.MustFreeAddress(t), proctest.MustFreeAddress(t)
 	key := tokentest.NewKey(t, "k1", "RS256", "current")

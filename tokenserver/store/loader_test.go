@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/gatehouse-dev/gatehouse/test/kubetest"
@@ -35,15 +34,7 @@ func TestMain(m *testing.M) {
 // impersonates it.
 func namespacedClient(t testing.TB, ctx context.Context, namespace string) kubernetes.Interface {
 	t.Helper()
-	const sa = "gatehouse-tokenserver"
-	for _, obj := range tokentest.TokenServerRBAC(namespace, sa) {
-		if err := env.Client.Create(ctx, obj); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: tokentest.ServiceAccountUser(namespace, sa), Groups: tokentest.ServiceAccountGroups(namespace)}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := kubernetes.NewForConfig(tokentest.TokenServerConfig(t, env.Client, env.Config, namespace))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package kubestore_test
 
 import (
-	"context"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -28,15 +27,7 @@ var namespaces atomic.Int32
 func tokenServerConfig(t testing.TB) (*rest.Config, string) {
 	t.Helper()
 	namespace := fmt.Sprintf("gatehouse-system-%d", namespaces.Add(1))
-	const sa = "gatehouse-tokenserver"
-	for _, obj := range tokentest.TokenServerRBAC(namespace, sa) {
-		if err := env.Client.Create(context.Background(), obj); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cfg := rest.CopyConfig(env.Config)
-	cfg.Impersonate = rest.ImpersonationConfig{UserName: tokentest.ServiceAccountUser(namespace, sa), Groups: tokentest.ServiceAccountGroups(namespace)}
-	return cfg, namespace
+	return tokentest.TokenServerConfig(t, env.Client, env.Config, namespace), namespace
 }
 
 func open(t *testing.T) *kubestore.Store {
