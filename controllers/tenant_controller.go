@@ -66,7 +66,7 @@ type TenantReconciler struct {
 // +kubebuilder:rbac:groups=coordination.k8s.io,namespace=gatehouse-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile converges one Tenant: finalizer, keys, snapshot, status.
-func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request) (_ reconcile.Result, retErr error) {
+func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request) (result reconcile.Result, retErr error) {
 	var tenant identityv1alpha1.Tenant
 	if err := r.Client.Get(ctx, req.NamespacedName, &tenant); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
@@ -84,7 +84,11 @@ func (r *TenantReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		if err == nil {
 			r.repairReported(&tenant)
 		}
-		retErr = errors.Join(retErr, err)
+		if retErr = errors.Join(retErr, err); retErr != nil {
+			// The error's backoff retries; a RequeueAfter beside it is ignored, with a
+			// warning in the log.
+			result = reconcile.Result{}
+		}
 	}()
 
 	if err := r.checkDomain(ctx, &tenant); err != nil {
