@@ -68,7 +68,9 @@ func (cl Cluster) RotateKeys(t testing.TB, tenant *identityv1alpha1.Tenant, requ
 	Eventually(t, "a new key is current after "+request, func() error {
 		cl.Get(t, tenant)
 		if newKID = CurrentKID(tenant); newKID == oldKID || newKID == "" {
-			return fmt.Errorf("the current key is still %q", newKID)
+			// What the controller last reported, for a rotation that never comes.
+			return fmt.Errorf("the current key is still %q; lastRotationRequest %q, keys %s, conditions %v",
+				newKID, tenant.Status.LastRotationRequest, keyStates(tenant), tenant.Status.Conditions)
 		}
 		return nil
 	})
@@ -93,6 +95,15 @@ func CurrentKID(tenant *identityv1alpha1.Tenant) string {
 		}
 	}
 	return ""
+}
+
+// keyStates lists a Tenant's keys as its status reports them, "kid=state@notBefore".
+func keyStates(tenant *identityv1alpha1.Tenant) string {
+	var states []string
+	for _, k := range tenant.Status.Keys {
+		states = append(states, fmt.Sprintf("%s=%s@%v", k.KID, k.State, k.NotBefore))
+	}
+	return strings.Join(states, " ")
 }
 
 // TokenKID reads the kid header of a JWT.
