@@ -56,6 +56,7 @@ func TestChartDefaultValues(t *testing.T) {
 			t.Errorf("controller args %v lack %s", controllerArgs, arg)
 		}
 	}
+	checkSpreadOverNodes(t, tokenServer)
 	memoryLimitsAgree(t, objs, "512Mi")
 	role := find(t, objs, "Role", "gatehouse-tokenserver")
 	if role.GetNamespace() != releaseNamespace {
@@ -63,6 +64,23 @@ func TestChartDefaultValues(t *testing.T) {
 	}
 	checkTokenServerPolicy(t, objs, nil)
 	dryRunApply(t, objs)
+}
+
+// checkSpreadOverNodes checks that the token server's replicas are spread over nodes by
+// default, counting the Deployment's own pods: two replicas on one node are one failure
+// from none.
+func checkSpreadOverNodes(t *testing.T, tokenServer *unstructured.Unstructured) {
+	t.Helper()
+	selector, _, _ := unstructured.NestedMap(tokenServer.Object, "spec", "selector", "matchLabels")
+	constraints, _, _ := unstructured.NestedSlice(tokenServer.Object, "spec", "template", "spec", "topologySpreadConstraints")
+	for _, c := range constraints {
+		constraint := c.(map[string]any)
+		counted, _, _ := unstructured.NestedMap(constraint, "labelSelector", "matchLabels")
+		if constraint["topologyKey"] == "kubernetes.io/hostname" && reflect.DeepEqual(counted, selector) {
+			return
+		}
+	}
+	t.Errorf("the token server's topologySpreadConstraints %v do not spread its pods %v over nodes", constraints, selector)
 }
 
 // checkTokenServerPolicy checks that the token server's NetworkPolicy admits its peer
