@@ -306,6 +306,22 @@ func TestRefreshNarrowsScope(t *testing.T) {
 	}
 }
 
+// TestRefreshedIDTokenKeepsTheLoginsAuthTime: an id_token from a refresh says when the
+// user gave the password, not when it was refreshed (OpenID Connect Core §12.2).
+func TestRefreshedIDTokenKeepsTheLoginsAuthTime(t *testing.T) {
+	ts, _, _ := refreshServer(t, rotating)
+	resp, login := offlineLogin(t, ts.acme, "openid offline_access")
+	token := refreshTokenIn(t)(resp, login)
+	authTime := unverifiedClaims(t, login["id_token"].(string))["auth_time"]
+	ts.clockSkew.Store(int64(10 * time.Minute))
+	resp, body := refreshAs(t, ts.acme, token)
+	refreshTokenIn(t)(resp, body)
+	claims := unverifiedClaims(t, body["id_token"].(string))
+	if claims["auth_time"] != authTime || claims["iat"] == authTime {
+		t.Errorf("refreshed id_token: auth_time %v, iat %v; want the login's auth_time %v and a later iat", claims["auth_time"], claims["iat"], authTime)
+	}
+}
+
 // TestRefreshLooksTheUserUpAgain: a user blocked or removed since the login refreshes
 // no more, and the new claims of one still there are in the refreshed id_token.
 func TestRefreshLooksTheUserUpAgain(t *testing.T) {

@@ -133,7 +133,7 @@ func (s *Server) grant(r *http.Request, t *store.Tenant, params map[string]strin
 	attempt.Succeeded()
 
 	scopes, refreshToken := s.loginScopes(r.Context(), t, client, api, connName, identity, scopes, params["scope"])
-	resp, err := s.issue(t, client, api, connName, identity, scopes)
+	resp, err := s.issue(t, client, api, connName, identity, scopes, s.now())
 	if err != nil {
 		s.log.Error("signing tokens", "tenant", t.Name, "error", err)
 		return nil, temporarilyUnavailable
@@ -258,8 +258,10 @@ func grantedScopes(requested string, api *store.API) []string {
 	return granted
 }
 
-// issue signs the access token and, when openid was granted, the id_token.
-func (s *Server) issue(t *store.Tenant, client *snapshot.Client, api *store.API, connName string, identity connector.Identity, scopes []string) (*tokenResponse, error) {
+// issue signs the access token and, when openid was granted, the id_token. authTime is
+// when the user gave the password: now for a login, the login's time for a refresh,
+// whose id_token must not claim a newer authentication (OpenID Connect Core §12.2).
+func (s *Server) issue(t *store.Tenant, client *snapshot.Client, api *store.API, connName string, identity connector.Identity, scopes []string, authTime time.Time) (*tokenResponse, error) {
 	now := s.now()
 	openid := slices.Contains(scopes, scopeOpenID)
 	signer, lifetime := t.Signer, accessTokenLifetime(t, api)
@@ -290,7 +292,7 @@ func (s *Server) issue(t *store.Tenant, client *snapshot.Client, api *store.API,
 		idClaims := userClaims(identity, scopes)
 		idClaims["iss"], idClaims["sub"] = claims.Issuer, claims.Subject
 		idClaims["aud"], idClaims["azp"] = client.ClientID, client.ClientID
-		idClaims["iat"], idClaims["auth_time"] = claims.IssuedAt, claims.IssuedAt
+		idClaims["iat"], idClaims["auth_time"] = claims.IssuedAt, authTime.Unix()
 		idClaims["exp"] = now.Add(t.Snapshot.IDTokenLifetime).Unix()
 		if resp.IDToken, err = t.Signer.SignIDToken(idClaims); err != nil {
 			return nil, err

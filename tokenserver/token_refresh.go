@@ -114,7 +114,7 @@ func (s *Server) refreshGrant(r *http.Request, t *store.Tenant, client *snapshot
 		}
 		return nil, invalidRefreshToken
 	}
-	resp, err := s.issue(t, client, api, f.Connection, identity, scopes)
+	resp, err := s.issue(t, client, api, f.Connection, identity, scopes, f.Created)
 	if err != nil {
 		s.log.Error("signing tokens", "tenant", t.Name, "error", err)
 		return nil, temporarilyUnavailable
