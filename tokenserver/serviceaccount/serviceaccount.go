@@ -186,7 +186,7 @@ func (v *Verifier) key(ctx context.Context, kid string) (string, *jose.JSONWebKe
 	case len(keys) == 0:
 		v.refresh(ctx, true)
 		issuer, keys, _ = v.keysFor(kid)
-	case time.Since(fetchedAt) > keysInterval:
+	case v.opts.Now().Sub(fetchedAt) > keysInterval:
 		go v.refresh(context.WithoutCancel(ctx), false)
 	}
 	switch {
@@ -214,9 +214,9 @@ func (v *Verifier) refresh(ctx context.Context, wait bool) {
 	}
 	defer v.fetching.Unlock()
 	v.mu.Lock()
-	recent := time.Since(v.attemptedAt) < minRefetchInterval
+	recent := v.opts.Now().Sub(v.attemptedAt) < minRefetchInterval
 	if !recent {
-		v.attemptedAt = time.Now()
+		v.attemptedAt = v.opts.Now()
 	}
 	v.mu.Unlock()
 	if recent {
@@ -228,7 +228,7 @@ func (v *Verifier) refresh(ctx context.Context, wait bool) {
 		return
 	}
 	v.mu.Lock()
-	v.issuer, v.keys, v.fetchedAt = issuer, keys, time.Now()
+	v.issuer, v.keys, v.fetchedAt = issuer, keys, v.opts.Now()
 	v.mu.Unlock()
 }
 

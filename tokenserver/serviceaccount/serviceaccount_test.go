@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,5 +106,34 @@ func TestVerifyReviewsAndOutages(t *testing.T) {
 	fresh := newVerifier(t, cluster, serviceaccount.Options{})
 	if err := fresh.Verify(t.Context(), first, tenantAudiences, reporter); !errors.Is(err, serviceaccount.ErrUnavailable) {
 		t.Errorf("with the API server down and no keys read: %v, want ErrUnavailable", err)
+	}
+}
+
+// TestKeysAreReadAgainForANewKid: a token of a kid the keys read do not hold reads them
+// again, at most every ten seconds of the Verifier's clock, so that made-up kids cannot
+// make every request read them; after the cluster's key rotates, its tokens verify.
+func TestKeysAreReadAgainForANewKid(t *testing.T) {
+	cluster := tokentest.NewServiceAccountIssuer(t)
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	v := newVerifier(t, cluster, serviceaccount.Options{Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	token := func() string { return cluster.Token(t, "team-a", "reporter", tenantAudiences[:1], nil, nil) }
+	if err := v.Verify(t.Context(), token(), tenantAudiences, reporter); err != nil {
+		t.Fatal(err)
+	}
+	cluster.Rotate(t, "sa-2")
+	rotated := token()
+	if err := v.Verify(t.Context(), rotated, tenantAudiences, reporter); !errors.Is(err, serviceaccount.ErrInvalid) {
+		t.Errorf("a new kid within ten seconds of the last read: %v, want refused on the keys read", err)
+	}
+	if n := cluster.KeyReads.Load(); n != 1 {
+		t.Errorf("%d reads of the keys within ten seconds, want 1", n)
+	}
+	now.Add(int64(11 * time.Second))
+	if err := v.Verify(t.Context(), rotated, tenantAudiences, reporter); err != nil {
+		t.Errorf("the rotated key's token ten seconds later: %v, want accepted", err)
+	}
+	if n := cluster.KeyReads.Load(); n != 2 {
+		t.Errorf("%d reads of the keys, want 2", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,12 +23,15 @@ import (
 type ServiceAccountIssuer struct {
 	// URL is the API server's and the issuer's.
 	URL string
+	// Key signs its tokens, with kid "sa" until Rotate replaces them.
 	Key *ecdsa.PrivateKey
+	kid string
+	mu  sync.Mutex
 	// Live is the TokenReviews' answer (true at first): false as for a token whose Pod
 	// was deleted. Down fails every request, as an API server away does.
 	Live, Down atomic.Bool
-	// Reviews counts the TokenReviews asked.
-	Reviews atomic.Int32
+	// Reviews counts the TokenReviews asked, KeyReads the reads of its keys.
+	Reviews, KeyReads atomic.Int32
 }
 
 // NewServiceAccountIssuer starts a ServiceAccountIssuer until t ends.
@@ -37,7 +41,7 @@ func NewServiceAccountIssuer(t testing.TB) *ServiceAccountIssuer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &ServiceAccountIssuer{Key: key}
+	c := &ServiceAccountIssuer{Key: key, kid: "sa"}
 	c.Live.Store(true)
 	srv := httptest.NewServer(http.HandlerFunc(c.serve))
 	t.Cleanup(srv.Close)
@@ -60,7 +64,9 @@ func (c *ServiceAccountIssuer) serve(w http.ResponseWriter, r *http.Request) {
 	case "/.well-known/openid-configuration":
 		_ = json.NewEncoder(w).Encode(map[string]string{"issuer": c.URL, "jwks_uri": c.URL + "/openid/v1/jwks"})
 	case "/openid/v1/jwks":
-		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &c.Key.PublicKey, KeyID: "sa", Algorithm: "ES256", Use: "sig"}}})
+		c.KeyReads.Add(1)
+		key, kid := c.signingKey()
+		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: kid, Algorithm: "ES256", Use: "sig"}}})
 	case "/apis/authentication.k8s.io/v1/tokenreviews":
 		c.Reviews.Add(1)
 		var tr authenticationv1.TokenReview
@@ -83,6 +89,25 @@ func (c *ServiceAccountIssuer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// Rotate replaces the issuer's key with a new one of kid, as the API server's
+// --service-account-signing-key-file is rotated: only the new key is published.
+func (c *ServiceAccountIssuer) Rotate(t testing.TB, kid string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Key, c.kid = key, kid
+}
+
+func (c *ServiceAccountIssuer) signingKey() (*ecdsa.PrivateKey, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.Key, c.kid
+}
+
 // Token is a projected token of ServiceAccount namespace/name for audiences, valid ten
 // minutes, with change applied to its claims, signed with key (the issuer's when nil).
 func (c *ServiceAccountIssuer) Token(t testing.TB, namespace, name string, audiences []string, key *ecdsa.PrivateKey, change func(map[string]any)) string {
@@ -97,10 +122,11 @@ func (c *ServiceAccountIssuer) Token(t testing.TB, namespace, name string, audie
 	if change != nil {
 		change(claims)
 	}
+	ours, kid := c.signingKey()
 	if key == nil {
-		key = c.Key
+		key = ours
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", "sa").WithType("JWT"))
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", kid).WithType("JWT"))
 	if err != nil {
 		t.Fatal(err)
 	}
