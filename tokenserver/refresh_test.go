@@ -322,9 +322,12 @@ func TestRefreshedIDTokenKeepsTheLoginsAuthTime(t *testing.T) {
 	}
 }
 
-// TestRefreshLooksTheUserUpAgain: a user blocked or removed since the login refreshes
-// no more, and the new claims of one still there are in the refreshed id_token.
+// TestRefreshLooksTheUserUpAgain: a user blocked or removed since the login, or whose
+// password hash was replaced, refreshes no more, and the new claims of one still there
+// are in the refreshed id_token. This server runs no Revocations, so it plays a replica
+// that did not see the users change: the refresh itself finds it.
 func TestRefreshLooksTheUserUpAgain(t *testing.T) {
+	newHash := tokentest.Hash(t, "a new password", 4)
 	for _, tc := range []struct {
 		name   string
 		change func(u *snapshot.User)
@@ -333,6 +336,7 @@ func TestRefreshLooksTheUserUpAgain(t *testing.T) {
 		{"renamed", func(u *snapshot.User) { u.Name = "Alice Renamed" }, true},
 		{"blocked", func(u *snapshot.User) { u.Blocked = true }, false},
 		{"removed", func(u *snapshot.User) { u.ID = "someone-else" }, false},
+		{"password changed", func(u *snapshot.User) { u.PasswordHash = newHash }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts, _, _ := refreshServer(t, rotating)

@@ -56,7 +56,7 @@ func (s *Server) loginScopes(ctx context.Context, t *store.Tenant, client *snaps
 	token, err := s.refresh.Issue(ctx, refresh.Grant{
 		Tenant: t.Name, TenantUID: t.Snapshot.Tenant.UID, ClientID: client.ClientID,
 		Connection: connName, UserID: identity.UserID, Subject: subjectOf(connName, identity.UserID),
-		Audience: api.Identifier, Scopes: scopes,
+		Audience: api.Identifier, Scopes: scopes, Credential: identity.Credential,
 	}, refreshPolicy(client.RefreshTokens))
 	if err != nil {
 		// A password login never depends on the store: it is answered as if offline
@@ -161,6 +161,11 @@ func (s *Server) refreshedLogin(ctx context.Context, t *store.Tenant, client *sn
 		return nil, connector.Identity{}, "", err
 	case !found:
 		return nil, connector.Identity{}, "user_gone", nil
+	case f.Credential != "" && identity.Credential != f.Credential:
+		// Revocation on a new password hash also acts when a replica sees the snapshot
+		// change; this holds when none ran then. Families from before credentials were
+		// recorded have none.
+		return nil, connector.Identity{}, reasonPasswordChanged, nil
 	}
 	return api, identity, "", nil
 }

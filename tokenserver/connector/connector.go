@@ -44,6 +44,11 @@ type Identity struct {
 	Groups        []string
 	// Claims are extra claims for the id_token and userinfo.
 	Claims map[string]any
+	// Credential identifies the credential the password is checked against, where the
+	// connection holds it (a digest of a database user's password hash), and is empty
+	// where a directory checks it: a refresh token of a login whose credential has
+	// changed since refreshes no more.
+	Credential string
 }
 
 // Connector checks passwords against one directory. Implementations are safe for

@@ -45,6 +45,10 @@ type Family struct {
 	// granted at the login, which a refresh may narrow and never widen.
 	Audience string
 	Scopes   []string
+	// Credential identifies the credential the login's password was checked against,
+	// where the connection holds it (connector.Identity.Credential): a refresh finding
+	// another one revokes the family, even if no token server saw the password change.
+	Credential string
 	// Created is the login's time; ExpiresAt is Created plus the Client's absolute
 	// lifetime, after which no token of the family refreshes.
 	Created   time.Time

@@ -18,6 +18,8 @@ type Grant struct {
 	// "<namespace>/<name>", whose namespace the family counts against.
 	Tenant, TenantUID, ClientID, Connection, UserID, Subject, Audience string
 	Scopes                                                             []string
+	// Credential is the login's connector.Identity.Credential.
+	Credential string
 }
 
 // Options configure Tokens.
@@ -103,7 +105,7 @@ func (t *Tokens) Issue(ctx context.Context, g Grant, p Policy) (string, error) {
 	s := newSecret()
 	f := &Family{
 		ID: newFamilyID(), Tenant: g.Tenant, Namespace: namespace, TenantUID: g.TenantUID, ClientID: g.ClientID, Subject: g.Subject,
-		Connection: g.Connection, UserID: g.UserID, Audience: g.Audience, Scopes: slices.Clone(g.Scopes),
+		Connection: g.Connection, UserID: g.UserID, Audience: g.Audience, Scopes: slices.Clone(g.Scopes), Credential: g.Credential,
 		Created: now, ExpiresAt: now.Add(p.absolute()), CurrentHash: s.hash(),
 	}
 	touch(f, now, p)

@@ -33,7 +33,7 @@ func toObject(f *refresh.Family, namespace string) *RefreshTokenFamily {
 		},
 		Spec: RefreshTokenFamilySpec{
 			Tenant: f.Tenant, Namespace: f.Namespace, TenantUID: f.TenantUID, ClientID: f.ClientID, Subject: f.Subject,
-			Connection: f.Connection, UserID: f.UserID, Audience: f.Audience, Scopes: slices.Clone(f.Scopes),
+			Connection: f.Connection, UserID: f.UserID, Audience: f.Audience, Scopes: slices.Clone(f.Scopes), Credential: f.Credential,
 			Created: micro(f.Created), ExpiresAt: micro(f.ExpiresAt), LastUsed: micro(f.LastUsed), IdleExpiresAt: micro(f.IdleExpiresAt),
 			Generation: f.Generation, CurrentHash: f.CurrentHash, PreviousHash: f.PreviousHash,
 			RotatedAt: optionalMicro(f.RotatedAt), SealedSuccessor: f.SealedSuccessor, OlderHashes: f.OlderHashes,
@@ -48,7 +48,7 @@ func toFamily(obj *RefreshTokenFamily) *refresh.Family {
 	id, _, _ := strings.Cut(obj.Name, "-") // a family ID has no "-"
 	return &refresh.Family{
 		ID: id, Tenant: s.Tenant, Namespace: s.Namespace, TenantUID: s.TenantUID, ClientID: s.ClientID, Subject: s.Subject,
-		Connection: s.Connection, UserID: s.UserID, Audience: s.Audience, Scopes: s.Scopes,
+		Connection: s.Connection, UserID: s.UserID, Audience: s.Audience, Scopes: s.Scopes, Credential: s.Credential,
 		Created: s.Created.Time, ExpiresAt: s.ExpiresAt.Time, LastUsed: s.LastUsed.Time, IdleExpiresAt: s.IdleExpiresAt.Time,
 		Generation: s.Generation, CurrentHash: s.CurrentHash, PreviousHash: s.PreviousHash,
 		RotatedAt: timeOf(s.RotatedAt), SealedSuccessor: s.SealedSuccessor, OlderHashes: s.OlderHashes,

@@ -70,6 +70,10 @@ type RefreshTokenFamilySpec struct {
 	// +optional
 	// +listType=atomic
 	Scopes []string `json:"scopes,omitempty"`
+	// credential identifies the credential the login's password was checked against,
+	// where the connection holds it: a digest of a database user's password hash.
+	// +optional
+	Credential string `json:"credential,omitempty"`
 	// created is the login's time; expiresAt its absolute expiry.
 	Created   metav1.MicroTime `json:"created"`
 	ExpiresAt metav1.MicroTime `json:"expiresAt"`

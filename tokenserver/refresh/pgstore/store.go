@@ -86,7 +86,7 @@ func (s *Store) Close() { s.pool.Close() }
 // columns are a family's columns, in the order of scan and values.
 const columns = `id, tenant_uid, tenant, client_id, subject, connection, user_id, audience, scopes,
 	created, expires_at, last_used, idle_expires_at, deadline, generation, current_hash, previous_hash,
-	rotated_at, sealed_successor, older_hashes, revoked, revoked_reason, namespace, version`
+	rotated_at, sealed_successor, older_hashes, revoked, revoked_reason, namespace, credential, version`
 
 // values are f's columns but version.
 func values(f *refresh.Family) []any {
@@ -94,6 +94,7 @@ func values(f *refresh.Family) []any {
 		f.ID, f.TenantUID, f.Tenant, f.ClientID, f.Subject, f.Connection, f.UserID, f.Audience, nonNil(f.Scopes),
 		f.Created, f.ExpiresAt, f.LastUsed, f.IdleExpiresAt, f.Deadline(), f.Generation, f.CurrentHash, f.PreviousHash,
 		optionalTime(f.RotatedAt), f.SealedSuccessor, nonNil(f.OlderHashes), optionalTime(f.Revoked), f.RevokedReason, f.Namespace,
+		f.Credential,
 	}
 }
 
@@ -128,7 +129,7 @@ func (s *Store) Create(ctx context.Context, f *refresh.Family, l refresh.Limits)
 		}
 		revoked = int(tag.RowsAffected())
 		return tx.QueryRow(ctx, `INSERT INTO refresh_token_families (`+columns+`)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, 1)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, 1)
 			RETURNING version`, values(f)...).Scan(&version)
 	})
 	if err != nil {
@@ -163,8 +164,8 @@ func (s *Store) CompareAndSwap(ctx context.Context, f *refresh.Family) error {
 		tenant = $3, client_id = $4, subject = $5, connection = $6, user_id = $7, audience = $8, scopes = $9,
 		created = $10, expires_at = $11, last_used = $12, idle_expires_at = $13, deadline = $14, generation = $15,
 		current_hash = $16, previous_hash = $17, rotated_at = $18, sealed_successor = $19, older_hashes = $20,
-		revoked = $21, revoked_reason = $22, namespace = $23, version = version + 1
-		WHERE id = $1 AND tenant_uid = $2 AND version = $24
+		revoked = $21, revoked_reason = $22, namespace = $23, credential = $24, version = version + 1
+		WHERE id = $1 AND tenant_uid = $2 AND version = $25
 		RETURNING version`, append(v, version)...).Scan(&next)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return s.whyNotSwapped(ctx, f)
@@ -270,7 +271,7 @@ func scanFamily(row pgx.Row) (*refresh.Family, error) {
 	var version int64
 	if err := row.Scan(&f.ID, &f.TenantUID, &f.Tenant, &f.ClientID, &f.Subject, &f.Connection, &f.UserID, &f.Audience, &f.Scopes,
 		&f.Created, &f.ExpiresAt, &f.LastUsed, &f.IdleExpiresAt, &deadline, &f.Generation, &f.CurrentHash, &f.PreviousHash,
-		&rotated, &f.SealedSuccessor, &f.OlderHashes, &revoked, &f.RevokedReason, &f.Namespace, &version); err != nil {
+		&rotated, &f.SealedSuccessor, &f.OlderHashes, &revoked, &f.RevokedReason, &f.Namespace, &f.Credential, &version); err != nil {
 		return nil, err
 	}
 	if rotated != nil {

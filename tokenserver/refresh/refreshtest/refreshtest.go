@@ -84,7 +84,7 @@ func family(tenant, client, subject string, created time.Time) *refresh.Family {
 		ID:     fmt.Sprintf("%016x%016x", time.Now().UnixNano(), n),
 		Tenant: nameOf(tenant), Namespace: namespaceOf(tenant), TenantUID: tenant, ClientID: client, Subject: subject,
 		Connection: "db", UserID: strings.TrimPrefix(subject, "db|"), Audience: "https://api",
-		Scopes:  []string{"openid", "offline_access"},
+		Scopes: []string{"openid", "offline_access"}, Credential: "sha256:" + strconv.Itoa(n),
 		Created: created, ExpiresAt: created.Add(time.Hour), LastUsed: created, IdleExpiresAt: created.Add(30 * time.Minute),
 		CurrentHash: hash[:],
 	}
