@@ -37,7 +37,8 @@ func benchUsers() int {
 // go round robin to the replicas, as a Service spreads them. Each case reports logins/s,
 // p50, p99, the peer messages received per login and the servers' CPU per login beside
 // its floor: two signatures and the directory's round trips, measured in this process
-// right after. A last case sends one
+// right after; a two-replica case also reports its logins/s over those of the
+// one-replica case run just before it (vs-1-replica). A last case sends one
 // user's right password at concurrency 32 to both replicas: concurrent right passwords
 // are not failures, so every answer must be 200.
 func BenchmarkReplicas(b *testing.B) {
@@ -72,31 +73,46 @@ func BenchmarkReplicas(b *testing.B) {
 	}
 	b.Cleanup(func() { _ = floorDirectory.Close() })
 
-	replicas := []*replica{a}
-	for _, n := range []int{1, 2} {
-		if n == 2 {
-			second.start(b)
-			replicas = append(replicas, second)
-			waitPeers(b, replicas)
-		}
-		for _, alg := range slices.Sorted(maps.Keys(tenants)) {
-			creds := tenants[alg]
-			urls := tokenURLs(b, replicas, creds, "user0", users["user0"])
-			signer := tokentest.NewKey(b, "floor", alg, "current").Signer
-			for _, concurrency := range []int{1, 8, 32} {
-				b.Run(fmt.Sprintf("replicas=%d/%s/concurrency=%d", n, alg, concurrency), func(b *testing.B) {
+	// Each two-replica case runs right after its one-replica case, the second replica
+	// started for it and stopped after: the machine's speed drifts over minutes (a shared
+	// VM here), and cases minutes apart compared the drift as much as the replicas.
+	single, both := []*replica{a}, []*replica{a, second}
+	for _, alg := range slices.Sorted(maps.Keys(tenants)) {
+		creds := tenants[alg]
+		signer := tokentest.NewKey(b, "floor", alg, "current").Signer
+		for _, concurrency := range []int{1, 8, 32} {
+			var oneReplica float64
+			for _, replicas := range [][]*replica{single, both} {
+				if len(replicas) == 2 {
+					second.start(b)
+				}
+				waitPeers(b, replicas)
+				urls := tokenURLs(b, replicas, creds, "user0", users["user0"])
+				b.Run(fmt.Sprintf("replicas=%d/%s/concurrency=%d", len(replicas), alg, concurrency), func(b *testing.B) {
 					cpu, messages := serversCPU(b, replicas), total(b, replicas, messagesReceived)
-					tokentest.PostLoad(b, urls, bodies(creds, users), concurrency).Report(b)
+					load := tokentest.PostLoad(b, urls, bodies(creds, users), concurrency)
+					load.Report(b)
 					perLogin := (serversCPU(b, replicas) - cpu) / time.Duration(b.N)
 					b.ReportMetric((total(b, replicas, messagesReceived)-messages)/float64(b.N), "peer-msgs/login")
 					floor := tokentest.LoginFloor(b, floorDirectory, signer, "user0", users["user0"], concurrency)
 					b.ReportMetric(float64(perLogin.Microseconds()), "server-cpu-µs/login")
 					b.ReportMetric(float64(floor.Microseconds()), "floor-cpu-µs/login")
 					b.ReportMetric(float64(perLogin)/float64(floor), "cpu/floor")
+					if len(replicas) == 1 {
+						oneReplica = load.Rate
+					} else if oneReplica > 0 {
+						b.ReportMetric(load.Rate/oneReplica, "vs-1-replica")
+					}
 				})
+				if len(replicas) == 2 {
+					second.proc.Stop(b)
+				}
 			}
 		}
 	}
+	second.start(b)
+	waitPeers(b, both)
+	replicas := both
 	b.Run("replicas=2/RS256/one-user/concurrency=32", func(b *testing.B) {
 		creds := tenants["RS256"]
 		tokentest.PostLoad(b, tokenURLs(b, replicas, creds, "alice", passwords["alice"]), bodies(creds, map[string]string{"alice": passwords["alice"]}), 32).Report(b)
