@@ -92,7 +92,7 @@ func (r *APIReconciler) setup(mgr ctrl.Manager, opts controller.Options, secrets
 		WatchesRawSource(secrets.referencedBy(referencing(mgr.GetClient(), &identityv1alpha1.APIList{}, requestsFor))).
 		WithOptions(opts).
 		Named("api").
-		Complete(r)
+		Complete(retryStale(r))
 }
 
 // existingValue is the value of key in s, nil when s is nil.

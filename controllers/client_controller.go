@@ -170,5 +170,5 @@ func (r *ClientReconciler) setup(mgr ctrl.Manager, opts controller.Options, secr
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		WithOptions(opts).
 		Named("client").
-		Complete(r)
+		Complete(retryStale(r))
 }

@@ -154,5 +154,5 @@ func (r *ConnectionReconciler) setup(mgr ctrl.Manager, opts controller.Options, 
 		WatchesRawSource(secrets.referencedBy(referencing(mgr.GetClient(), &identityv1alpha1.ConnectionList{}, requestsFor))).
 		WithOptions(opts).
 		Named("connection").
-		Complete(r)
+		Complete(retryStale(r))
 }

@@ -56,7 +56,7 @@ func (r *peerKeyReconciler) setup(mgr ctrl.Manager, opts controller.Options) err
 		WatchesRawSource(atStart).
 		WithOptions(opts).
 		Named("peerkey").
-		Complete(r)
+		Complete(retryStale(r))
 }
 
 // Reconcile writes the peer key Secret unless it holds a usable key and its label.

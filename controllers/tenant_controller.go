@@ -243,7 +243,7 @@ func (r *TenantReconciler) setup(mgr ctrl.Manager, opts controller.Options, secr
 		WatchesRawSource(secrets.referencedBy(referencing(mgr.GetClient(), &identityv1alpha1.APIList{}, tenantsOf))).
 		WithOptions(opts).
 		Named("tenant").
-		Complete(r)
+		Complete(retryStale(r))
 }
 
 // compiledChange passes the updates of a child that change what its Tenant compiles:
