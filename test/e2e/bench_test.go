@@ -74,17 +74,24 @@ func BenchmarkReplicas(b *testing.B) {
 	b.Cleanup(func() { _ = floorDirectory.Close() })
 
 	// Each two-replica case runs right after its one-replica case, the second replica
-	// started for it and stopped after: the machine's speed drifts over minutes (a shared
-	// VM here), and cases minutes apart compared the drift as much as the replicas.
+	// started for it and stopped before the next one-replica case: the machine's speed
+	// drifts over minutes (a shared VM here), and cases minutes apart compared the drift
+	// as much as the replicas.
 	single, both := []*replica{a}, []*replica{a, second}
+	secondRunning := false
 	for _, alg := range slices.Sorted(maps.Keys(tenants)) {
 		creds := tenants[alg]
 		signer := tokentest.NewKey(b, "floor", alg, "current").Signer
 		for _, concurrency := range []int{1, 8, 32} {
 			var oneReplica float64
 			for _, replicas := range [][]*replica{single, both} {
-				if len(replicas) == 2 {
-					second.start(b)
+				if running := len(replicas) == 2; running != secondRunning {
+					if running {
+						second.start(b)
+					} else {
+						second.proc.Stop(b)
+					}
+					secondRunning = running
 				}
 				waitPeers(b, replicas)
 				urls := tokenURLs(b, replicas, creds, "user0", users["user0"])
@@ -104,18 +111,13 @@ func BenchmarkReplicas(b *testing.B) {
 						b.ReportMetric(load.Rate/oneReplica, "vs-1-replica")
 					}
 				})
-				if len(replicas) == 2 {
-					second.proc.Stop(b)
-				}
 			}
 		}
 	}
-	second.start(b)
-	waitPeers(b, both)
-	replicas := both
+	// The last case ran on both replicas, which still run.
 	b.Run("replicas=2/RS256/one-user/concurrency=32", func(b *testing.B) {
 		creds := tenants["RS256"]
-		tokentest.PostLoad(b, tokenURLs(b, replicas, creds, "alice", passwords["alice"]), bodies(creds, map[string]string{"alice": passwords["alice"]}), 32).Report(b)
+		tokentest.PostLoad(b, tokenURLs(b, both, creds, "alice", passwords["alice"]), bodies(creds, map[string]string{"alice": passwords["alice"]}), 32).Report(b)
 	})
 }
 
